@@ -1,0 +1,36 @@
+"""flowinpaint: dense optical flow from sparse flow, guided by the reference image.
+
+The public API::
+
+    dense = flowinpaint.inpaint(flow, mask, image, method="eed")
+    flow, valid = flowinpaint.read_flow("frame.flo")
+    flowinpaint.write_flow("dense.flo", dense)
+    picture = flowinpaint.flow_to_color(dense)
+    error = flowinpaint.epe(dense, ground_truth)
+"""
+
+from .errors import FlowFormatError
+from .eval import angular_error, epe, epe_map, fl_all
+from .io import read_flow, read_image, read_mask, write_flow, write_image
+from .methods import SparseFlow, inpaint, method_names, points_to_sparse
+from .viz import flow_to_color
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FlowFormatError",
+    "SparseFlow",
+    "angular_error",
+    "epe",
+    "epe_map",
+    "fl_all",
+    "flow_to_color",
+    "inpaint",
+    "method_names",
+    "points_to_sparse",
+    "read_flow",
+    "read_image",
+    "read_mask",
+    "write_flow",
+    "write_image",
+]

@@ -1,0 +1,131 @@
+"""The shared driver of the explicit tensor-diffusion methods (laplace, lb, eed).
+
+Each method supplies a function that turns the reference image of a pyramid level into a
+diffusion tensor on the dual grid; this module normalises it, chooses the stencil parameter
+alpha, and solves the inpainting problem to convergence level by level, coarse to fine.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from ..diffusion import (
+    DiffusionTensor,
+    auto_levels,
+    coarse_to_fine,
+    downsample_image,
+    largest_eigenvalue,
+    nonnegative_alpha_bounds,
+    solve_to_convergence,
+    www_stencil,
+    www_time_step,
+)
+from .registry import Problem
+
+__all__ = ["SolverOptions", "solve_explicit_diffusion", "cycle_length"]
+
+TensorField = Callable[[Tensor], DiffusionTensor]
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """Options shared by the explicit methods.
+
+    Attributes:
+        tol: stop a level when one more explicit step would change no unknown pixel by more than
+            ``tol`` times the data scale (``max(1, max |known flow|)`` pixels).
+        max_cycles: upper bound on FSI cycles per level (a warning is issued when reached).
+        levels: pyramid levels; None picks as many as keep the coarsest side >= 16 pixels.
+    """
+
+    tol: float = 1e-5
+    max_cycles: int = 2000
+    levels: int | None = None
+
+    def __post_init__(self) -> None:
+        if not (self.tol > 0 and math.isfinite(self.tol)):
+            raise ValueError(f"tol must be a positive number, got {self.tol}")
+        if self.max_cycles < 1:
+            raise ValueError(f"max_cycles must be >= 1, got {self.max_cycles}")
+        if self.levels is not None and self.levels < 1:
+            raise ValueError(f"levels must be >= 1 or None, got {self.levels}")
+
+
+def cycle_length(known: Tensor) -> int:
+    """FSI steps per cycle for a level: about twice the typical gap between known pixels."""
+    density = float(known.float().mean())
+    gap = 1.0 / math.sqrt(max(density, 1e-6))
+    return int(min(max(round(2 * gap), 10), 300))
+
+
+def normalised(cells: DiffusionTensor) -> DiffusionTensor:
+    """The field divided by its largest eigenvalue when that exceeds 1 (steady state unchanged)."""
+    top = float(largest_eigenvalue(cells).amax())
+    return cells if top <= 1.0 else cells.map(lambda entry: entry / top)
+
+
+def stencil_alpha(cells: DiffusionTensor, alpha: float | None) -> Tensor:
+    """The per-cell alpha: ``alpha`` if given, else the midpoint of the non-negative range.
+
+    Where no alpha makes the cell's weights non-negative (``|b| > min(a, c)``), the midpoint rule
+    gives 0, the value with the smallest negative weights.
+    """
+    if alpha is not None:
+        return torch.full_like(cells.a, alpha)
+    _, high = nonnegative_alpha_bounds(cells)
+    return high.clamp_min(0.0) / 2
+
+
+def solve_explicit_diffusion(
+    problem: Problem, tensor_field: TensorField, options: SolverOptions, alpha: float | None, method: str
+) -> Tensor:
+    """Inpaint ``problem.flow`` with ``div(D grad u) = 0`` coarse to fine.
+
+    Args:
+        problem: the validated problem.
+        tensor_field: maps a level's image ``(1, 3, h, w)`` (or a zero ``(1, 1, h, w)`` field when
+            the problem has no image) to the tensor cells ``(1, 1, h - 1, w - 1)``.
+        options: solver options.
+        alpha: fixed stencil parameter in [0, 1/2], or None for the per-cell rule of
+            :func:`stencil_alpha`.
+        method: the method's name, for warnings.
+
+    Returns:
+        The dense flow ``(1, 2, H, W)``.
+    """
+    height, width = problem.flow.shape[-2:]
+    levels = options.levels or auto_levels(height, width)
+    if min(height, width) / 2 ** (levels - 1) < 2:
+        raise ValueError(f"levels={levels} is too many for a {height}x{width} flow")
+    guide = problem.image if problem.image is not None else torch.zeros_like(problem.flow[:, :1])
+    guides = [guide]
+    for _ in range(levels - 1):
+        guides.append(downsample_image(guides[-1]))
+    unconverged: list[str] = []
+
+    def solve_level(level: int, start: Tensor, data: Tensor, known: Tensor) -> Tensor:
+        if bool(known.all()):
+            return data
+        cells = normalised(tensor_field(guides[level]))
+        cell_alpha = stencil_alpha(cells, alpha)
+        stencil = www_stencil(cells, cell_alpha)
+        tau = www_time_step(cell_alpha)
+        result, info = solve_to_convergence(
+            start, stencil, tau, known, data,
+            cycle_steps=cycle_length(known), growth=1.5, tol=options.tol, max_cycles=options.max_cycles,
+        )
+        if not info.converged:
+            unconverged.append(f"level {level}: residual {info.residual:.2e} after {info.steps} steps")
+        return result
+
+    with torch.inference_mode():
+        result = coarse_to_fine(problem.flow, problem.known, levels, solve_level)
+    if unconverged:
+        warnings.warn(f"{method} did not converge to tol={options.tol:g} ({'; '.join(unconverged)})", stacklevel=3)
+    return result

@@ -1,0 +1,86 @@
+"""The one registry of inpainting methods.
+
+A method is a function ``run(problem, options) -> (1, 2, H, W) tensor`` plus a frozen dataclass
+of typed options. Modules register their method at import time; :func:`flowinpaint.inpaint`
+looks it up by name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable, NamedTuple
+
+from torch import Tensor
+
+__all__ = ["Problem", "Method", "register", "get_method", "method_names", "build_options"]
+
+
+class Problem(NamedTuple):
+    """One validated inpainting problem as torch tensors (CPU).
+
+    Shape:
+        flow: ``(1, 2, H, W)`` float32, pixels; the values at unknown pixels are 0.
+        known: ``(1, 1, H, W)`` bool, True = known.
+        image: ``(1, 3, H, W)`` float32 RGB in [0, 1], or None.
+    """
+
+    flow: Tensor
+    known: Tensor
+    image: Tensor | None
+
+
+@dataclass(frozen=True)
+class Method:
+    """A registered method.
+
+    Attributes:
+        name: the registry key.
+        summary: one line for ``flowinpaint methods``.
+        options_type: a frozen dataclass whose fields are the method's options.
+        run: ``run(problem, options) -> (1, 2, H, W)`` dense flow.
+        needs_image: whether the reference image is required.
+    """
+
+    name: str
+    summary: str
+    options_type: type
+    run: Callable[[Problem, Any], Tensor]
+    needs_image: bool
+
+
+_REGISTRY: dict[str, Method] = {}
+
+
+def register(method: Method) -> Method:
+    """Add ``method`` to the registry (names are unique)."""
+    if method.name in _REGISTRY:
+        raise ValueError(f"method {method.name!r} is already registered")
+    if not dataclasses.is_dataclass(method.options_type):
+        raise TypeError(f"options of {method.name!r} must be a dataclass")
+    _REGISTRY[method.name] = method
+    return method
+
+
+def method_names() -> list[str]:
+    """The registered names, sorted."""
+    return sorted(_REGISTRY)
+
+
+def get_method(name: str) -> Method:
+    """The method called ``name``; an unknown name is a ``ValueError`` listing the known ones."""
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise ValueError(f"unknown method {name!r}; available: {', '.join(method_names())}")
+    return _REGISTRY[name]
+
+
+def build_options(method: Method, options: dict[str, Any]) -> Any:
+    """The method's options dataclass built from keyword ``options`` (unknown keys rejected)."""
+    allowed = [field.name for field in dataclasses.fields(method.options_type)]
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"method {method.name!r} has no option(s) {', '.join(unknown)}; "
+            f"its options are: {', '.join(allowed) or '(none)'}"
+        )
+    return method.options_type(**options)
