@@ -86,7 +86,7 @@ class ConvergenceInfo:
         cycles: FSI cycles run.
         steps: explicit steps run in total.
         residual: final ``max |tau A u|`` over unknown pixels divided by the data scale.
-        converged: whether ``residual <= tol`` was reached before ``max_cycles``.
+        converged: whether ``residual <= tol`` was reached before ``max_steps``.
     """
 
     cycles: int
@@ -110,8 +110,9 @@ def solve_to_convergence(
     *,
     cycle_steps: int,
     growth: float = 1.0,
+    max_cycle_steps: int = 1000,
     tol: float = 1e-5,
-    max_cycles: int = 1000,
+    max_steps: int = 100_000,
 ) -> tuple[Tensor, ConvergenceInfo]:
     """Repeat FSI cycles until the steady state ``A u = 0`` on the unknown pixels is reached.
 
@@ -128,8 +129,9 @@ def solve_to_convergence(
         cycle_steps: steps of the first FSI cycle.
         growth: factor by which each further cycle is longer (1 = fixed length): short cycles
             stop early on easy problems, long ones damp the slow modes of hard ones.
+        max_cycle_steps: the longest cycle ``growth`` may reach.
         tol: relative residual at which to stop.
-        max_cycles: upper bound on cycles.
+        max_steps: upper bound on explicit steps in total (the last cycle may end past it).
 
     Returns:
         The solution ``(B, C, H, W)`` and a :class:`ConvergenceInfo`.
@@ -140,10 +142,10 @@ def solve_to_convergence(
     residual = relative_residual(u, stencil, tau, known, scale)
     cycles = steps = 0
     length = float(cycle_steps)
-    while residual > tol and cycles < max_cycles:
+    while residual > tol and steps < max_steps:
         u = fsi_cycle(u, stencil, tau, round(length), known, data)
         cycles += 1
         steps += round(length)
-        length *= growth
+        length = min(length * growth, float(max_cycle_steps))
         residual = relative_residual(u, stencil, tau, known, scale)
     return u, ConvergenceInfo(cycles, steps, residual, residual <= tol)

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..diffusion import auto_levels, coarse_to_fine
+from .explicit import mean_filled
 from .registry import Method, Problem, register
 
 __all__ = ["AMLEOptions", "infinity_laplacian"]
@@ -95,6 +96,8 @@ def run(problem: Problem, options: AMLEOptions) -> Tensor:
     unconverged: list[str] = []
 
     def solve_level(level: int, start: Tensor, data: Tensor, known: Tensor) -> Tensor:
+        if level == levels - 1:
+            start = mean_filled(data, known)
         result, residual, iterations = solve_amle_level(start, data, known, options)
         if residual > options.tol:
             unconverged.append(f"level {level}: residual {residual:.2e} after {iterations} iterations")

@@ -28,9 +28,10 @@ from ..diffusion import (
 )
 from .registry import Problem
 
-__all__ = ["SolverOptions", "solve_explicit_diffusion", "cycle_length"]
+__all__ = ["SolverOptions", "solve_explicit_diffusion", "cycle_length", "mean_filled"]
 
 TensorField = Callable[[Tensor], DiffusionTensor]
+FLOAT32_MIN_TOL = 5e-6
 
 
 @dataclass(frozen=True)
@@ -40,21 +41,28 @@ class SolverOptions:
     Attributes:
         tol: stop a level when one more explicit step would change no unknown pixel by more than
             ``tol`` times the data scale (``max(1, max |known flow|)`` pixels).
-        max_cycles: upper bound on FSI cycles per level (a warning is issued when reached).
+        max_steps: upper bound on explicit steps per level (a warning is issued when reached).
         levels: pyramid levels; None picks as many as keep the coarsest side >= 16 pixels.
+        dtype: ``"float32"`` (fast) or ``"float64"``; float32 rounding, amplified by the FSI
+            extrapolation, limits ``tol`` to at least 5e-6.
     """
 
     tol: float = 1e-5
-    max_cycles: int = 2000
+    max_steps: int = 100_000
     levels: int | None = None
+    dtype: str = "float32"
 
     def __post_init__(self) -> None:
         if not (self.tol > 0 and math.isfinite(self.tol)):
             raise ValueError(f"tol must be a positive number, got {self.tol}")
-        if self.max_cycles < 1:
-            raise ValueError(f"max_cycles must be >= 1, got {self.max_cycles}")
+        if self.max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1, got {self.max_steps}")
         if self.levels is not None and self.levels < 1:
             raise ValueError(f"levels must be >= 1 or None, got {self.levels}")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        if self.dtype == "float32" and self.tol < FLOAT32_MIN_TOL:
+            raise ValueError(f"tol={self.tol:g} is below float32 rounding ({FLOAT32_MIN_TOL:g}); pass dtype='float64'")
 
 
 def cycle_length(known: Tensor) -> int:
@@ -62,6 +70,20 @@ def cycle_length(known: Tensor) -> int:
     density = float(known.float().mean())
     gap = 1.0 / math.sqrt(max(density, 1e-6))
     return int(min(max(round(2 * gap), 10), 300))
+
+
+def mean_filled(data: Tensor, known: Tensor) -> Tensor:
+    """``data`` with every unknown pixel set to the mean of the known values of its channel.
+
+    A better start for the coarsest level of an explicit solve than zeros: constant data are
+    then exact from the first step.
+
+    Shape:
+        data ``(B, C, h, w)``, known ``(B, 1, h, w)`` -> ``(B, C, h, w)``.
+    """
+    weight = known.to(data.dtype)
+    mean = (data * weight).sum(dim=(2, 3), keepdim=True) / weight.sum(dim=(2, 3), keepdim=True).clamp_min(1)
+    return torch.where(known, data, mean)
 
 
 def normalised(cells: DiffusionTensor) -> DiffusionTensor:
@@ -103,7 +125,9 @@ def solve_explicit_diffusion(
     levels = options.levels or auto_levels(height, width)
     if min(height, width) / 2 ** (levels - 1) < 2:
         raise ValueError(f"levels={levels} is too many for a {height}x{width} flow")
-    guide = problem.image if problem.image is not None else torch.zeros_like(problem.flow[:, :1])
+    dtype = getattr(torch, options.dtype)
+    flow, known = problem.flow.to(dtype), problem.known
+    guide = problem.image.to(dtype) if problem.image is not None else torch.zeros_like(flow[:, :1])
     guides = [guide]
     for _ in range(levels - 1):
         guides.append(downsample_image(guides[-1]))
@@ -112,20 +136,22 @@ def solve_explicit_diffusion(
     def solve_level(level: int, start: Tensor, data: Tensor, known: Tensor) -> Tensor:
         if bool(known.all()):
             return data
+        if level == levels - 1:
+            start = mean_filled(data, known)
         cells = normalised(tensor_field(guides[level]))
         cell_alpha = stencil_alpha(cells, alpha)
         stencil = www_stencil(cells, cell_alpha)
         tau = www_time_step(cell_alpha)
         result, info = solve_to_convergence(
             start, stencil, tau, known, data,
-            cycle_steps=cycle_length(known), growth=1.5, tol=options.tol, max_cycles=options.max_cycles,
+            cycle_steps=cycle_length(known), growth=1.5, tol=options.tol, max_steps=options.max_steps,
         )
         if not info.converged:
             unconverged.append(f"level {level}: residual {info.residual:.2e} after {info.steps} steps")
         return result
 
     with torch.inference_mode():
-        result = coarse_to_fine(problem.flow, problem.known, levels, solve_level)
+        result = coarse_to_fine(flow, known, levels, solve_level)
     if unconverged:
         warnings.warn(f"{method} did not converge to tol={options.tol:g} ({'; '.join(unconverged)})", stacklevel=3)
     return result
