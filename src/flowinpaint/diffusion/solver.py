@@ -8,6 +8,7 @@ Every function works on batched fields ``u`` of shape ``(B, C, H, W)`` with a bo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import Tensor
@@ -113,6 +114,7 @@ def solve_to_convergence(
     max_cycle_steps: int = 1000,
     tol: float = 1e-5,
     max_steps: int = 100_000,
+    cycle: Callable[..., Tensor] | None = None,
 ) -> tuple[Tensor, ConvergenceInfo]:
     """Repeat FSI cycles until the steady state ``A u = 0`` on the unknown pixels is reached.
 
@@ -132,6 +134,8 @@ def solve_to_convergence(
         max_cycle_steps: the longest cycle ``growth`` may reach.
         tol: relative residual at which to stop.
         max_steps: upper bound on explicit steps in total (the last cycle may end past it).
+        cycle: the FSI cycle implementation, :func:`fsi_cycle` (default) or
+            :func:`flowinpaint.diffusion.fused.fused_fsi_cycle`.
 
     Returns:
         The solution ``(B, C, H, W)`` and a :class:`ConvergenceInfo`.
@@ -140,10 +144,11 @@ def solve_to_convergence(
     known_values = data.masked_select(known.expand_as(data))
     scale = max(1.0, float(known_values.abs().amax())) if known_values.numel() else 1.0
     residual = relative_residual(u, stencil, tau, known, scale)
+    cycle = cycle or fsi_cycle
     cycles = steps = 0
     length = float(cycle_steps)
     while residual > tol and steps < max_steps:
-        u = fsi_cycle(u, stencil, tau, round(length), known, data)
+        u = cycle(u, stencil, tau, round(length), known, data)
         cycles += 1
         steps += round(length)
         length = min(length * growth, float(max_cycle_steps))

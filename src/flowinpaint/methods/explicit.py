@@ -26,12 +26,14 @@ from ..diffusion import (
     www_stencil,
     www_time_step,
 )
+from ..diffusion.fused import fused_fsi_cycle
 from .registry import Problem
 
 __all__ = ["SolverOptions", "solve_explicit_diffusion", "cycle_length", "mean_filled"]
 
 TensorField = Callable[[Tensor], DiffusionTensor]
 FLOAT32_MIN_TOL = 5e-6
+COMPILED_MIN_PIXELS = 262_144
 
 
 @dataclass(frozen=True)
@@ -45,12 +47,16 @@ class SolverOptions:
         levels: pyramid levels; None picks as many as keep the coarsest side >= 16 pixels.
         dtype: ``"float32"`` (fast) or ``"float64"``; float32 rounding, amplified by the FSI
             extrapolation, limits ``tol`` to at least 5e-6.
+        compiled: use the compiled one-pass step (:mod:`flowinpaint.diffusion.fused`); None
+            uses it on levels of at least 262,144 pixels, where it repays its compilation
+            (seconds per new size, cached on disk by PyTorch).
     """
 
     tol: float = 1e-5
     max_steps: int = 100_000
     levels: int | None = None
     dtype: str = "float32"
+    compiled: bool | None = None
 
     def __post_init__(self) -> None:
         if not (self.tol > 0 and math.isfinite(self.tol)):
@@ -142,9 +148,13 @@ def solve_explicit_diffusion(
         cell_alpha = stencil_alpha(cells, alpha)
         stencil = www_stencil(cells, cell_alpha)
         tau = www_time_step(cell_alpha)
+        compiled = options.compiled
+        if compiled is None:
+            compiled = known.shape[-2] * known.shape[-1] >= COMPILED_MIN_PIXELS
         result, info = solve_to_convergence(
             start, stencil, tau, known, data,
             cycle_steps=cycle_length(known), growth=1.5, tol=options.tol, max_steps=options.max_steps,
+            cycle=fused_fsi_cycle if compiled else None,
         )
         if not info.converged:
             unconverged.append(f"level {level}: residual {info.residual:.2e} after {info.steps} steps")

@@ -1,0 +1,199 @@
+"""The ``flowinpaint`` command line, in process through ``main`` and once as a real process."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import flowinpaint
+from flowinpaint.cli import main, parse_options
+from flowinpaint.data import make_example, uniform_mask
+from flowinpaint.methods import Method
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+@pytest.fixture(scope="module")
+def problem(tmp_path_factory):
+    """A tiny sparse problem on disk: sparse.flo (unknown pixels marked), frame1.png, mask.png."""
+    folder = tmp_path_factory.mktemp("problem")
+    example = make_example((48, 64), seed=1)
+    known = uniform_mask(example["valid"], 0.1, seed=1)
+    flowinpaint.write_flow(folder / "sparse.flo", example["flow"], known)
+    flowinpaint.write_image(folder / "frame1.png", example["image1"])
+    half = known & (np.arange(known.size).reshape(known.shape) % 2 == 0)
+    flowinpaint.write_image(folder / "mask.png", half.astype(np.uint8) * 255)
+    flowinpaint.write_image(folder / "small_mask.png", np.full((24, 64), 255, np.uint8))
+    (folder / "corrupt.flo").write_bytes(b"PIEH" + b"\x40\x00\x00\x00\x30\x00\x00\x00" + b"\x00" * 100)
+    return {"folder": folder, "example": example, "known": known, "half": half}
+
+
+def _run(capsys, *argv):
+    code = main([str(arg) for arg in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_demo_writes_picture_and_flow_and_beats_zero_flow(tmp_path, capsys):
+    out = tmp_path / "demo"
+    code, stdout, err = _run(capsys, "demo", "--out", out, "--size", "48x64", "--density", "0.1")
+    assert code == 0, err
+    match = re.search(r"EPE ([0-9.]+) px \(zero flow: EPE ([0-9.]+) px\)", stdout)
+    assert match, stdout
+    assert float(match.group(1)) < float(match.group(2))
+    picture = flowinpaint.read_image(out / "demo.png")
+    assert picture.shape[0] > 48 and picture.shape[1] >= 5 * 64
+    dense, valid = flowinpaint.read_flow(out / "dense.flo")
+    assert dense.shape == (48, 64, 2) and valid.all()
+    sparse, known = flowinpaint.read_flow(out / "sparse.flo")
+    np.testing.assert_array_equal(dense[known], sparse[known])
+
+
+def test_inpaint_with_the_flows_own_mask_and_color(problem, tmp_path, capsys):
+    folder, known = problem["folder"], problem["known"]
+    out, color = tmp_path / "dense.flo", tmp_path / "dense.png"
+    code, stdout, err = _run(
+        capsys, "inpaint", "--flow", folder / "sparse.flo", "--image", folder / "frame1.png", "--out", out, "--color", color
+    )
+    assert code == 0, err
+    assert f"{int(known.sum())} known pixels" in stdout and "eed" in stdout and len(stdout.splitlines()) == 1
+    dense, valid = flowinpaint.read_flow(out)
+    assert valid.all() and np.isfinite(dense).all()
+    np.testing.assert_array_equal(dense[known], problem["example"]["flow"][known])
+    expected = flowinpaint.inpaint(problem["example"]["flow"], known, problem["example"]["image1"], "eed")
+    np.testing.assert_allclose(dense, expected, atol=1e-5)
+    assert flowinpaint.read_image(color).shape == (48, 64, 3)
+
+
+def test_inpaint_with_mask_file(problem, tmp_path, capsys):
+    folder, half = problem["folder"], problem["half"]
+    out = tmp_path / "dense.flo"
+    code, stdout, err = _run(
+        capsys, "inpaint", "--flow", folder / "sparse.flo", "--mask", folder / "mask.png", "--method", "laplace", "--out", out
+    )
+    assert code == 0, err
+    assert f"{int(half.sum())} known pixels" in stdout
+    expected = flowinpaint.inpaint(problem["example"]["flow"], half, None, "laplace")
+    np.testing.assert_allclose(flowinpaint.read_flow(out)[0], expected, atol=1e-5)
+
+
+def test_inpaint_with_options(problem, tmp_path, capsys):
+    folder, known = problem["folder"], problem["known"]
+    out = tmp_path / "dense.pfm"
+    code, _, err = _run(
+        capsys, "inpaint", "--flow", folder / "sparse.flo", "--method", "laplace", "--out", out,
+        "--option", "alpha=0.25", "--option", "levels=none", "--option", "tol=2e-5",
+    )
+    assert code == 0, err
+    expected = flowinpaint.inpaint(problem["example"]["flow"], known, None, "laplace", alpha=0.25, levels=None, tol=2e-5)
+    np.testing.assert_allclose(flowinpaint.read_flow(out)[0], expected, atol=1e-5)
+
+
+def test_option_types_come_from_the_dataclass():
+    @dataclass(frozen=True)
+    class Options:
+        flag: bool = False
+        count: int | None = 3
+        scale: float = 1.0
+        name: str = "a"
+
+    method = Method("fake", "a fake method", Options, lambda problem, options: None, needs_image=False)
+    parsed = parse_options(method, ["flag=yes", "count=None", "scale=2", "name=b=c"])
+    assert parsed == {"flag": True, "count": None, "scale": 2.0, "name": "b=c"}
+    assert parse_options(method, ["flag=0", "count=7"]) == {"flag": False, "count": 7}
+    for bad in (["flag=maybe"], ["count=1.5"], ["scale=none"], ["scale=nan"], ["nope=1"], ["flag"], ["count=1", "count=2"]):
+        with pytest.raises(ValueError):
+            parse_options(method, bad)
+
+
+def test_methods_lists_the_registry(capsys):
+    code, stdout, _ = _run(capsys, "methods")
+    assert code == 0
+    lines = {line.split()[0]: line for line in stdout.splitlines()}
+    assert set(lines) == {"laplace", "lb", "eed", "amle"}
+    assert "needs image" in lines["eed"] and "no image" in lines["laplace"]
+
+
+@pytest.mark.parametrize("command", [[], ["inpaint"], ["demo"], ["methods"]])
+def test_help(command, capsys):
+    code, stdout, _ = _run(capsys, *command, "--help")
+    assert code == 0
+    assert stdout.startswith("usage: flowinpaint")
+
+
+BAD_INPAINT = {
+    "missing flow": ["--flow", "{folder}/nope.flo"],
+    "corrupt flow": ["--flow", "{folder}/corrupt.flo"],
+    "unknown method": ["--flow", "{folder}/sparse.flo", "--method", "nope"],
+    "mask of wrong size": ["--flow", "{folder}/sparse.flo", "--mask", "{folder}/small_mask.png"],
+    "missing mask": ["--flow", "{folder}/sparse.flo", "--mask", "{folder}/nope.png"],
+    "bad option name": ["--flow", "{folder}/sparse.flo", "--option", "nope=1"],
+    "bad option value": ["--flow", "{folder}/sparse.flo", "--option", "contrast=abc"],
+    "option out of range": ["--flow", "{folder}/sparse.flo", "--option", "contrast=-1"],
+    "missing image": ["--flow", "{folder}/sparse.flo", "--method", "eed", "--image", "{folder}/nope.png"],
+    "no image for eed": ["--flow", "{folder}/sparse.flo", "--method", "eed"],
+    "dense input": ["--flow", "{folder}/full.flo", "--method", "laplace"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPAINT))
+def test_bad_inpaint_input(case, problem, tmp_path, capsys):
+    folder = problem["folder"]
+    flowinpaint.write_flow(folder / "full.flo", problem["example"]["flow"])
+    out, color = tmp_path / "dense.flo", tmp_path / "dense.png"
+    argv = [arg.format(folder=folder) for arg in BAD_INPAINT[case]]
+    if "--method" not in argv:
+        argv += ["--image", str(folder / "frame1.png")]
+    code, stdout, err = _run(capsys, "inpaint", *argv, "--out", out, "--color", color)
+    assert code == 2
+    assert err.startswith("flowinpaint: error: ") and len(err.splitlines()) == 1, err
+    assert "Traceback" not in err and stdout == ""
+    assert not out.exists() and not color.exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["inpaint", "--flow", "x.flo"],  # --out missing
+        ["inpaint", "--flow", "{folder}/sparse.flo", "--out", "{tmp}/dense.txt"],
+        ["inpaint", "--flow", "{folder}/sparse.flo", "--out", "{tmp}/no/such/dir/dense.flo"],
+        ["demo", "--out", "{tmp}/demo", "--density", "1.5", "--size", "48x64"],
+        ["demo", "--out", "{tmp}/demo", "--size", "big"],
+        ["demo", "--out", "{tmp}/demo", "--method", "nope", "--size", "48x64"],
+        ["nope"],
+        [],
+    ],
+)
+def test_bad_command_lines(argv, problem, tmp_path, capsys):
+    argv = [arg.format(folder=problem["folder"], tmp=tmp_path) for arg in argv]
+    code, _, err = _run(capsys, *argv)
+    assert code == 2
+    assert err.startswith("flowinpaint: error: ") and len(err.splitlines()) == 1, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def _subprocess(*argv):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])))
+    return subprocess.run([sys.executable, "-m", "flowinpaint", *argv], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_python_dash_m_methods():
+    result = _subprocess("methods")
+    assert result.returncode == 0, result.stderr
+    for name in ("laplace", "lb", "eed", "amle"):
+        assert re.search(rf"^{name}\s", result.stdout, re.MULTILINE)
+
+
+def test_python_dash_m_error_has_no_traceback(tmp_path):
+    result = _subprocess("inpaint", "--flow", str(tmp_path / "nope.flo"), "--out", str(tmp_path / "dense.flo"))
+    assert result.returncode == 2
+    assert result.stderr.startswith("flowinpaint: error: ") and len(result.stderr.splitlines()) == 1
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
