@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import random_cells
 
 from flowinpaint import inpaint
 from flowinpaint.diffusion import fsi_cycle, www_stencil, www_time_step
 from flowinpaint.diffusion.fused import fused_available, fused_fsi_cycle
-from helpers import random_cells
 
 pytestmark = pytest.mark.skipif(not fused_available(), reason="no C++ compiler for torch.compile")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import grid, random_cells
 
 from flowinpaint.diffusion import (
     DiffusionTensor,
@@ -16,7 +17,6 @@ from flowinpaint.diffusion import (
     www_stencil,
     www_time_step,
 )
-from helpers import grid, random_cells
 
 
 def operator_matrix(cells: DiffusionTensor, alpha) -> np.ndarray:

@@ -21,7 +21,6 @@ from flowinpaint.io import (
 )
 
 
-
 def cv2_write(path: Path, image: np.ndarray) -> Path:
     assert cv2.imwrite(str(path), image)
     return path

@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import exact_inpainting, independent_operator
 
 import flowinpaint
 from flowinpaint import inpaint, method_names, points_to_sparse
-from flowinpaint.diffusion import DiffusionTensor
 from flowinpaint.methods import get_method
-from test_diffusion_solver import exact_inpainting, independent_operator
 
 EXPLICIT = ["laplace", "lb", "eed", "amle"]
 # Tight convergence for comparisons with exact answers: float64 for the diffusion methods.

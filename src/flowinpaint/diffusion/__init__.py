@@ -1,6 +1,13 @@
 """The explicit diffusion core: pure, batched, differentiable torch on ``(B, C, H, W)``."""
 
-from .pyramid import auto_levels, coarse_to_fine, downsample_image, downsample_sparse, sparse_pyramid, upsample_to
+from .pyramid import (
+    auto_levels,
+    coarse_to_fine,
+    downsample_image,
+    downsample_sparse,
+    sparse_pyramid,
+    upsample_to,
+)
 from .solver import (
     ConvergenceInfo,
     explicit_step,
@@ -10,8 +17,20 @@ from .solver import (
     solve_to_convergence,
     www_time_step,
 )
-from .stencil import Stencil, apply_stencil, centre_weight, default_beta, nonnegative_alpha_bounds, www_stencil
-from .tensor import DiffusionTensor, largest_eigenvalue, pixels_to_cells, tensor_from_eigen
+from .stencil import (
+    Stencil,
+    apply_stencil,
+    centre_weight,
+    default_beta,
+    nonnegative_alpha_bounds,
+    www_stencil,
+)
+from .tensor import (
+    DiffusionTensor,
+    largest_eigenvalue,
+    pixels_to_cells,
+    tensor_from_eigen,
+)
 
 __all__ = [
     "ConvergenceInfo",

@@ -116,6 +116,6 @@ def fused_fsi_cycle(
             previous, u = u, _compiled_update()(u, previous, weights, known, data, tau, weight)
     except Exception as error:  # compiler failures surface as many exception types
         _FAILED = True
-        warnings.warn(f"compiled diffusion step unavailable ({type(error).__name__}: {error}); using eager steps")
+        warnings.warn(f"compiled diffusion step unavailable ({type(error).__name__}: {error}); using eager steps", stacklevel=2)
         return fsi_cycle(u, stencil, tau, n_steps, known, data)
     return u
