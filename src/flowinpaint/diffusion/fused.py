@@ -81,7 +81,11 @@ def _fsi_update(
 def _compiled_update() -> Callable[..., Tensor] | None:
     if shutil.which("g++") is None and shutil.which("c++") is None:
         return None
-    torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
+    # One compiled variant per image size and pyramid level: allow more than the default 8
+    # (the setting is called cache_size_limit before PyTorch 2.7).
+    config = torch._dynamo.config
+    name = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
+    setattr(config, name, max(getattr(config, name), 64))
     return torch.compile(_fsi_update, dynamic=False)
 
 
