@@ -236,43 +236,22 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _demo_picture(
     image: np.ndarray, truth: np.ndarray, known: np.ndarray, dense: np.ndarray, error: np.ndarray, method: str, epe: float
 ) -> np.ndarray:
-    """frame 1 | ground truth | sparse input | inpainted | error map, with a caption row."""
-    import cv2
+    """frame 1 | ground truth | sparse input | inpainted | error map, with captions."""
     from matplotlib import colormaps
 
     from .viz import flow_to_color
+    from .viz.panels import panel_row, sparse_to_color
 
-    height, width = known.shape
     max_flow = float(np.sqrt((truth**2).sum(axis=2)).max()) + 1e-5
-    sparse = flow_to_color(truth, max_flow, valid=known)
-    shown = known.copy()
-    for dy, dx in ((0, 1), (1, 0), (0, -1), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1)):  # dilate by 1 pixel
-        moved = np.zeros_like(known)
-        moved[max(dy, 0) : height + min(dy, 0), max(dx, 0) : width + min(dx, 0)] = known[
-            max(-dy, 0) : height + min(-dy, 0), max(-dx, 0) : width + min(-dx, 0)
-        ]
-        fill = moved & ~shown
-        sparse[fill] = np.roll(sparse, (dy, dx), axis=(0, 1))[fill]
-        shown |= fill
     scale = max(float(np.percentile(error, 99)), 1e-3)
     heat = (colormaps["inferno"](np.clip(error / scale, 0.0, 1.0))[..., :3] * 255).astype(np.uint8)
-    panels = [
+    return panel_row([
         (image, "frame 1"),
         (flow_to_color(truth, max_flow), "ground truth"),
-        (sparse, f"input: {100 * known.mean():.1f}% known"),
+        (sparse_to_color(truth, known, max_flow), f"input: {100 * known.mean():.1f}% known"),
         (flow_to_color(dense, max_flow), f"{method}: EPE {epe:.2f} px"),
         (heat, f"error, 0-{scale:.2f} px"),
-    ]
-    font_scale = float(np.clip(width / 512 * 0.6, 0.3, 0.6))
-    (_, text_height), baseline = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
-    row = text_height + baseline + 8
-    gap = np.full((height + row, 4, 3), 255, np.uint8)
-    columns = []
-    for index, (panel, caption) in enumerate(panels):
-        strip = np.full((row, width, 3), 255, np.uint8)
-        cv2.putText(strip, caption, (4, row - baseline - 4), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0), 1, cv2.LINE_AA)
-        columns += ([gap] if index else []) + [np.concatenate([strip, panel], axis=0)]
-    return np.concatenate(columns, axis=1)
+    ])
 
 
 # ---------------------------------------------------------------------------------------------
