@@ -33,11 +33,11 @@ from flowinpaint.data.masks import uniform_mask
 DENSITIES = (0.01, 0.05, 0.1)
 GRIDS: dict[str, list[dict]] = {
     "laplace": [{"alpha": a} for a in (0.0, 0.1, 0.25, 0.4)],
-    "lb": [{"gamma": g, "sigma": s} for g, s in itertools.product((2.0, 5.0, 10.0, 20.0, 50.0, 100.0), (0.0, 0.5, 1.0))],
+    "lb": [{"gamma": g, "sigma": s} for g, s in itertools.product((5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0), (0.0, 0.5, 1.0))],
     "eed": [
         {"contrast": c, "diffusivity": d, "sigma": s, "rho": r}
         for c, d, (s, r) in itertools.product(
-            (0.005, 0.01, 0.02, 0.05, 0.1), ("perona-malik", "charbonnier"), ((0.5, 1.0), (1.0, 2.0), (1.5, 4.0))
+            (0.002, 0.005, 0.01, 0.02, 0.05), ("perona-malik", "charbonnier"), ((0.5, 1.0), (1.0, 2.0), (1.5, 4.0))
         )
     ],
     "amle": [{}],

@@ -18,6 +18,7 @@ from .stencil import Stencil, apply_stencil, centre_weight
 __all__ = [
     "www_time_step",
     "safe_time_step",
+    "pixel_time_step",
     "fsi_weights",
     "explicit_step",
     "fsi_cycle",
@@ -45,6 +46,18 @@ def safe_time_step(stencil: Stencil) -> Tensor:
     """The general bound ``tau = 1 / max_p sum_q |w_pq|`` per batch element, ``(B, 1, 1, 1)``."""
     bound = centre_weight(stencil).detach().amax(dim=(1, 2, 3), keepdim=True)
     return 1.0 / bound.clamp_min(torch.finfo(bound.dtype).tiny)
+
+
+def pixel_time_step(stencil: Stencil) -> Tensor:
+    """Per-pixel time steps ``tau_p = 1 / sum_q |w_pq|`` (Jacobi scaling), ``(B, 1, H, W)``.
+
+    ``u + tau_p (A u)_p`` has the same steady state as any scalar step, and its spectrum lies in
+    ``[-2, 0]`` for every stencil (Gershgorin, and ``diag(tau) A`` is similar to a symmetric
+    matrix), so FSI stays stable. Pixels with small weights (weak diffusion) get larger steps, so
+    every region approaches the steady state at a similar rate: the explicit methods use it to
+    converge in far fewer steps than with the scalar bound.
+    """
+    return 1.0 / centre_weight(stencil).detach().clamp_min(torch.finfo(stencil.east.dtype).tiny)
 
 
 def fsi_weights(n_steps: int) -> list[float]:
@@ -125,7 +138,8 @@ def solve_to_convergence(
     Args:
         u: the start, ``(B, C, H, W)`` (known pixels are re-imposed first).
         stencil: the discrete operator.
-        tau: a stable time step (:func:`www_time_step` or :func:`safe_time_step`).
+        tau: a stable time step: a scalar (:func:`www_time_step`, :func:`safe_time_step`) or a
+            per-pixel field ``(B, 1, H, W)`` (:func:`pixel_time_step`).
         known: ``(B, 1, H, W)`` bool.
         data: ``(B, C, H, W)``.
         cycle_steps: steps of the first FSI cycle.

@@ -1,0 +1,602 @@
+"""Procedural two-frame scenes with exact optical flow, in the spirit of FlyingChairs/FlyingThings3D.
+
+A scene is a stack of layers in depth order: a background that fills the frame, then several
+foreground objects (random polygons, ellipses, smooth blobs, bars and thin lines, with hard
+anti-aliased or feathered edges). Every layer carries a texture -- a crop of one of the photos
+scikit-image ships in its wheel, or a procedural pattern (noise at two scales, stripes, checker,
+gradient) -- sometimes with decals (shapes painted onto it), and its own motion: an affine map
+(rotation, zoom, shear, translation) plus, optionally, a small smooth non-rigid displacement.
+
+Frame 1 composites the layers where they are. Frame 2 moves them: every layer is inverse-warped
+with its own motion (``cv2.remap``, bilinear) and composited with its moved alpha, so the pair is
+consistent. The flow of frame 1 is exact: at each pixel, the motion of the top-most layer whose
+alpha is >= 0.5 there. A pixel is occluded when its match leaves frame 2, or when its layer makes
+up less than half of frame 2's colour where it lands (another layer covers it there).
+
+Image edges and flow edges do not always agree: photo and pattern edges inside a layer, and
+decals, are image edges without a motion edge; a low-contrast object reuses (with a slight colour
+change) the texture of the layer behind it, so its motion edge has almost no image edge.
+
+Scaling rule: motions, feathering and line widths are given in pixels at the reference size
+540x960 (FlyingThings3D) and multiplied by ``hypot(H, W) / hypot(540, 960)``, the ratio of the
+frame diagonals, so a 256x256 frame gets motions 0.33 times as long; object sizes are fractions
+of ``sqrt(H * W)``. A scene thus looks the same, in proportion, at any size and aspect.
+
+Each sample is deterministic from ``(seed, split, index)``: its generator is
+``np.random.default_rng([seed, SPLITS[split], index])``, and the split codes are fixed and
+distinct, so the train, val and test streams are disjoint.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import operator
+from dataclasses import dataclass
+from importlib import resources
+
+import cv2
+import numpy as np
+from torch.utils.data import Dataset
+
+__all__ = ["MotionConfig", "SPLITS", "SyntheticConfig", "SyntheticFlow", "render_scene"]
+
+SPLITS = {"train": 0, "val": 1, "test": 2}  # fixed codes, part of every sample's seed: never change
+REFERENCE_SIZE = (540, 960)  # (H, W) at which the configured pixel values hold
+MIN_SIDE = 32
+
+# Single photos of skimage.data, by loader name, with the file the wheel ships (the stereo pair
+# ``stereo_motorcycle`` is left out: it is kept for validation).
+_PHOTOS = {
+    "astronaut": "astronaut.png",
+    "coffee": "coffee.png",
+    "chelsea": "chelsea.png",
+    "rocket": "rocket.jpg",
+    "camera": "camera.png",
+    "brick": "brick.png",
+    "grass": "grass.png",
+    "gravel": "gravel.png",
+    "text": "text.png",
+    "moon": "moon.png",
+    "page": "page.png",
+    "coins": "coins.png",
+    "hubble_deep_field": "hubble_deep_field.jpg",
+    "retina": "retina.jpg",
+    "immunohistochemistry": "ihc.png",
+    "cell": "cell.png",
+}
+_PHOTO_NAMES = tuple(_PHOTOS)
+_SHAPES = ("polygon", "ellipse", "blob", "bar", "line")
+_SHAPE_WEIGHTS = np.array([0.25, 0.2, 0.3, 0.15, 0.1])
+_PATTERNS = ("noise", "stripes", "checker", "gradient")
+_INVERSION_STEPS = 4  # fixed-point steps inverting a non-rigid motion (error shrinks ~50x a step)
+
+
+@dataclass(frozen=True)
+class MotionConfig:
+    """The random motion of one kind of layer; pixel values hold at the reference size 540x960.
+
+    The translation has a uniform direction and a log-normal length: ``translation_median *
+    exp(N(0, translation_spread))`` px, capped at ``translation_max`` px. The linear part is
+    ``R(angle) @ [[zoom * aspect, shear], [0, zoom / aspect]]`` about the layer's centre, with
+    ``angle ~ N(0, rotation_std)`` degrees, ``log zoom ~ N(0, scale_std)``, and ``shear``,
+    ``log aspect ~ N(0, shear_std)``.
+    """
+
+    translation_median: float
+    translation_spread: float
+    translation_max: float
+    rotation_std: float
+    scale_std: float
+    shear_std: float
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"MotionConfig.{name} must be a finite number >= 0, got {value!r}")
+        if self.translation_max < self.translation_median:
+            raise ValueError(
+                f"MotionConfig.translation_max ({self.translation_max}) is below translation_median ({self.translation_median})"
+            )
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """The knobs of the scene generator (pixel values hold at the reference size 540x960).
+
+    Attributes:
+        object_count: inclusive range of the number of foreground objects.
+        object_size: range of an object's diameter as a fraction of ``sqrt(H * W)`` (log-uniform);
+            bars and lines are up to 2.5 times as long.
+        foreground_motion: motion of every foreground object, about its centre.
+        background_motion: motion of the background (the camera's), about a random point.
+        deformation_probability: chance that a layer also gets a smooth non-rigid displacement.
+        deformation_amplitude: px, standard deviation of that displacement.
+        soft_edge_probability: chance that a shape (object or decal) has a feathered edge.
+        feather: px, range of the Gaussian sigma of a feathered edge.
+        low_contrast_probability: chance that an object is textured like the layer behind it.
+        decal_probability: chance that a layer gets one to three decals painted on it.
+        photo_probability: chance that a texture is a photo crop rather than a procedural pattern.
+
+    The defaults aim at FlyingThings3D-like flow at 540x960: most magnitudes below ~30 px, a median
+    near 10 px and a tail past 100 px (``benchmarks/synthetic_stats.py`` measures it).
+    """
+
+    object_count: tuple[int, int] = (3, 8)
+    object_size: tuple[float, float] = (0.08, 0.5)
+    foreground_motion: MotionConfig = MotionConfig(
+        translation_median=9.0, translation_spread=1.0, translation_max=180.0, rotation_std=4.0, scale_std=0.04, shear_std=0.02
+    )
+    background_motion: MotionConfig = MotionConfig(
+        translation_median=5.0, translation_spread=0.9, translation_max=80.0, rotation_std=1.0, scale_std=0.02, shear_std=0.005
+    )
+    deformation_probability: float = 0.25
+    deformation_amplitude: float = 4.0
+    soft_edge_probability: float = 0.3
+    feather: tuple[float, float] = (1.0, 4.0)
+    low_contrast_probability: float = 0.15
+    decal_probability: float = 0.35
+    photo_probability: float = 0.65
+
+    def __post_init__(self) -> None:
+        low, high = self.object_count
+        if not (isinstance(low, int) and isinstance(high, int) and 0 <= low <= high):
+            raise ValueError(f"object_count must be integers 0 <= low <= high, got {self.object_count!r}")
+        for name in ("object_size", "feather"):
+            low, high = getattr(self, name)
+            if not (math.isfinite(high) and 0 < low <= high):
+                raise ValueError(f"{name} must be finite numbers 0 < low <= high, got {getattr(self, name)!r}")
+        for name in ("foreground_motion", "background_motion"):
+            if not isinstance(getattr(self, name), MotionConfig):
+                raise ValueError(f"{name} must be a MotionConfig, got {getattr(self, name)!r}")
+        if not (math.isfinite(self.deformation_amplitude) and self.deformation_amplitude >= 0):
+            raise ValueError(f"deformation_amplitude must be a finite number >= 0, got {self.deformation_amplitude!r}")
+        for name in ("deformation", "soft_edge", "low_contrast", "decal", "photo"):
+            value = getattr(self, f"{name}_probability")
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name}_probability must be in [0, 1], got {value!r}")
+
+
+@dataclass
+class _Layer:
+    """One layer in frame-1 canvas coordinates (the frame plus a margin on every side)."""
+
+    texture: np.ndarray  # (h, w, 3) float32, 0..255
+    alpha: np.ndarray | None  # (h, w) float32 in [0, 1]; None: opaque everywhere (the background)
+    motion: np.ndarray  # (3, 3) affine map, frame-1 px -> frame-2 px
+    deformation: np.ndarray | None  # (h, w, 2) float32 px, added to the affine motion
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """Geometry shared by one scene's helpers: the frame, its canvas, and the unit conversions."""
+
+    height: int
+    width: int
+    margin: int  # px of canvas beyond the frame on every side
+    scale: float  # frame diagonal / reference diagonal: multiplies the configured px values
+    side: float  # sqrt(H * W) px: object and texture sizes are fractions of it
+
+    @property
+    def canvas(self) -> tuple[int, int]:
+        return self.height + 2 * self.margin, self.width + 2 * self.margin
+
+    @property
+    def crop(self) -> tuple[slice, slice]:
+        """The frame inside the canvas."""
+        return slice(self.margin, self.margin + self.height), slice(self.margin, self.margin + self.width)
+
+
+# ---------------------------------------------------------------------------------------------
+# textures
+
+
+@functools.lru_cache(maxsize=None)
+def _photo(name: str, level: int) -> np.ndarray:
+    """Photo ``name`` of ``skimage.data`` as ``(h, w, 3)`` uint8 RGB, halved ``level`` times
+    (``cv2.pyrDown``); cached and read-only. Read with Pillow from the file in scikit-image's wheel,
+    else through ``skimage.data``."""
+    if level > 0:
+        image = cv2.pyrDown(_photo(name, level - 1))
+    else:
+        path = resources.files("skimage") / "data" / _PHOTOS[name]
+        if path.is_file():
+            from PIL import Image
+
+            with Image.open(str(path)) as file:
+                image = np.asarray(file.convert("RGB"))
+        else:
+            from skimage import data
+
+            image = getattr(data, name)()
+            image = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image[..., :3]
+    image = np.ascontiguousarray(image, dtype=np.uint8)
+    image.setflags(write=False)
+    return image
+
+
+@functools.lru_cache(maxsize=8)
+def _grid(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates ``(x, y)`` of an ``(H, W)`` grid, each ``(H, W)`` float32; cached, read-only."""
+    x, y = np.meshgrid(np.arange(shape[1], dtype=np.float32), np.arange(shape[0], dtype=np.float32))
+    x.setflags(write=False)
+    y.setflags(write=False)
+    return x, y
+
+
+def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cell: float, channels: int) -> np.ndarray:
+    """Uniform noise on a grid of ``cell``-px cells, bicubically upsampled: ``(h, w, channels)`` float32, about 0..1."""
+    height, width = shape
+    cell = max(cell, 2.0)
+    coarse = rng.random((math.ceil(height / cell) + 1, math.ceil(width / cell) + 1, channels), dtype=np.float32)
+    return cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC).reshape(height, width, channels)
+
+
+def _square_wave(phase: np.ndarray, period: float) -> np.ndarray:
+    """0/1 stripes along ``phase`` (px) with ~1.5 px linear ramps (anti-aliased): float32 in [0, 1]."""
+    return np.clip(0.5 + np.sin(phase * np.float32(2 * math.pi / period)) * np.float32(period / (3 * math.pi)), 0, 1)
+
+
+def _procedural_texture(rng: np.random.Generator, frame: _Frame) -> np.ndarray:
+    """A random pattern (noise, stripes, checker or gradient) between two random colours, plus fine
+    colour noise: ``canvas + (3,)`` float32, about 0..255."""
+    x, y = _grid(frame.canvas)
+    kind = _PATTERNS[int(rng.integers(len(_PATTERNS)))]
+    angle = rng.uniform(0, math.pi)
+    cos, sin = np.float32(math.cos(angle)), np.float32(math.sin(angle))
+    along = x * cos + y * sin
+    period = max(3.0, frame.side * rng.uniform(0.02, 0.15))
+    if kind == "noise":
+        weight = _smooth_noise(rng, frame.canvas, frame.side * rng.uniform(0.05, 0.3), 1)
+    elif kind == "stripes":
+        weight = _square_wave(along + np.float32(rng.uniform(0, period)), period)[..., None]
+    elif kind == "checker":
+        first = _square_wave(along, period)
+        second = _square_wave(y * cos - x * sin, period * rng.uniform(0.5, 2.0))
+        weight = (first + second - 2 * first * second)[..., None]  # soft exclusive or
+    else:
+        start = along[int(rng.integers(frame.canvas[0])), int(rng.integers(frame.canvas[1]))]
+        weight = np.clip((along - start) * np.float32(1 / (frame.side * rng.uniform(0.3, 1.5))) + 0.5, 0, 1)[..., None]
+    first, second = rng.uniform(0, 255, (2, 3)).astype(np.float32)
+    detail = _smooth_noise(rng, frame.canvas, frame.side * rng.uniform(0.01, 0.05), 3)
+    return first + weight * (second - first) + (detail - 0.5) * np.float32(rng.uniform(10, 60))
+
+
+def _photo_texture(rng: np.random.Generator, frame: _Frame) -> np.ndarray:
+    """A random crop of a photo (random zoom, rotation, mirror and colour change; mirrored past the
+    photo's edges): ``canvas + (3,)`` float32, about 0..255."""
+    name = _PHOTO_NAMES[int(rng.integers(len(_PHOTO_NAMES)))]
+    full = _photo(name, 0)
+    zoom = frame.side / (math.sqrt(full.shape[0] * full.shape[1]) * math.exp(rng.uniform(math.log(0.25), math.log(1.2))))
+    max_level = max(0, int(math.log2(min(full.shape[:2]) / 32)))
+    level = min(max(0, math.floor(-math.log2(zoom))), max_level)  # halve until at most 2x downsampling is left
+    source = _photo(name, level)
+    angle = rng.uniform(0, 2 * math.pi)
+    mirror = 1.0 if rng.random() < 0.5 else -1.0
+    linear = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]]) @ np.diag([mirror, 1.0])
+    linear /= zoom * 2**level  # canvas px -> source px
+    centre = np.array([frame.canvas[1], frame.canvas[0]]) / 2
+    target = rng.uniform(0, 1, 2) * np.array([source.shape[1], source.shape[0]])
+    to_source = np.hstack([linear, (target - linear @ centre)[:, None]])
+    crop = cv2.warpAffine(
+        source,
+        to_source,
+        (frame.canvas[1], frame.canvas[0]),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REFLECT_101,
+    )
+    # colour change: tint * (contrast * saturation mix of (rgb - 128) + 128 + brightness)
+    saturation, contrast = rng.uniform(0.3, 1.2), math.exp(rng.uniform(math.log(0.6), math.log(1.4)))
+    tint, brightness = rng.uniform(0.7, 1.3, 3), rng.uniform(-30, 30)
+    mix = saturation * np.eye(3) + (1 - saturation) / 3
+    linear_colour = contrast * tint[:, None] * mix
+    offset = tint * (128 + brightness) - linear_colour @ np.full(3, 128.0)
+    return cv2.transform(crop.astype(np.float32), np.hstack([linear_colour, offset[:, None]]).astype(np.float32))
+
+
+def _texture(rng: np.random.Generator, frame: _Frame, config: SyntheticConfig) -> np.ndarray:
+    """A photo crop (``config.photo_probability``) or a procedural pattern: ``canvas + (3,)`` float32."""
+    if rng.random() < config.photo_probability:
+        return _photo_texture(rng, frame)
+    return _procedural_texture(rng, frame)
+
+
+# ---------------------------------------------------------------------------------------------
+# shapes
+
+
+def _outline(rng: np.random.Generator, centre: np.ndarray, diameter: float, frame: _Frame) -> tuple[np.ndarray, int]:
+    """A random shape about ``centre`` (x, y px): its vertices ``(N, 2)`` (x, y) px and a thickness:
+    -1 for a filled outline (polygon, ellipse, blob, bar), else the px width of an open line."""
+    kind = _SHAPES[int(rng.choice(len(_SHAPES), p=_SHAPE_WEIGHTS))]
+    radius = diameter / 2
+    tilt = rng.uniform(0, 2 * math.pi)
+    thickness = -1
+    if kind == "polygon":
+        angles = np.sort(rng.uniform(0, 2 * math.pi, int(rng.integers(3, 10))))
+        local = radius * rng.uniform(0.4, 1.0, angles.size)[:, None] * np.stack([np.cos(angles), np.sin(angles)], 1)
+    elif kind == "ellipse":
+        angles = np.linspace(0, 2 * math.pi, 48, endpoint=False)
+        local = radius * np.stack([np.cos(angles), rng.uniform(0.3, 1.0) * np.sin(angles)], 1)
+    elif kind == "blob":
+        angles = np.linspace(0, 2 * math.pi, 64, endpoint=False)
+        orders = np.arange(1, 6)
+        wobble = rng.normal(0, 0.3 / orders)[:, None] * np.cos(orders[:, None] * angles + rng.uniform(0, 2 * math.pi, 5)[:, None])
+        radii = np.exp(wobble.sum(axis=0))
+        local = (radius / radii.max()) * radii[:, None] * np.stack([np.cos(angles), np.sin(angles)], 1)
+    elif kind == "bar":
+        length, width = diameter * rng.uniform(1.0, 2.5), max(1.5, diameter * rng.uniform(0.04, 0.15))
+        local = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * np.array([length, width]) / 2
+    else:  # a thin, slightly curved line
+        along = np.linspace(-0.5, 0.5, 9) * diameter * rng.uniform(1.0, 2.5)
+        bend = rng.normal(0, 0.1) * diameter * (1 - (along / along[-1]) ** 2)
+        local = np.stack([along, bend], 1)
+        thickness = max(1, round(rng.uniform(2.0, 8.0) * frame.scale))
+    rotation = np.array([[math.cos(tilt), -math.sin(tilt)], [math.sin(tilt), math.cos(tilt)]])
+    return centre + local @ rotation.T, thickness
+
+
+def _shape_alpha(rng: np.random.Generator, centre: np.ndarray, diameter: float, frame: _Frame, config: SyntheticConfig) -> np.ndarray:
+    """A random shape rasterised on the canvas (anti-aliased, 1/16 px vertex precision), feathered by a
+    Gaussian with probability ``config.soft_edge_probability``: ``canvas`` float32 alpha in [0, 1]."""
+    points, thickness = _outline(rng, centre, diameter, frame)
+    mask = np.zeros(frame.canvas, np.uint8)
+    fixed = [np.round((points + frame.margin) * 16).astype(np.int32)]
+    if thickness < 0:
+        cv2.fillPoly(mask, fixed, 255, cv2.LINE_AA, shift=4)
+    else:
+        cv2.polylines(mask, fixed, False, 255, thickness, cv2.LINE_AA, shift=4)
+    alpha = mask.astype(np.float32) * np.float32(1 / 255)
+    if rng.random() < config.soft_edge_probability:
+        sigma = max(0.5, rng.uniform(*config.feather) * frame.scale)
+        alpha = cv2.GaussianBlur(alpha, (0, 0), sigma)
+    return alpha
+
+
+def _paint_decals(
+    rng: np.random.Generator, texture: np.ndarray, alpha: np.ndarray | None, diameter: float, frame: _Frame, config: SyntheticConfig
+) -> None:
+    """With probability ``config.decal_probability``, paint one to three shapes (a flat colour or a new
+    texture) onto ``texture`` in place, inside the layer's ``alpha`` (anywhere when None): image edges
+    that move with the layer, so they carry no motion edge."""
+    if rng.random() >= config.decal_probability:
+        return
+    inside = np.flatnonzero(alpha >= 0.5) if alpha is not None else None
+    for _ in range(int(rng.integers(1, 4))):
+        if inside is not None and inside.size:
+            row, col = divmod(int(inside[rng.integers(inside.size)]), frame.canvas[1])
+            centre = np.array([col, row], dtype=float) - frame.margin
+        else:
+            centre = rng.uniform(0, 1, 2) * np.array([frame.width, frame.height])
+        decal = _shape_alpha(rng, centre, diameter * rng.uniform(0.15, 0.5), frame, config)[..., None]
+        fill = rng.uniform(0, 255, 3).astype(np.float32) if rng.random() < 0.5 else _texture(rng, frame, config)
+        texture += decal * (fill - texture)
+
+
+# ---------------------------------------------------------------------------------------------
+# motion
+
+
+def _affine(rng: np.random.Generator, motion: MotionConfig, centre: np.ndarray, scale: float) -> np.ndarray:
+    """A random affine map (see ``MotionConfig``) about ``centre`` (x, y px), translations times ``scale``:
+    ``(3, 3)``, frame-1 px -> frame-2 px."""
+    angle = math.radians(rng.normal(0, motion.rotation_std))
+    zoom, aspect = math.exp(rng.normal(0, motion.scale_std)), math.exp(rng.normal(0, motion.shear_std))
+    shear = rng.normal(0, motion.shear_std)
+    rotation = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+    linear = rotation @ np.array([[zoom * aspect, shear], [0.0, zoom / aspect]])
+    length = min(motion.translation_median * math.exp(rng.normal(0, motion.translation_spread)), motion.translation_max)
+    direction = rng.uniform(0, 2 * math.pi)
+    offset = centre - linear @ centre + scale * length * np.array([math.cos(direction), math.sin(direction)])
+    return np.vstack([np.hstack([linear, offset[:, None]]), [0.0, 0.0, 1.0]])
+
+
+def _deformation(rng: np.random.Generator, frame: _Frame, config: SyntheticConfig) -> np.ndarray | None:
+    """With probability ``config.deformation_probability``, a smooth displacement: a 4x4 grid of
+    normal px offsets, bicubically upsampled to ``canvas + (2,)`` float32; else None."""
+    if rng.random() >= config.deformation_probability:
+        return None
+    control = rng.normal(0, config.deformation_amplitude * frame.scale, (4, 4, 2)).astype(np.float32)
+    return cv2.resize(control, (frame.canvas[1], frame.canvas[0]), interpolation=cv2.INTER_CUBIC)
+
+
+def _apply(matrix: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The affine ``matrix`` (3, 3) applied to the points ``(x, y)``: float32 arrays of their shape."""
+    m = matrix.astype(np.float32)
+    return m[0, 0] * x + m[0, 1] * y + m[0, 2], m[1, 0] * x + m[1, 1] * y + m[1, 2]
+
+
+def _layer_flow(layer: _Layer, frame: _Frame) -> np.ndarray:
+    """Where each frame-1 pixel of ``layer`` goes, minus where it is: ``(H, W, 2)`` float32 px."""
+    x, y = _grid((frame.height, frame.width))
+    moved_x, moved_y = _apply(layer.motion, x, y)
+    flow = np.stack([moved_x - x, moved_y - y], axis=2)
+    if layer.deformation is not None:
+        flow += layer.deformation[frame.crop]
+    return flow
+
+
+def _source_maps(layer: _Layer, frame: _Frame) -> tuple[np.ndarray, np.ndarray]:
+    """For each frame-2 pixel q, the canvas position p of ``layer`` that moves onto it (motion(p) = q):
+    two ``(H, W)`` float32 maps for ``cv2.remap``. A non-rigid motion is inverted by fixed-point steps
+    ``p <- affine^-1 (q - deformation(p))``."""
+    x, y = _grid((frame.height, frame.width))
+    inverse = np.linalg.inv(layer.motion)
+    inverse[:2, 2] += frame.margin  # frame px -> canvas px
+    map_x, map_y = _apply(inverse, x, y)
+    for _ in range(_INVERSION_STEPS if layer.deformation is not None else 0):
+        shift = cv2.remap(layer.deformation, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        map_x, map_y = _apply(inverse, x - shift[..., 0], y - shift[..., 1])
+    return map_x, map_y
+
+
+# ---------------------------------------------------------------------------------------------
+# scene
+
+
+def _scene_layers(rng: np.random.Generator, frame: _Frame, config: SyntheticConfig) -> list[_Layer]:
+    """The background and the foreground objects, bottom to top."""
+    size = np.array([frame.width, frame.height], dtype=float)
+    texture = _texture(rng, frame, config)
+    _paint_decals(rng, texture, None, frame.side * 0.3, frame, config)
+    layers = [
+        _Layer(
+            texture,
+            None,
+            _affine(rng, config.background_motion, rng.uniform(0, 1, 2) * size, frame.scale),
+            _deformation(rng, frame, config),
+        )
+    ]
+    low, high = config.object_count
+    for _ in range(int(rng.integers(low, high + 1))):
+        diameter = frame.side * math.exp(rng.uniform(*np.log(config.object_size)))
+        centre = rng.uniform(0, 1, 2) * size
+        alpha = _shape_alpha(rng, centre, diameter, frame, config)
+        if rng.random() < config.low_contrast_probability:  # the texture of the layer behind, slightly changed
+            col, row = (np.clip(np.round(centre), 0, size - 1) + frame.margin).astype(int)
+            behind = next(layer for layer in reversed(layers) if layer.alpha is None or layer.alpha[row, col] >= 0.5)
+            texture = behind.texture * rng.uniform(0.9, 1.1, 3).astype(np.float32) + rng.uniform(-8, 8, 3).astype(np.float32)
+        else:
+            texture = _texture(rng, frame, config)
+        _paint_decals(rng, texture, alpha, diameter, frame, config)
+        layers.append(_Layer(texture, alpha, _affine(rng, config.foreground_motion, centre, frame.scale), _deformation(rng, frame, config)))
+    return layers
+
+
+def _visible_at(weights: np.ndarray, owner: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``weights[owner, y, x]`` interpolated bilinearly at the (clamped) positions: ``(H, W)`` float32.
+
+    Shape:
+        weights ``(L, H, W)``; owner (int), x and y (px) ``(H, W)``.
+    """
+    _, height, width = weights.shape
+    x = np.clip(x, 0, width - 1)
+    y = np.clip(y, 0, height - 1)
+    x0 = np.minimum(x.astype(np.intp), width - 2)
+    y0 = np.minimum(y.astype(np.intp), height - 2)
+    fx, fy = x - x0, y - y0
+    flat = weights.ravel()
+    base = (owner.astype(np.intp) * height + y0) * width + x0
+    top = flat[base] * (1 - fx) + flat[base + 1] * fx
+    bottom = flat[base + width] * (1 - fx) + flat[base + width + 1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def render_scene(rng: np.random.Generator, size: tuple[int, int], config: SyntheticConfig) -> dict:
+    """Draw one scene from ``rng`` and render both frames, the exact flow and the occlusion.
+
+    Args:
+        rng: the source of every random choice; the same state gives the same scene bit for bit.
+        size: ``(H, W)`` of the frames, both at least 32 (not checked here).
+        config: the generator's knobs.
+
+    Returns:
+        A dict with ``image1``, ``image2`` (uint8 RGB), ``flow`` (float32 px, frame 1 -> frame 2,
+        exact everywhere), ``valid`` (bool, all True) and ``occlusion`` (bool, True where the pixel
+        of frame 1 leaves frame 2 or is covered there by another layer).
+
+    Shape:
+        images ``(H, W, 3)``, flow ``(H, W, 2)`` as (u along x, v along y, down), masks ``(H, W)``.
+    """
+    height, width = size
+    frame = _Frame(
+        height=height,
+        width=width,
+        margin=math.ceil(0.125 * max(height, width)) + 4,
+        scale=math.hypot(height, width) / math.hypot(*REFERENCE_SIZE),
+        side=math.sqrt(height * width),
+    )
+    layers = _scene_layers(rng, frame, config)
+
+    image1 = np.zeros((height, width, 3), np.float32)
+    image2 = np.zeros((height, width, 3), np.float32)
+    flow = np.zeros((height, width, 2), np.float32)
+    owner = np.zeros((height, width), np.int16)
+    alphas2 = []
+    for index, layer in enumerate(layers):
+        opaque = layer.alpha is None
+        alpha1 = np.ones((height, width), np.float32) if opaque else layer.alpha[frame.crop]
+        image1 += alpha1[..., None] * (layer.texture[frame.crop] - image1)
+        top = alpha1 >= 0.5
+        owner[top] = index
+        np.copyto(flow, _layer_flow(layer, frame), where=top[..., None])
+
+        map1, map2 = cv2.convertMaps(*_source_maps(layer, frame), cv2.CV_16SC2)
+        border = cv2.BORDER_REFLECT_101 if opaque else cv2.BORDER_CONSTANT
+        moved = cv2.remap(layer.texture, map1, map2, cv2.INTER_LINEAR, borderMode=border)
+        alpha2 = np.ones((height, width), np.float32) if opaque else cv2.remap(layer.alpha, map1, map2, cv2.INTER_LINEAR)
+        image2 += alpha2[..., None] * (moved - image2)
+        alphas2.append(alpha2)
+
+    # each layer's share of frame 2's colour: its alpha times the transparency of the layers above
+    shares = np.empty((len(layers), height, width), np.float32)
+    clear = np.ones((height, width), np.float32)
+    for index in reversed(range(len(layers))):
+        np.multiply(alphas2[index], clear, out=shares[index])
+        clear *= 1 - alphas2[index]
+    x, y = _grid((height, width))
+    target_x, target_y = x + flow[..., 0], y + flow[..., 1]
+    inside = (target_x >= 0) & (target_x <= width - 1) & (target_y >= 0) & (target_y <= height - 1)
+    occlusion = ~inside | (_visible_at(shares, owner, target_x, target_y) < 0.5)
+    return {
+        "image1": np.clip(np.rint(image1), 0, 255).astype(np.uint8),
+        "image2": np.clip(np.rint(image2), 0, 255).astype(np.uint8),
+        "flow": flow,
+        "valid": np.ones((height, width), bool),
+        "occlusion": occlusion,
+    }
+
+
+class SyntheticFlow(Dataset):
+    """Procedural scenes with exact flow and occlusion (see the module's docstring), as a dataset.
+
+    Args:
+        split: "train", "val" or "test": disjoint streams of samples.
+        size: ``(H, W)`` of the frames, both at least 32.
+        length: number of samples in the split, at least 1.
+        seed: a non-negative integer; with ``split`` and the index it fixes every sample bit for bit.
+        config: the generator's knobs.
+
+    ``dataset[index]`` (``0 <= index < length``) is a dict with ``image1``, ``image2`` (uint8 RGB),
+    ``flow`` (float32 px, frame 1 -> frame 2, exact everywhere), ``valid`` (bool, all True),
+    ``occlusion`` (bool, True where the pixel of frame 1 leaves frame 2 or is covered there by
+    another layer) and ``id`` (str), all numpy arrays but the id.
+
+    Shape:
+        images ``(H, W, 3)``, flow ``(H, W, 2)`` as (u along x, v along y, down), masks ``(H, W)``.
+    """
+
+    def __init__(
+        self, split: str, size: tuple[int, int], length: int, seed: int = 0, config: SyntheticConfig = SyntheticConfig()
+    ) -> None:
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}, got {split!r}")
+        if (
+            len(size) != 2
+            or not all(isinstance(side, (int, np.integer)) and not isinstance(side, bool) for side in size)
+            or min(size) < MIN_SIDE
+        ):
+            raise ValueError(f"size must be (H, W), integers both >= {MIN_SIDE}, got {size!r}")
+        if not isinstance(length, (int, np.integer)) or isinstance(length, bool) or length < 1:
+            raise ValueError(f"length must be an integer >= 1, got {length!r}")
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+        if not isinstance(config, SyntheticConfig):
+            raise ValueError(f"config must be a SyntheticConfig, got {type(config).__name__}")
+        self.split = split
+        self.size = (int(size[0]), int(size[1]))
+        self.length = int(length)
+        self.seed = int(seed)
+        self.config = config
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict:
+        index = operator.index(index)
+        if not 0 <= index < self.length:
+            raise IndexError(f"index {index} out of range for a split of {self.length} samples")
+        rng = np.random.default_rng([self.seed, SPLITS[self.split], index])
+        sample = render_scene(rng, self.size, self.config)
+        sample["id"] = f"synthetic-{self.split}-seed{self.seed}-{index}-{self.size[0]}x{self.size[1]}"
+        return sample
