@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -197,3 +198,19 @@ def test_python_dash_m_error_has_no_traceback(tmp_path):
     assert result.stderr.startswith("flowinpaint: error: ") and len(result.stderr.splitlines()) == 1
     assert "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_data_preview_writes_a_contact_sheet(shared_data, tmp_path) -> None:
+    out = tmp_path / "sheet"
+    assert main(["data", "preview", "--dataset", "middlebury", "--root", str(shared_data / "middlebury"),
+                 "--n", "2", "--masks", "grid", "--out", str(out)]) == 0
+    sheet = cv2.imread(str(out / "preview.png"))
+    assert sheet is not None and sheet.shape[0] > 2 * 200  # two rows of samples
+
+
+def test_data_preview_bad_input(tmp_path, capsys) -> None:
+    assert main(["data", "preview", "--dataset", "nope", "--out", str(tmp_path / "x")]) == 2
+    assert main(["data", "preview", "--dataset", "sintel", "--root", str(tmp_path / "missing"), "--out", str(tmp_path / "y")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert all(line.startswith("flowinpaint: error: ") for line in err) and len(err) == 2
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

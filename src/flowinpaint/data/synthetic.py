@@ -157,23 +157,13 @@ class SyntheticConfig:
                 raise ValueError(f"{name}_probability must be in [0, 1], got {value!r}")
 
 
-@dataclass
-class _Layer:
-    """One layer in frame-1 canvas coordinates (the frame plus a margin on every side)."""
-
-    texture: np.ndarray  # (h, w, 3) float32, 0..255
-    alpha: np.ndarray | None  # (h, w) float32 in [0, 1]; None: opaque everywhere (the background)
-    motion: np.ndarray  # (3, 3) affine map, frame-1 px -> frame-2 px
-    deformation: np.ndarray | None  # (h, w, 2) float32 px, added to the affine motion
-
-
 @dataclass(frozen=True)
 class _Frame:
     """Geometry shared by one scene's helpers: the frame, its canvas, and the unit conversions."""
 
     height: int
     width: int
-    margin: int  # px of canvas beyond the frame on every side
+    margin: int  # px of canvas beyond the frame on every side: layers are drawn there too
     scale: float  # frame diagonal / reference diagonal: multiplies the configured px values
     side: float  # sqrt(H * W) px: object and texture sizes are fractions of it
 
@@ -181,10 +171,19 @@ class _Frame:
     def canvas(self) -> tuple[int, int]:
         return self.height + 2 * self.margin, self.width + 2 * self.margin
 
-    @property
-    def crop(self) -> tuple[slice, slice]:
-        """The frame inside the canvas."""
-        return slice(self.margin, self.margin + self.height), slice(self.margin, self.margin + self.width)
+
+@dataclass
+class _Layer:
+    """One layer of frame 1 on its rectangle: pixel ``(row i, column j)`` of its arrays lies at the
+    frame position ``(x, y) = (left + j, top + i)`` px."""
+
+    left: int
+    top: int
+    texture: np.ndarray  # (h, w, 3) float32, about 0..255
+    alpha: np.ndarray  # (h, w) float32 in [0, 1]
+    motion: np.ndarray  # (3, 3) affine map, frame-1 px -> frame-2 px
+    deformation: np.ndarray | None  # (h, w, 2) float32 px, added to the affine motion
+    border: int  # cv2 border mode past the rectangle: reflect (the background) or transparent
 
 
 # ---------------------------------------------------------------------------------------------
@@ -216,9 +215,9 @@ def _photo(name: str, level: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=8)
-def _grid(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel coordinates ``(x, y)`` of an ``(H, W)`` grid, each ``(H, W)`` float32; cached, read-only."""
-    x, y = np.meshgrid(np.arange(shape[1], dtype=np.float32), np.arange(shape[0], dtype=np.float32))
+def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates ``(x, y)`` of an ``(H, W)`` frame, each ``(H, W)`` float32; cached, read-only."""
+    x, y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
     x.setflags(write=False)
     y.setflags(write=False)
     return x, y
@@ -237,17 +236,18 @@ def _square_wave(phase: np.ndarray, period: float) -> np.ndarray:
     return np.clip(0.5 + np.sin(phase * np.float32(2 * math.pi / period)) * np.float32(period / (3 * math.pi)), 0, 1)
 
 
-def _procedural_texture(rng: np.random.Generator, frame: _Frame) -> np.ndarray:
+def _procedural_texture(rng: np.random.Generator, shape: tuple[int, int], frame: _Frame) -> np.ndarray:
     """A random pattern (noise, stripes, checker or gradient) between two random colours, plus fine
-    colour noise: ``canvas + (3,)`` float32, about 0..255."""
-    x, y = _grid(frame.canvas)
+    colour noise: ``shape + (3,)`` float32, about 0..255."""
+    x = np.arange(shape[1], dtype=np.float32)[None, :]
+    y = np.arange(shape[0], dtype=np.float32)[:, None]
     kind = _PATTERNS[int(rng.integers(len(_PATTERNS)))]
     angle = rng.uniform(0, math.pi)
     cos, sin = np.float32(math.cos(angle)), np.float32(math.sin(angle))
     along = x * cos + y * sin
     period = max(3.0, frame.side * rng.uniform(0.02, 0.15))
     if kind == "noise":
-        weight = _smooth_noise(rng, frame.canvas, frame.side * rng.uniform(0.05, 0.3), 1)
+        weight = _smooth_noise(rng, shape, frame.side * rng.uniform(0.05, 0.3), 1)
     elif kind == "stripes":
         weight = _square_wave(along + np.float32(rng.uniform(0, period)), period)[..., None]
     elif kind == "checker":
@@ -255,16 +255,16 @@ def _procedural_texture(rng: np.random.Generator, frame: _Frame) -> np.ndarray:
         second = _square_wave(y * cos - x * sin, period * rng.uniform(0.5, 2.0))
         weight = (first + second - 2 * first * second)[..., None]  # soft exclusive or
     else:
-        start = along[int(rng.integers(frame.canvas[0])), int(rng.integers(frame.canvas[1]))]
+        start = along[int(rng.integers(shape[0])), int(rng.integers(shape[1]))]
         weight = np.clip((along - start) * np.float32(1 / (frame.side * rng.uniform(0.3, 1.5))) + 0.5, 0, 1)[..., None]
     first, second = rng.uniform(0, 255, (2, 3)).astype(np.float32)
-    detail = _smooth_noise(rng, frame.canvas, frame.side * rng.uniform(0.01, 0.05), 3)
+    detail = _smooth_noise(rng, shape, frame.side * rng.uniform(0.01, 0.05), 3)
     return first + weight * (second - first) + (detail - 0.5) * np.float32(rng.uniform(10, 60))
 
 
-def _photo_texture(rng: np.random.Generator, frame: _Frame) -> np.ndarray:
+def _photo_texture(rng: np.random.Generator, shape: tuple[int, int], frame: _Frame) -> np.ndarray:
     """A random crop of a photo (random zoom, rotation, mirror and colour change; mirrored past the
-    photo's edges): ``canvas + (3,)`` float32, about 0..255."""
+    photo's edges), ``frame.side`` px showing 0.25 to 1.2 of the photo: ``shape + (3,)`` float32, about 0..255."""
     name = _PHOTO_NAMES[int(rng.integers(len(_PHOTO_NAMES)))]
     full = _photo(name, 0)
     zoom = frame.side / (math.sqrt(full.shape[0] * full.shape[1]) * math.exp(rng.uniform(math.log(0.25), math.log(1.2))))
@@ -274,14 +274,13 @@ def _photo_texture(rng: np.random.Generator, frame: _Frame) -> np.ndarray:
     angle = rng.uniform(0, 2 * math.pi)
     mirror = 1.0 if rng.random() < 0.5 else -1.0
     linear = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]]) @ np.diag([mirror, 1.0])
-    linear /= zoom * 2**level  # canvas px -> source px
-    centre = np.array([frame.canvas[1], frame.canvas[0]]) / 2
+    linear /= zoom * 2**level  # texture px -> source px
+    centre = np.array([shape[1], shape[0]]) / 2
     target = rng.uniform(0, 1, 2) * np.array([source.shape[1], source.shape[0]])
-    to_source = np.hstack([linear, (target - linear @ centre)[:, None]])
     crop = cv2.warpAffine(
         source,
-        to_source,
-        (frame.canvas[1], frame.canvas[0]),
+        np.hstack([linear, (target - linear @ centre)[:, None]]),
+        (shape[1], shape[0]),
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_REFLECT_101,
     )
@@ -289,28 +288,58 @@ def _photo_texture(rng: np.random.Generator, frame: _Frame) -> np.ndarray:
     saturation, contrast = rng.uniform(0.3, 1.2), math.exp(rng.uniform(math.log(0.6), math.log(1.4)))
     tint, brightness = rng.uniform(0.7, 1.3, 3), rng.uniform(-30, 30)
     mix = saturation * np.eye(3) + (1 - saturation) / 3
-    linear_colour = contrast * tint[:, None] * mix
-    offset = tint * (128 + brightness) - linear_colour @ np.full(3, 128.0)
-    return cv2.transform(crop.astype(np.float32), np.hstack([linear_colour, offset[:, None]]).astype(np.float32))
+    colour = contrast * tint[:, None] * mix
+    offset = tint * (128 + brightness) - colour @ np.full(3, 128.0)
+    return cv2.transform(crop.astype(np.float32), np.hstack([colour, offset[:, None]]).astype(np.float32))
 
 
-def _texture(rng: np.random.Generator, frame: _Frame, config: SyntheticConfig) -> np.ndarray:
-    """A photo crop (``config.photo_probability``) or a procedural pattern: ``canvas + (3,)`` float32."""
+def _texture(rng: np.random.Generator, shape: tuple[int, int], frame: _Frame, config: SyntheticConfig) -> np.ndarray:
+    """A photo crop (``config.photo_probability``) or a procedural pattern: ``shape + (3,)`` float32."""
     if rng.random() < config.photo_probability:
-        return _photo_texture(rng, frame)
-    return _procedural_texture(rng, frame)
+        return _photo_texture(rng, shape, frame)
+    return _procedural_texture(rng, shape, frame)
 
 
 # ---------------------------------------------------------------------------------------------
 # shapes
 
 
-def _outline(rng: np.random.Generator, centre: np.ndarray, diameter: float, frame: _Frame) -> tuple[np.ndarray, int]:
-    """A random shape about ``centre`` (x, y px): its vertices ``(N, 2)`` (x, y) px and a thickness:
-    -1 for a filled outline (polygon, ellipse, blob, bar), else the px width of an open line."""
+@dataclass(frozen=True)
+class _Shape:
+    """A shape in frame px: a filled outline (``thickness`` -1) or an open line of ``thickness`` px,
+    feathered by a Gaussian of ``sigma`` px (0: hard, anti-aliased edge)."""
+
+    points: np.ndarray  # (N, 2) vertices (x, y)
+    thickness: int
+    sigma: float
+
+    def bounds(self, frame: _Frame) -> tuple[int, int, int, int]:
+        """``(left, top, height, width)`` (frame px) of a rectangle holding all of the shape's alpha,
+        cut to the canvas (the centre of every shape drawn here lies in the frame, so it is not empty)."""
+        pad = 2 + max(self.thickness, 0) + math.ceil(3 * self.sigma)
+        low = np.maximum(np.floor(self.points.min(axis=0)).astype(int) - pad, -frame.margin)
+        high = np.minimum(np.ceil(self.points.max(axis=0)).astype(int) + pad + 1, [frame.width + frame.margin, frame.height + frame.margin])
+        return int(low[0]), int(low[1]), int(high[1] - low[1]), int(high[0] - low[0])
+
+    def alpha(self, left: int, top: int, shape: tuple[int, int]) -> np.ndarray:
+        """The shape rasterised (anti-aliased, 1/16 px vertex precision) on the ``shape`` rectangle at
+        ``(left, top)`` frame px: float32 alpha in [0, 1]."""
+        mask = np.zeros(shape, np.uint8)
+        fixed = [np.round((self.points - (left, top)) * 16).astype(np.int32)]
+        if self.thickness < 0:
+            cv2.fillPoly(mask, fixed, 255, cv2.LINE_AA, shift=4)
+        else:
+            cv2.polylines(mask, fixed, False, 255, self.thickness, cv2.LINE_AA, shift=4)
+        alpha = mask.astype(np.float32) * np.float32(1 / 255)
+        return cv2.GaussianBlur(alpha, (0, 0), self.sigma) if self.sigma > 0 else alpha
+
+
+def _random_shape(rng: np.random.Generator, centre: np.ndarray, diameter: float, frame: _Frame, config: SyntheticConfig) -> _Shape:
+    """A random polygon, ellipse, blob, bar or thin line about ``centre`` (x, y px), of about
+    ``diameter`` px (bars and lines up to 2.5 times as long), feathered with probability
+    ``config.soft_edge_probability``."""
     kind = _SHAPES[int(rng.choice(len(_SHAPES), p=_SHAPE_WEIGHTS))]
     radius = diameter / 2
-    tilt = rng.uniform(0, 2 * math.pi)
     thickness = -1
     if kind == "polygon":
         angles = np.sort(rng.uniform(0, 2 * math.pi, int(rng.integers(3, 10))))
@@ -327,50 +356,30 @@ def _outline(rng: np.random.Generator, centre: np.ndarray, diameter: float, fram
     elif kind == "bar":
         length, width = diameter * rng.uniform(1.0, 2.5), max(1.5, diameter * rng.uniform(0.04, 0.15))
         local = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) * np.array([length, width]) / 2
-    else:  # a thin, slightly curved line
+    else:  # a thin, slightly bent line
         along = np.linspace(-0.5, 0.5, 9) * diameter * rng.uniform(1.0, 2.5)
-        bend = rng.normal(0, 0.1) * diameter * (1 - (along / along[-1]) ** 2)
-        local = np.stack([along, bend], 1)
+        local = np.stack([along, rng.normal(0, 0.1) * diameter * (1 - (along / along[-1]) ** 2)], 1)
         thickness = max(1, round(rng.uniform(2.0, 8.0) * frame.scale))
+    tilt = rng.uniform(0, 2 * math.pi)
     rotation = np.array([[math.cos(tilt), -math.sin(tilt)], [math.sin(tilt), math.cos(tilt)]])
-    return centre + local @ rotation.T, thickness
+    sigma = max(0.5, rng.uniform(*config.feather) * frame.scale) if rng.random() < config.soft_edge_probability else 0.0
+    return _Shape(centre + local @ rotation.T, thickness, sigma)
 
 
-def _shape_alpha(rng: np.random.Generator, centre: np.ndarray, diameter: float, frame: _Frame, config: SyntheticConfig) -> np.ndarray:
-    """A random shape rasterised on the canvas (anti-aliased, 1/16 px vertex precision), feathered by a
-    Gaussian with probability ``config.soft_edge_probability``: ``canvas`` float32 alpha in [0, 1]."""
-    points, thickness = _outline(rng, centre, diameter, frame)
-    mask = np.zeros(frame.canvas, np.uint8)
-    fixed = [np.round((points + frame.margin) * 16).astype(np.int32)]
-    if thickness < 0:
-        cv2.fillPoly(mask, fixed, 255, cv2.LINE_AA, shift=4)
-    else:
-        cv2.polylines(mask, fixed, False, 255, thickness, cv2.LINE_AA, shift=4)
-    alpha = mask.astype(np.float32) * np.float32(1 / 255)
-    if rng.random() < config.soft_edge_probability:
-        sigma = max(0.5, rng.uniform(*config.feather) * frame.scale)
-        alpha = cv2.GaussianBlur(alpha, (0, 0), sigma)
-    return alpha
-
-
-def _paint_decals(
-    rng: np.random.Generator, texture: np.ndarray, alpha: np.ndarray | None, diameter: float, frame: _Frame, config: SyntheticConfig
-) -> None:
+def _paint_decals(rng: np.random.Generator, layer: _Layer, diameter: float, frame: _Frame, config: SyntheticConfig) -> None:
     """With probability ``config.decal_probability``, paint one to three shapes (a flat colour or a new
-    texture) onto ``texture`` in place, inside the layer's ``alpha`` (anywhere when None): image edges
-    that move with the layer, so they carry no motion edge."""
+    texture) onto the layer's texture in place, centred inside the layer: image edges that move with
+    the layer, so they carry no motion edge."""
     if rng.random() >= config.decal_probability:
         return
-    inside = np.flatnonzero(alpha >= 0.5) if alpha is not None else None
+    shape = layer.alpha.shape
+    inside = np.flatnonzero(layer.alpha >= 0.5)
     for _ in range(int(rng.integers(1, 4))):
-        if inside is not None and inside.size:
-            row, col = divmod(int(inside[rng.integers(inside.size)]), frame.canvas[1])
-            centre = np.array([col, row], dtype=float) - frame.margin
-        else:
-            centre = rng.uniform(0, 1, 2) * np.array([frame.width, frame.height])
-        decal = _shape_alpha(rng, centre, diameter * rng.uniform(0.15, 0.5), frame, config)[..., None]
-        fill = rng.uniform(0, 255, 3).astype(np.float32) if rng.random() < 0.5 else _texture(rng, frame, config)
-        texture += decal * (fill - texture)
+        row, col = divmod(int(inside[rng.integers(inside.size)]), shape[1]) if inside.size else (0, 0)
+        decal = _random_shape(rng, np.array([layer.left + col, layer.top + row], float), diameter * rng.uniform(0.15, 0.5), frame, config)
+        paint = decal.alpha(layer.left, layer.top, shape)[..., None]
+        fill = rng.uniform(0, 255, 3).astype(np.float32) if rng.random() < 0.5 else _texture(rng, shape, frame, config)
+        layer.texture += paint * (fill - layer.texture)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -391,13 +400,14 @@ def _affine(rng: np.random.Generator, motion: MotionConfig, centre: np.ndarray, 
     return np.vstack([np.hstack([linear, offset[:, None]]), [0.0, 0.0, 1.0]])
 
 
-def _deformation(rng: np.random.Generator, frame: _Frame, config: SyntheticConfig) -> np.ndarray | None:
-    """With probability ``config.deformation_probability``, a smooth displacement: a 4x4 grid of
-    normal px offsets, bicubically upsampled to ``canvas + (2,)`` float32; else None."""
+def _deformation(rng: np.random.Generator, shape: tuple[int, int], frame: _Frame, config: SyntheticConfig) -> np.ndarray | None:
+    """With probability ``config.deformation_probability``, a smooth displacement: smooth noise on
+    ``side / 4`` px cells with a standard deviation of ``config.deformation_amplitude`` (times the
+    frame's scale), ``shape + (2,)`` float32 px; else None."""
     if rng.random() >= config.deformation_probability:
         return None
-    control = rng.normal(0, config.deformation_amplitude * frame.scale, (4, 4, 2)).astype(np.float32)
-    return cv2.resize(control, (frame.canvas[1], frame.canvas[0]), interpolation=cv2.INTER_CUBIC)
+    amplitude = np.float32(math.sqrt(12) * config.deformation_amplitude * frame.scale)  # sqrt(12): std of U(0, 1)
+    return (_smooth_noise(rng, shape, frame.side / 4, 2) - np.float32(0.5)) * amplitude
 
 
 def _apply(matrix: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -406,23 +416,35 @@ def _apply(matrix: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray
     return m[0, 0] * x + m[0, 1] * y + m[0, 2], m[1, 0] * x + m[1, 1] * y + m[1, 2]
 
 
-def _layer_flow(layer: _Layer, frame: _Frame) -> np.ndarray:
-    """Where each frame-1 pixel of ``layer`` goes, minus where it is: ``(H, W, 2)`` float32 px."""
-    x, y = _grid((frame.height, frame.width))
-    moved_x, moved_y = _apply(layer.motion, x, y)
-    flow = np.stack([moved_x - x, moved_y - y], axis=2)
-    if layer.deformation is not None:
-        flow += layer.deformation[frame.crop]
-    return flow
+def _window(left: int, top: int, shape: tuple[int, int], frame: _Frame) -> tuple[tuple[slice, slice], tuple[slice, slice]] | None:
+    """The part of the ``shape`` rectangle at ``(left, top)`` frame px that lies in the frame, as
+    ``(frame slices, rectangle slices)``; None when they do not meet."""
+    x0, y0 = max(left, 0), max(top, 0)
+    x1, y1 = min(left + shape[1], frame.width), min(top + shape[0], frame.height)
+    if x0 >= x1 or y0 >= y1:
+        return None
+    return (slice(y0, y1), slice(x0, x1)), (slice(y0 - top, y1 - top), slice(x0 - left, x1 - left))
 
 
-def _source_maps(layer: _Layer, frame: _Frame) -> tuple[np.ndarray, np.ndarray]:
-    """For each frame-2 pixel q, the canvas position p of ``layer`` that moves onto it (motion(p) = q):
-    two ``(H, W)`` float32 maps for ``cv2.remap``. A non-rigid motion is inverted by fixed-point steps
-    ``p <- affine^-1 (q - deformation(p))``."""
-    x, y = _grid((frame.height, frame.width))
+def _moved_window(layer: _Layer, frame: _Frame) -> tuple[slice, slice] | None:
+    """The frame-2 slices that the moved layer may cover (its moved rectangle, with the deformation's
+    largest shift and a pixel to spare); None when that misses the frame."""
+    height, width = layer.alpha.shape
+    corners_x = np.array([layer.left, layer.left + width - 1] * 2, np.float32)
+    corners_y = np.array([layer.top] * 2 + [layer.top + height - 1] * 2, np.float32)
+    moved_x, moved_y = _apply(layer.motion, corners_x, corners_y)
+    slack = 2.0 + (float(np.abs(layer.deformation).max()) if layer.deformation is not None else 0.0)
+    left, top = math.floor(moved_x.min() - slack), math.floor(moved_y.min() - slack)
+    window = _window(left, top, (math.ceil(moved_y.max() + slack) - top + 1, math.ceil(moved_x.max() + slack) - left + 1), frame)
+    return window[0] if window else None
+
+
+def _source_maps(layer: _Layer, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For frame-2 pixels ``(x, y)``, the position p on the layer's rectangle (its pixels) that moves
+    onto them (motion(p) = q): two float32 maps for ``cv2.remap``. A non-rigid motion is inverted by
+    fixed-point steps ``p <- affine^-1 (q - deformation(p))``."""
     inverse = np.linalg.inv(layer.motion)
-    inverse[:2, 2] += frame.margin  # frame px -> canvas px
+    inverse[:2, 2] -= (layer.left, layer.top)  # frame px -> rectangle px
     map_x, map_y = _apply(inverse, x, y)
     for _ in range(_INVERSION_STEPS if layer.deformation is not None else 0):
         shift = cv2.remap(layer.deformation, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -434,33 +456,46 @@ def _source_maps(layer: _Layer, frame: _Frame) -> tuple[np.ndarray, np.ndarray]:
 # scene
 
 
-def _scene_layers(rng: np.random.Generator, frame: _Frame, config: SyntheticConfig) -> list[_Layer]:
-    """The background and the foreground objects, bottom to top."""
+def _scene_layers(rng: np.random.Generator, frame: _Frame, config: SyntheticConfig) -> tuple[list[_Layer], np.ndarray]:
+    """The background and the foreground objects, bottom to top, and frame 1 composited on the canvas
+    (``canvas + (3,)`` float32): a low-contrast object takes its texture from what lies behind it."""
     size = np.array([frame.width, frame.height], dtype=float)
-    texture = _texture(rng, frame, config)
-    _paint_decals(rng, texture, None, frame.side * 0.3, frame, config)
-    layers = [
-        _Layer(
-            texture,
-            None,
-            _affine(rng, config.background_motion, rng.uniform(0, 1, 2) * size, frame.scale),
-            _deformation(rng, frame, config),
-        )
-    ]
+    canvas = frame.canvas
+    background = _Layer(
+        -frame.margin,
+        -frame.margin,
+        _texture(rng, canvas, frame, config),
+        np.ones(canvas, np.float32),
+        _affine(rng, config.background_motion, rng.uniform(0, 1, 2) * size, frame.scale),
+        _deformation(rng, canvas, frame, config),
+        cv2.BORDER_REFLECT_101,
+    )
+    _paint_decals(rng, background, frame.side * 0.3, frame, config)
+    layers, image = [background], background.texture.copy()
     low, high = config.object_count
     for _ in range(int(rng.integers(low, high + 1))):
         diameter = frame.side * math.exp(rng.uniform(*np.log(config.object_size)))
         centre = rng.uniform(0, 1, 2) * size
-        alpha = _shape_alpha(rng, centre, diameter, frame, config)
-        if rng.random() < config.low_contrast_probability:  # the texture of the layer behind, slightly changed
-            col, row = (np.clip(np.round(centre), 0, size - 1) + frame.margin).astype(int)
-            behind = next(layer for layer in reversed(layers) if layer.alpha is None or layer.alpha[row, col] >= 0.5)
-            texture = behind.texture * rng.uniform(0.9, 1.1, 3).astype(np.float32) + rng.uniform(-8, 8, 3).astype(np.float32)
+        shape = _random_shape(rng, centre, diameter, frame, config)
+        left, top, height, width = shape.bounds(frame)
+        on_canvas = (slice(top + frame.margin, top + frame.margin + height), slice(left + frame.margin, left + frame.margin + width))
+        if rng.random() < config.low_contrast_probability:  # what lies behind it, slightly changed
+            texture = image[on_canvas] * rng.uniform(0.9, 1.1, 3).astype(np.float32) + rng.uniform(-8, 8, 3).astype(np.float32)
         else:
-            texture = _texture(rng, frame, config)
-        _paint_decals(rng, texture, alpha, diameter, frame, config)
-        layers.append(_Layer(texture, alpha, _affine(rng, config.foreground_motion, centre, frame.scale), _deformation(rng, frame, config)))
-    return layers
+            texture = _texture(rng, (height, width), frame, config)
+        layer = _Layer(
+            left,
+            top,
+            texture,
+            shape.alpha(left, top, (height, width)),
+            _affine(rng, config.foreground_motion, centre, frame.scale),
+            _deformation(rng, (height, width), frame, config),
+            cv2.BORDER_CONSTANT,
+        )
+        _paint_decals(rng, layer, diameter, frame, config)
+        image[on_canvas] += layer.alpha[..., None] * (layer.texture - image[on_canvas])
+        layers.append(layer)
+    return layers, image
 
 
 def _visible_at(weights: np.ndarray, owner: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -506,40 +541,45 @@ def render_scene(rng: np.random.Generator, size: tuple[int, int], config: Synthe
         scale=math.hypot(height, width) / math.hypot(*REFERENCE_SIZE),
         side=math.sqrt(height * width),
     )
-    layers = _scene_layers(rng, frame, config)
+    layers, canvas_image = _scene_layers(rng, frame, config)
+    x, y = _grid(height, width)
 
-    image1 = np.zeros((height, width, 3), np.float32)
-    image2 = np.zeros((height, width, 3), np.float32)
     flow = np.zeros((height, width, 2), np.float32)
-    owner = np.zeros((height, width), np.int16)
-    alphas2 = []
+    owner = np.zeros((height, width), np.int16)  # top-most layer with alpha >= 0.5 in frame 1
+    image2 = np.zeros((height, width, 3), np.float32)
+    moved_alphas = []
     for index, layer in enumerate(layers):
-        opaque = layer.alpha is None
-        alpha1 = np.ones((height, width), np.float32) if opaque else layer.alpha[frame.crop]
-        image1 += alpha1[..., None] * (layer.texture[frame.crop] - image1)
-        top = alpha1 >= 0.5
-        owner[top] = index
-        np.copyto(flow, _layer_flow(layer, frame), where=top[..., None])
+        window = _window(layer.left, layer.top, layer.alpha.shape, frame)
+        if window is not None:
+            (rows, cols), local = window
+            top = layer.alpha[local] >= 0.5
+            owner[rows, cols][top] = index
+            moved_x, moved_y = _apply(layer.motion, x[rows, cols], y[rows, cols])
+            layer_flow = np.stack([moved_x - x[rows, cols], moved_y - y[rows, cols]], axis=2)
+            if layer.deformation is not None:
+                layer_flow += layer.deformation[local]
+            np.copyto(flow[rows, cols], layer_flow, where=top[..., None])
 
-        map1, map2 = cv2.convertMaps(*_source_maps(layer, frame), cv2.CV_16SC2)
-        border = cv2.BORDER_REFLECT_101 if opaque else cv2.BORDER_CONSTANT
-        moved = cv2.remap(layer.texture, map1, map2, cv2.INTER_LINEAR, borderMode=border)
-        alpha2 = np.ones((height, width), np.float32) if opaque else cv2.remap(layer.alpha, map1, map2, cv2.INTER_LINEAR)
-        image2 += alpha2[..., None] * (moved - image2)
-        alphas2.append(alpha2)
+        rows2 = _moved_window(layer, frame)
+        if rows2 is not None:
+            map1, map2 = cv2.convertMaps(*_source_maps(layer, x[rows2], y[rows2]), cv2.CV_16SC2)
+            moved = cv2.remap(layer.texture, map1, map2, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+            alpha = cv2.remap(layer.alpha, map1, map2, cv2.INTER_LINEAR, borderMode=layer.border)
+            image2[rows2] += alpha[..., None] * (moved - image2[rows2])
+            moved_alphas.append((index, rows2, alpha))
 
     # each layer's share of frame 2's colour: its alpha times the transparency of the layers above
-    shares = np.empty((len(layers), height, width), np.float32)
+    shares = np.zeros((len(layers), height, width), np.float32)
     clear = np.ones((height, width), np.float32)
-    for index in reversed(range(len(layers))):
-        np.multiply(alphas2[index], clear, out=shares[index])
-        clear *= 1 - alphas2[index]
-    x, y = _grid((height, width))
+    for index, rows2, alpha in reversed(moved_alphas):
+        shares[index][rows2] = alpha * clear[rows2]
+        clear[rows2] -= shares[index][rows2]
     target_x, target_y = x + flow[..., 0], y + flow[..., 1]
     inside = (target_x >= 0) & (target_x <= width - 1) & (target_y >= 0) & (target_y <= height - 1)
     occlusion = ~inside | (_visible_at(shares, owner, target_x, target_y) < 0.5)
+    crop = (slice(frame.margin, frame.margin + height), slice(frame.margin, frame.margin + width))
     return {
-        "image1": np.clip(np.rint(image1), 0, 255).astype(np.uint8),
+        "image1": np.clip(np.rint(canvas_image[crop]), 0, 255).astype(np.uint8),
         "image2": np.clip(np.rint(image2), 0, 255).astype(np.uint8),
         "flow": flow,
         "valid": np.ones((height, width), bool),
