@@ -214,3 +214,10 @@ def test_data_preview_bad_input(tmp_path, capsys) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert all(line.startswith("flowinpaint: error: ") for line in err) and len(err) == 2
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_data_preview_of_synthetic_data(tmp_path) -> None:
+    out = tmp_path / "synthetic"
+    assert main(["data", "preview", "--n", "3", "--size", "64x80", "--out", str(out)]) == 0
+    sheet = cv2.imread(str(out / "preview.png"))
+    assert sheet is not None and sheet.shape[0] > 3 * 64 and sheet.shape[1] > 4 * 80

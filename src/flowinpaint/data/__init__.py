@@ -1,4 +1,4 @@
-"""Synthetic examples with exact ground truth, masks of known pixels, and optical-flow datasets."""
+"""Datasets (synthetic with exact ground truth, and the published ones), examples, and masks of known pixels."""
 
 from .datasets import (
     DATASETS,
@@ -24,19 +24,22 @@ from .masks import (
     sample_density,
     uniform_mask,
 )
+from .synthetic import SyntheticConfig, SyntheticFlow
 
 __all__ = [
     "DATASETS",
-    "KITTI2015",
     "MASK_SAMPLERS",
     "SPARSE_KINDS",
     "FlowDataset",
     "FlowSample",
     "FlyingChairs",
     "FlyingThings3D",
+    "KITTI2015",
     "Middlebury",
     "SampleFiles",
     "Sintel",
+    "SyntheticConfig",
+    "SyntheticFlow",
     "clustered_mask",
     "edge_mask",
     "grid_mask",

@@ -14,8 +14,8 @@ alpha is >= 0.5 there. A pixel is occluded when its match leaves frame 2, or whe
 up less than half of frame 2's colour where it lands (another layer covers it there).
 
 Image edges and flow edges do not always agree: photo and pattern edges inside a layer, and
-decals, are image edges without a motion edge; a low-contrast object reuses (with a slight colour
-change) the texture of the layer behind it, so its motion edge has almost no image edge.
+decals, are image edges without a motion edge; a low-contrast object is textured with what lies
+behind it in frame 1 (with a slight colour change), so its motion edge has almost no image edge.
 
 Scaling rule: motions, feathering and line widths are given in pixels at the reference size
 540x960 (FlyingThings3D) and multiplied by ``hypot(H, W) / hypot(540, 960)``, the ratio of the
@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 from torch.utils.data import Dataset
 
-__all__ = ["MotionConfig", "SPLITS", "SyntheticConfig", "SyntheticFlow", "render_scene"]
+__all__ = ["SPLITS", "MotionConfig", "SyntheticConfig", "SyntheticFlow", "render_scene"]
 
 SPLITS = {"train": 0, "val": 1, "test": 2}  # fixed codes, part of every sample's seed: never change
 REFERENCE_SIZE = (540, 960)  # (H, W) at which the configured pixel values hold
@@ -69,7 +69,7 @@ _PHOTO_NAMES = tuple(_PHOTOS)
 _SHAPES = ("polygon", "ellipse", "blob", "bar", "line")
 _SHAPE_WEIGHTS = np.array([0.25, 0.2, 0.3, 0.15, 0.1])
 _PATTERNS = ("noise", "stripes", "checker", "gradient")
-_INVERSION_STEPS = 4  # fixed-point steps inverting a non-rigid motion (error shrinks ~50x a step)
+_INVERSION_STEPS = 4  # fixed-point steps inverting a non-rigid motion (each shrinks the error by its slope, < 0.2)
 
 
 @dataclass(frozen=True)
@@ -111,10 +111,11 @@ class SyntheticConfig:
         foreground_motion: motion of every foreground object, about its centre.
         background_motion: motion of the background (the camera's), about a random point.
         deformation_probability: chance that a layer also gets a smooth non-rigid displacement.
-        deformation_amplitude: px, standard deviation of that displacement.
+        deformation_amplitude: px, about the standard deviation of that displacement (per component).
         soft_edge_probability: chance that a shape (object or decal) has a feathered edge.
         feather: px, range of the Gaussian sigma of a feathered edge.
-        low_contrast_probability: chance that an object is textured like the layer behind it.
+        low_contrast_probability: chance that an object is textured with what lies behind it in frame 1
+            (slightly recoloured), so that its boundary has little image contrast.
         decal_probability: chance that a layer gets one to three decals painted on it.
         photo_probability: chance that a texture is a photo crop rather than a procedural pattern.
 
@@ -122,13 +123,23 @@ class SyntheticConfig:
     near 10 px and a tail past 100 px (``benchmarks/synthetic_stats.py`` measures it).
     """
 
-    object_count: tuple[int, int] = (3, 8)
-    object_size: tuple[float, float] = (0.08, 0.5)
+    object_count: tuple[int, int] = (3, 9)
+    object_size: tuple[float, float] = (0.1, 0.6)
     foreground_motion: MotionConfig = MotionConfig(
-        translation_median=9.0, translation_spread=1.0, translation_max=180.0, rotation_std=4.0, scale_std=0.04, shear_std=0.02
+        translation_median=9.0,
+        translation_spread=1.1,
+        translation_max=200.0,
+        rotation_std=4.0,
+        scale_std=0.04,
+        shear_std=0.02,
     )
     background_motion: MotionConfig = MotionConfig(
-        translation_median=5.0, translation_spread=0.9, translation_max=80.0, rotation_std=1.0, scale_std=0.02, shear_std=0.005
+        translation_median=5.0,
+        translation_spread=1.0,
+        translation_max=100.0,
+        rotation_std=1.0,
+        scale_std=0.02,
+        shear_std=0.005,
     )
     deformation_probability: float = 0.25
     deformation_amplitude: float = 4.0
@@ -148,7 +159,7 @@ class SyntheticConfig:
                 raise ValueError(f"{name} must be finite numbers 0 < low <= high, got {getattr(self, name)!r}")
         for name in ("foreground_motion", "background_motion"):
             if not isinstance(getattr(self, name), MotionConfig):
-                raise ValueError(f"{name} must be a MotionConfig, got {getattr(self, name)!r}")
+                raise TypeError(f"{name} must be a MotionConfig, got {type(getattr(self, name)).__name__}")
         if not (math.isfinite(self.deformation_amplitude) and self.deformation_amplitude >= 0):
             raise ValueError(f"deformation_amplitude must be a finite number >= 0, got {self.deformation_amplitude!r}")
         for name in ("deformation", "soft_edge", "low_contrast", "decal", "photo"):
@@ -190,7 +201,7 @@ class _Layer:
 # textures
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _photo(name: str, level: int) -> np.ndarray:
     """Photo ``name`` of ``skimage.data`` as ``(h, w, 3)`` uint8 RGB, halved ``level`` times
     (``cv2.pyrDown``); cached and read-only. Read with Pillow from the file in scikit-image's wheel,
@@ -224,16 +235,20 @@ def _grid(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cell: float, channels: int) -> np.ndarray:
-    """Uniform noise on a grid of ``cell``-px cells, bicubically upsampled: ``(h, w, channels)`` float32, about 0..1."""
+    """Uniform noise on a randomly offset grid of ``cell``-px cells (at least 4), bicubically
+    interpolated: ``shape + (channels,)`` float32, about 0..1."""
     height, width = shape
-    cell = max(cell, 2.0)
-    coarse = rng.random((math.ceil(height / cell) + 1, math.ceil(width / cell) + 1, channels), dtype=np.float32)
-    return cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC).reshape(height, width, channels)
+    cell = max(cell, 4.0)
+    coarse = rng.random((math.ceil(height / cell) + 3, math.ceil(width / cell) + 3, channels), dtype=np.float32)
+    offset_x, offset_y = rng.uniform(1, 2, 2)
+    to_coarse = np.array([[1 / cell, 0, offset_x], [0, 1 / cell, offset_y]])
+    smooth = cv2.warpAffine(coarse, to_coarse, (width, height), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP)
+    return smooth.reshape(height, width, channels)
 
 
 def _square_wave(phase: np.ndarray, period: float) -> np.ndarray:
-    """0/1 stripes along ``phase`` (px) with ~1.5 px linear ramps (anti-aliased): float32 in [0, 1]."""
-    return np.clip(0.5 + np.sin(phase * np.float32(2 * math.pi / period)) * np.float32(period / (3 * math.pi)), 0, 1)
+    """0/1 stripes along ``phase`` (px) with ~2 px linear ramps (band-limited): float32 in [0, 1]."""
+    return np.clip(0.5 + np.sin(phase * np.float32(2 * math.pi / period)) * np.float32(period / (4 * math.pi)), 0, 1)
 
 
 def _procedural_texture(rng: np.random.Generator, shape: tuple[int, int], frame: _Frame) -> np.ndarray:
@@ -245,21 +260,21 @@ def _procedural_texture(rng: np.random.Generator, shape: tuple[int, int], frame:
     angle = rng.uniform(0, math.pi)
     cos, sin = np.float32(math.cos(angle)), np.float32(math.sin(angle))
     along = x * cos + y * sin
-    period = max(3.0, frame.side * rng.uniform(0.02, 0.15))
+    period = max(8.0, frame.side * rng.uniform(0.03, 0.15))
     if kind == "noise":
         weight = _smooth_noise(rng, shape, frame.side * rng.uniform(0.05, 0.3), 1)
     elif kind == "stripes":
         weight = _square_wave(along + np.float32(rng.uniform(0, period)), period)[..., None]
     elif kind == "checker":
         first = _square_wave(along, period)
-        second = _square_wave(y * cos - x * sin, period * rng.uniform(0.5, 2.0))
+        second = _square_wave(y * cos - x * sin, period * rng.uniform(1.0, 2.0))
         weight = (first + second - 2 * first * second)[..., None]  # soft exclusive or
     else:
         start = along[int(rng.integers(shape[0])), int(rng.integers(shape[1]))]
         weight = np.clip((along - start) * np.float32(1 / (frame.side * rng.uniform(0.3, 1.5))) + 0.5, 0, 1)[..., None]
     first, second = rng.uniform(0, 255, (2, 3)).astype(np.float32)
     detail = _smooth_noise(rng, shape, frame.side * rng.uniform(0.01, 0.05), 3)
-    return first + weight * (second - first) + (detail - 0.5) * np.float32(rng.uniform(10, 60))
+    return first + weight * (second - first) + (detail - 0.5) * np.float32(rng.uniform(10, 40))
 
 
 def _photo_texture(rng: np.random.Generator, shape: tuple[int, int], frame: _Frame) -> np.ndarray:
@@ -267,13 +282,18 @@ def _photo_texture(rng: np.random.Generator, shape: tuple[int, int], frame: _Fra
     photo's edges), ``frame.side`` px showing 0.25 to 1.2 of the photo: ``shape + (3,)`` float32, about 0..255."""
     name = _PHOTO_NAMES[int(rng.integers(len(_PHOTO_NAMES)))]
     full = _photo(name, 0)
-    zoom = frame.side / (math.sqrt(full.shape[0] * full.shape[1]) * math.exp(rng.uniform(math.log(0.25), math.log(1.2))))
+    zoom = frame.side / (
+        math.sqrt(full.shape[0] * full.shape[1]) * math.exp(rng.uniform(math.log(0.25), math.log(1.2)))
+    )
     max_level = max(0, int(math.log2(min(full.shape[:2]) / 32)))
-    level = min(max(0, math.floor(-math.log2(zoom))), max_level)  # halve until at most 2x downsampling is left
+    # halve until the crop magnifies the level by at least sqrt(2): band-limited, so frame 2's bilinear resampling is faithful
+    level = min(max(0, math.ceil(0.5 - math.log2(zoom))), max_level)
     source = _photo(name, level)
     angle = rng.uniform(0, 2 * math.pi)
     mirror = 1.0 if rng.random() < 0.5 else -1.0
-    linear = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]]) @ np.diag([mirror, 1.0])
+    linear = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]]) @ np.diag(
+        [mirror, 1.0]
+    )
     linear /= zoom * 2**level  # texture px -> source px
     centre = np.array([shape[1], shape[0]]) / 2
     target = rng.uniform(0, 1, 2) * np.array([source.shape[1], source.shape[0]])
@@ -318,7 +338,10 @@ class _Shape:
         cut to the canvas (the centre of every shape drawn here lies in the frame, so it is not empty)."""
         pad = 2 + max(self.thickness, 0) + math.ceil(3 * self.sigma)
         low = np.maximum(np.floor(self.points.min(axis=0)).astype(int) - pad, -frame.margin)
-        high = np.minimum(np.ceil(self.points.max(axis=0)).astype(int) + pad + 1, [frame.width + frame.margin, frame.height + frame.margin])
+        high = np.minimum(
+            np.ceil(self.points.max(axis=0)).astype(int) + pad + 1,
+            [frame.width + frame.margin, frame.height + frame.margin],
+        )
         return int(low[0]), int(low[1]), int(high[1] - low[1]), int(high[0] - low[0])
 
     def alpha(self, left: int, top: int, shape: tuple[int, int]) -> np.ndarray:
@@ -334,7 +357,9 @@ class _Shape:
         return cv2.GaussianBlur(alpha, (0, 0), self.sigma) if self.sigma > 0 else alpha
 
 
-def _random_shape(rng: np.random.Generator, centre: np.ndarray, diameter: float, frame: _Frame, config: SyntheticConfig) -> _Shape:
+def _random_shape(
+    rng: np.random.Generator, centre: np.ndarray, diameter: float, frame: _Frame, config: SyntheticConfig
+) -> _Shape:
     """A random polygon, ellipse, blob, bar or thin line about ``centre`` (x, y px), of about
     ``diameter`` px (bars and lines up to 2.5 times as long), feathered with probability
     ``config.soft_edge_probability``."""
@@ -350,7 +375,9 @@ def _random_shape(rng: np.random.Generator, centre: np.ndarray, diameter: float,
     elif kind == "blob":
         angles = np.linspace(0, 2 * math.pi, 64, endpoint=False)
         orders = np.arange(1, 6)
-        wobble = rng.normal(0, 0.3 / orders)[:, None] * np.cos(orders[:, None] * angles + rng.uniform(0, 2 * math.pi, 5)[:, None])
+        wobble = rng.normal(0, 0.3 / orders)[:, None] * np.cos(
+            orders[:, None] * angles + rng.uniform(0, 2 * math.pi, 5)[:, None]
+        )
         radii = np.exp(wobble.sum(axis=0))
         local = (radius / radii.max()) * radii[:, None] * np.stack([np.cos(angles), np.sin(angles)], 1)
     elif kind == "bar":
@@ -366,7 +393,9 @@ def _random_shape(rng: np.random.Generator, centre: np.ndarray, diameter: float,
     return _Shape(centre + local @ rotation.T, thickness, sigma)
 
 
-def _paint_decals(rng: np.random.Generator, layer: _Layer, diameter: float, frame: _Frame, config: SyntheticConfig) -> None:
+def _paint_decals(
+    rng: np.random.Generator, layer: _Layer, diameter: float, frame: _Frame, config: SyntheticConfig
+) -> None:
     """With probability ``config.decal_probability``, paint one to three shapes (a flat colour or a new
     texture) onto the layer's texture in place, centred inside the layer: image edges that move with
     the layer, so they carry no motion edge."""
@@ -376,7 +405,9 @@ def _paint_decals(rng: np.random.Generator, layer: _Layer, diameter: float, fram
     inside = np.flatnonzero(layer.alpha >= 0.5)
     for _ in range(int(rng.integers(1, 4))):
         row, col = divmod(int(inside[rng.integers(inside.size)]), shape[1]) if inside.size else (0, 0)
-        decal = _random_shape(rng, np.array([layer.left + col, layer.top + row], float), diameter * rng.uniform(0.15, 0.5), frame, config)
+        decal = _random_shape(
+            rng, np.array([layer.left + col, layer.top + row], float), diameter * rng.uniform(0.15, 0.5), frame, config
+        )
         paint = decal.alpha(layer.left, layer.top, shape)[..., None]
         fill = rng.uniform(0, 255, 3).astype(np.float32) if rng.random() < 0.5 else _texture(rng, shape, frame, config)
         layer.texture += paint * (fill - layer.texture)
@@ -400,10 +431,12 @@ def _affine(rng: np.random.Generator, motion: MotionConfig, centre: np.ndarray, 
     return np.vstack([np.hstack([linear, offset[:, None]]), [0.0, 0.0, 1.0]])
 
 
-def _deformation(rng: np.random.Generator, shape: tuple[int, int], frame: _Frame, config: SyntheticConfig) -> np.ndarray | None:
+def _deformation(
+    rng: np.random.Generator, shape: tuple[int, int], frame: _Frame, config: SyntheticConfig
+) -> np.ndarray | None:
     """With probability ``config.deformation_probability``, a smooth displacement: smooth noise on
-    ``side / 4`` px cells with a standard deviation of ``config.deformation_amplitude`` (times the
-    frame's scale), ``shape + (2,)`` float32 px; else None."""
+    ``side / 4`` px cells with about ``config.deformation_amplitude`` (times the frame's scale) as its
+    standard deviation, ``shape + (2,)`` float32 px; else None."""
     if rng.random() >= config.deformation_probability:
         return None
     amplitude = np.float32(math.sqrt(12) * config.deformation_amplitude * frame.scale)  # sqrt(12): std of U(0, 1)
@@ -416,7 +449,9 @@ def _apply(matrix: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray
     return m[0, 0] * x + m[0, 1] * y + m[0, 2], m[1, 0] * x + m[1, 1] * y + m[1, 2]
 
 
-def _window(left: int, top: int, shape: tuple[int, int], frame: _Frame) -> tuple[tuple[slice, slice], tuple[slice, slice]] | None:
+def _window(
+    left: int, top: int, shape: tuple[int, int], frame: _Frame
+) -> tuple[tuple[slice, slice], tuple[slice, slice]] | None:
     """The part of the ``shape`` rectangle at ``(left, top)`` frame px that lies in the frame, as
     ``(frame slices, rectangle slices)``; None when they do not meet."""
     x0, y0 = max(left, 0), max(top, 0)
@@ -435,7 +470,9 @@ def _moved_window(layer: _Layer, frame: _Frame) -> tuple[slice, slice] | None:
     moved_x, moved_y = _apply(layer.motion, corners_x, corners_y)
     slack = 2.0 + (float(np.abs(layer.deformation).max()) if layer.deformation is not None else 0.0)
     left, top = math.floor(moved_x.min() - slack), math.floor(moved_y.min() - slack)
-    window = _window(left, top, (math.ceil(moved_y.max() + slack) - top + 1, math.ceil(moved_x.max() + slack) - left + 1), frame)
+    window = _window(
+        left, top, (math.ceil(moved_y.max() + slack) - top + 1, math.ceil(moved_x.max() + slack) - left + 1), frame
+    )
     return window[0] if window else None
 
 
@@ -478,9 +515,13 @@ def _scene_layers(rng: np.random.Generator, frame: _Frame, config: SyntheticConf
         centre = rng.uniform(0, 1, 2) * size
         shape = _random_shape(rng, centre, diameter, frame, config)
         left, top, height, width = shape.bounds(frame)
-        on_canvas = (slice(top + frame.margin, top + frame.margin + height), slice(left + frame.margin, left + frame.margin + width))
-        if rng.random() < config.low_contrast_probability:  # what lies behind it, slightly changed
-            texture = image[on_canvas] * rng.uniform(0.9, 1.1, 3).astype(np.float32) + rng.uniform(-8, 8, 3).astype(np.float32)
+        on_canvas = (
+            slice(top + frame.margin, top + frame.margin + height),
+            slice(left + frame.margin, left + frame.margin + width),
+        )
+        if rng.random() < config.low_contrast_probability:  # what lies behind it, slightly recoloured
+            gain, offset = rng.uniform(0.9, 1.1, 3).astype(np.float32), rng.uniform(-8, 8, 3).astype(np.float32)
+            texture = image[on_canvas] * gain + offset
         else:
             texture = _texture(rng, (height, width), frame, config)
         layer = _Layer(
@@ -587,6 +628,11 @@ def render_scene(rng: np.random.Generator, size: tuple[int, int], config: Synthe
     }
 
 
+def _is_int(value: object, low: int) -> bool:
+    """Whether ``value`` is an integer (not a bool) at least ``low``."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= low
+
+
 class SyntheticFlow(Dataset):
     """Procedural scenes with exact flow and occlusion (see the module's docstring), as a dataset.
 
@@ -611,18 +657,14 @@ class SyntheticFlow(Dataset):
     ) -> None:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {', '.join(map(repr, SPLITS))}, got {split!r}")
-        if (
-            len(size) != 2
-            or not all(isinstance(side, (int, np.integer)) and not isinstance(side, bool) for side in size)
-            or min(size) < MIN_SIDE
-        ):
+        if not (isinstance(size, (tuple, list)) and len(size) == 2 and all(_is_int(side, MIN_SIDE) for side in size)):
             raise ValueError(f"size must be (H, W), integers both >= {MIN_SIDE}, got {size!r}")
-        if not isinstance(length, (int, np.integer)) or isinstance(length, bool) or length < 1:
+        if not _is_int(length, 1):
             raise ValueError(f"length must be an integer >= 1, got {length!r}")
-        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        if not _is_int(seed, 0):
             raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
         if not isinstance(config, SyntheticConfig):
-            raise ValueError(f"config must be a SyntheticConfig, got {type(config).__name__}")
+            raise TypeError(f"config must be a SyntheticConfig, got {type(config).__name__}")
         self.split = split
         self.size = (int(size[0]), int(size[1]))
         self.length = int(length)

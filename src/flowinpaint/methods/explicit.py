@@ -23,9 +23,9 @@ from ..diffusion import (
     coarse_to_fine,
     downsample_image,
     nonnegative_alpha_bounds,
+    pixel_time_step,
     solve_to_convergence,
     www_stencil,
-    pixel_time_step,
 )
 from ..diffusion.fused import fused_fsi_cycle
 from .registry import Problem

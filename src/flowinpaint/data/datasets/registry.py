@@ -27,15 +27,19 @@ DATASETS: Mapping[str, Callable[..., Dataset[FlowSample]]] = MappingProxyType(
         "middlebury": Middlebury,
     }
 )
+#: Datasets generated on the fly: built as ``cls(**kwargs)``, without a root folder.
+GENERATED = ("synthetic",)
 
 
 def load_dataset(name: str, root: PathLike | None = None, **kwargs: Any) -> Dataset[FlowSample]:
     """Build the dataset registered as ``name`` (case-insensitive) from ``root``.
 
     Args:
-        name: one of :data:`DATASETS` (``"flyingchairs"``, ``"flyingthings"``, ``"sintel"``,
-            ``"kitti"``, ``"middlebury"``).
-        root: the dataset's folder (see each class for its expected layout).
+        name: ``"synthetic"`` (:class:`flowinpaint.data.SyntheticFlow`, generated, no root) or one
+            of :data:`DATASETS` (``"flyingchairs"``, ``"flyingthings"``, ``"sintel"``, ``"kitti"``,
+            ``"middlebury"``).
+        root: the dataset's folder (see each class for its expected layout); ignored for
+            ``"synthetic"``.
         **kwargs: the class's other arguments, e.g. ``split="val"`` or ``pass_name="final"``.
 
     Raises:
@@ -43,8 +47,12 @@ def load_dataset(name: str, root: PathLike | None = None, **kwargs: Any) -> Data
         FileNotFoundError: as the dataset class, when ``root`` lacks its files.
     """
     key = name.lower() if isinstance(name, str) else name
+    if key in GENERATED:
+        from ..synthetic import SyntheticFlow  # the generator imports nothing from here
+
+        return SyntheticFlow(**kwargs)
     if key not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(DATASETS)}")
+        raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join((*GENERATED, *DATASETS))}")
     if root is None:
         raise ValueError(f"dataset {name!r} needs a root folder")
     return DATASETS[key](root, **kwargs)
