@@ -118,7 +118,8 @@ def test_methods_lists_the_registry(capsys):
     code, stdout, _ = _run(capsys, "methods")
     assert code == 0
     lines = {line.split()[0]: line for line in stdout.splitlines()}
-    assert set(lines) == {"laplace", "lb", "eed", "amle"}
+    assert set(lines) == set(flowinpaint.method_names())
+    assert {"laplace", "lb", "eed", "amle", "epic", "ric", "griddata"} <= set(lines)
     assert "needs image" in lines["eed"] and "no image" in lines["laplace"]
 
 
