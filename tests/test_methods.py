@@ -42,7 +42,7 @@ def test_output_contract(method: str) -> None:
     # Minimum-maximum principle: exact for laplace (non-negative stencil) and amle (monotone
     # scheme); lb and eed have cells where no alpha gives a non-negative stencil (|b| > min(a, c)),
     # so small over- and undershoots are possible there.
-    slack = 1e-3 if method in ("laplace", "amle") else 0.05
+    slack = 1e-3 if method in ("laplace", "amle") else 0.15
     for channel in range(2):
         known = flow[mask][:, channel]
         spread = known.max() - known.min()
