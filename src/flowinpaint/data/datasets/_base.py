@@ -8,9 +8,11 @@ sample, applies the invalid and occlusion information and builds the common
 
 from __future__ import annotations
 
+import abc
 import operator
 import os
 import re
+import textwrap
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,8 +106,8 @@ class FlowDataset(Dataset[FlowSample]):
     The files are listed once, sorted, when the dataset is built; a sample is read only when it
     is indexed. ``dataset[i]`` is a :class:`FlowSample` (a dict of numpy arrays and the id).
 
-    Subclasses set :attr:`LAYOUT` (the expected tree under the root, shown in errors and in
-    their docstring) and implement :meth:`_list_samples`, using :meth:`_entries` and
+    Subclasses set :attr:`LAYOUT` (the expected tree under the root, shown in errors and
+    appended to their docstring) and implement :meth:`_list_samples`, using :meth:`_entries` and
     :meth:`_require` to look at the files.
 
     Raises:
@@ -116,6 +118,12 @@ class FlowDataset(Dataset[FlowSample]):
 
     #: The expected directory tree under the root.
     LAYOUT: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.LAYOUT and cls.__doc__:
+            tree = textwrap.indent(cls.LAYOUT.strip("\n"), " " * 8)
+            cls.__doc__ = f"{cls.__doc__.rstrip()}\n\n    Expected layout under ``root``::\n\n{tree}\n"
 
     def __init__(self, root: PathLike, **options: object) -> None:
         self.root = Path(root)
@@ -136,9 +144,9 @@ class FlowDataset(Dataset[FlowSample]):
 
     # -- what subclasses implement and use ---------------------------------------------------
 
+    @abc.abstractmethod
     def _list_samples(self) -> Iterable[SampleFiles]:
         """The files of every sample, in a sorted, deterministic order."""
-        raise NotImplementedError
 
     def _entries(self, folder: Path) -> dict[str, Path]:
         """The entries of ``folder`` by name, sorted by name (empty if it is not a folder).

@@ -17,15 +17,7 @@ _SPLIT_CODES = {"train": "1", "val": "2"}
 class FlyingChairs(FlowDataset):
     """FlyingChairs: 22,872 synthetic pairs of 512x384 RGB frames with dense flow.
 
-    Expected layout under ``root`` (the unpacked ``FlyingChairs_release`` folder)::
-
-        FlyingChairs_train_val.txt    (optional: line N is 1 (train) or 2 (val) for pair N)
-        data/
-            00001_img1.ppm
-            00001_img2.ppm
-            00001_flow.flo
-            00002_img1.ppm
-            ...
+    The root is the unpacked ``FlyingChairs_release`` folder; its expected layout ends this docstring.
 
     Sample ids are ``"flyingchairs/NNNNN"``; occlusion is all False (not provided).
 

@@ -15,30 +15,7 @@ _PARTS = ("A", "B", "C")
 class FlyingThings3D(FlowDataset):
     """FlyingThings3D: synthetic sequences of 960x540 RGB frames with dense flow.
 
-    Expected layout under ``root``::
-
-        frames_cleanpass/
-            TRAIN/
-                A/
-                    0000/
-                        left/
-                            0006.png
-                            0007.png
-                            ...
-                    ...
-                B/ ...
-                C/ ...
-            TEST/ ...
-        frames_finalpass/ ...       (same tree)
-        optical_flow/
-            TRAIN/
-                A/
-                    0000/
-                        into_future/
-                            left/
-                                OpticalFlowIntoFuture_0006_L.pfm
-                                ...
-            TEST/ ...
+    The expected layout under the root ends this docstring.
 
     Only the left camera and ``into_future`` flows are used: frame ``n`` is paired with frame
     ``n + 1`` through flow ``n``, so the last frame of a sequence has no pair. Sample ids are

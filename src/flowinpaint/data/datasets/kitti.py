@@ -13,18 +13,7 @@ __all__ = ["KITTI2015"]
 class KITTI2015(FlowDataset):
     """KITTI 2015: 200 real road pairs of about 1242x375 RGB frames with sparse flow.
 
-    Expected layout under ``root`` (the unpacked ``data_scene_flow`` folder)::
-
-        training/
-            image_2/
-                000000_10.png
-                000000_11.png
-                000001_10.png
-                ...
-            flow_occ/
-                000000_10.png
-                ...
-            flow_noc/ ...       (same names; optional unless flow_type="noc")
+    The root is the unpacked ``data_scene_flow`` folder; its expected layout ends this docstring.
 
     Flows are KITTI 16-bit PNGs from ``NNNNNN_10`` to ``NNNNNN_11``: ``flow_occ`` covers all
     pixels with ground truth, ``flow_noc`` only the non-occluded ones. When both folders exist,

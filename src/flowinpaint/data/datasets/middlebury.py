@@ -15,18 +15,7 @@ _FRAME_FOLDERS = ("other-data", "other-data-gray")
 class Middlebury(FlowDataset):
     """Middlebury: 8 training sequences (up to 640x480) with ground-truth flow for frame 10.
 
-    Expected layout under ``root``::
-
-        other-gt-flow/
-            Dimetrodon/
-                flow10.flo
-            ...
-        other-data/             (colour frames; per sequence, other-data-gray/ is used
-            Dimetrodon/          when other-data/ lacks it)
-                frame10.png
-                frame11.png
-            ...
-        other-data-gray/ ...    (same tree, greyscale frames, replicated to RGB)
+    The expected layout under the root ends this docstring.
 
     Each sequence with a ``flow10.flo`` gives one sample, frame 10 to frame 11. Flow
     components above 1e9 are unknown (not valid). Sample ids are ``"middlebury/<sequence>"``;

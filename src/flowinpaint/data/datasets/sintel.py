@@ -14,22 +14,7 @@ __all__ = ["Sintel"]
 class Sintel(FlowDataset):
     """MPI Sintel: 23 training scenes of 1024x436 RGB frames with dense flow.
 
-    Expected layout under ``root`` (the unpacked ``MPI-Sintel-complete`` folder)::
-
-        training/
-            clean/
-                alley_1/
-                    frame_0001.png
-                    frame_0002.png
-                    ...
-                ...
-            final/ ...          (same tree)
-            flow/
-                alley_1/
-                    frame_0001.flo
-                    ...
-            occlusions/ ...     (optional; frame_0001.png, white = occluded)
-            invalid/ ...        (optional; frame_0001.png, white = invalid)
+    The root is the unpacked ``MPI-Sintel-complete`` folder; its expected layout ends this docstring.
 
     Flow ``frame_000n.flo`` goes from frame ``n`` to frame ``n + 1``, so a scene with ``k``
     frames gives ``k - 1`` samples. Pixels white in ``invalid`` are not valid; pixels white in
