@@ -63,3 +63,17 @@ def exact_inpainting(operator: scipy.sparse.csr_matrix, known: np.ndarray, data:
     rhs = -operator[unknown][:, known] @ solution[known]
     solution[unknown] = scipy.sparse.linalg.spsolve(operator[unknown][:, unknown].tocsc(), rhs)
     return solution.reshape(data.shape)
+
+
+def inpaint_checked(method: str, flow: np.ndarray, mask: np.ndarray, image: np.ndarray | None) -> np.ndarray:
+    """``inpaint`` with NaN at the unknown pixels, checked against the output contract: shape,
+    dtype, finite values and the known pixels returned exactly."""
+    from flowinpaint import inpaint
+
+    flow_in = flow.copy()
+    flow_in[~mask] = np.nan  # unknown values are ignored
+    dense = inpaint(flow_in, mask, image, method=method)
+    assert dense.shape == flow.shape and dense.dtype == np.float32
+    assert np.isfinite(dense).all()
+    assert np.array_equal(dense[mask], flow[mask])
+    return dense

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from helpers import exact_inpainting, independent_operator
+from helpers import exact_inpainting, independent_operator, inpaint_checked
 
 import flowinpaint
 from flowinpaint import inpaint, method_names, points_to_sparse
@@ -33,12 +33,7 @@ def piecewise_scene(shape=(40, 56), seed=0):
 @pytest.mark.parametrize("method", EXPLICIT)
 def test_output_contract(method: str) -> None:
     flow, mask, image = piecewise_scene()
-    flow_in = flow.copy()
-    flow_in[~mask] = np.nan  # unknown values are ignored
-    dense = inpaint(flow_in, mask, image, method=method)
-    assert dense.shape == flow.shape and dense.dtype == np.float32
-    assert np.isfinite(dense).all()
-    assert np.array_equal(dense[mask], flow[mask])
+    dense = inpaint_checked(method, flow, mask, image)
     # Minimum-maximum principle: exact for laplace (non-negative stencil) and amle (monotone
     # scheme). lb and eed have cells where no alpha gives a non-negative stencil (|b| > min(a, c));
     # there over- and undershoots appear (here up to ~17 % of the range for lb's strongly

@@ -6,6 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from helpers import inpaint_checked
 
 from flowinpaint import epe, inpaint, method_names
 from flowinpaint.data import make_example, uniform_mask
@@ -46,12 +47,7 @@ def test_registry_lists_the_peers() -> None:
 def test_output_contract_and_accuracy(method: str) -> None:
     skip_without_fbs(method)
     flow, mask, image = example()
-    flow_in = flow.copy()
-    flow_in[~mask] = np.nan  # unknown values are ignored
-    dense = inpaint(flow_in, mask, image, method=method)
-    assert dense.shape == flow.shape and dense.dtype == np.float32
-    assert np.isfinite(dense).all()
-    assert np.array_equal(dense[mask], flow[mask])
+    dense = inpaint_checked(method, flow, mask, image)
     assert epe(dense, flow) < 0.6 * epe(np.zeros_like(flow), flow)
 
 
