@@ -1,4 +1,4 @@
-"""The ``flowinpaint`` command line: ``inpaint``, ``demo``, ``methods`` and ``data preview``.
+"""The ``flowinpaint`` command line: ``inpaint``, ``demo``, ``methods``, ``data preview`` and ``train``.
 
 Bad input (missing or corrupt files, unknown methods or options, shapes that do not match) is
 reported as one line ``flowinpaint: error: ...`` on stderr with exit code 2, and no output file
@@ -280,6 +280,26 @@ def _cmd_data_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .train import load_config, train
+
+    config = load_config(args.config, args.set)
+    if args.out:
+        config = dataclasses.replace(config, out=args.out)
+    out = Path(config.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: exists and is not a folder")
+    result = train(config, resume=args.resume)
+    if result["rank"] != 0:  # under torchrun only rank 0 reports
+        return 0
+    val = result["val"] or {}
+    summary = ", ".join(f"{key} {value:.4f}" for key, value in val.items())
+    state = "stopped by a signal at" if result["interrupted"] else "finished at"
+    print(f"{state} step {result['step']}/{config.steps}, loss {result['loss']:.4f}" + (f", validation {summary}" if summary else ""))
+    print(f"checkpoint {result['checkpoint']}, log {result['log']}")
+    return 0
+
+
 def _demo_picture(
     image: np.ndarray, truth: np.ndarray, known: np.ndarray, dense: np.ndarray, error: np.ndarray, method: str, epe: float
 ) -> np.ndarray:
@@ -372,6 +392,26 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("--seed", type=int, default=0, help="seed of the masks and the synthetic data (default: 0)")
     preview.add_argument("--out", default="flowinpaint-preview", metavar="DIR", help="output folder (default: ./flowinpaint-preview)")
     preview.set_defaults(handler=_cmd_data_preview)
+
+    training = commands.add_parser(
+        "train",
+        help="train the neuroexplicit model on synthetic data",
+        description="Train the neuroexplicit model (Adam, StepLR, EPE loss) on random crops of synthetic flow "
+        "with masks redrawn per load; writes DIR/checkpoint.pt, DIR/log.jsonl and DIR/config.json. "
+        "SIGINT/SIGTERM save a checkpoint after the current step and stop; --resume continues exactly. "
+        "Under torchrun it trains data-parallel (DDP).",
+    )
+    training.add_argument("--config", metavar="FILE", help="TOML config, e.g. configs/neuroexplicit.toml (default: built-in defaults)")
+    training.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value (repeatable; dotted keys, TOML values), e.g. --set model.width=22 --set steps=100",
+    )
+    training.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
+    training.add_argument("--out", metavar="DIR", help="output folder (overrides the config's out)")
+    training.set_defaults(handler=_cmd_train)
     return parser
 
 

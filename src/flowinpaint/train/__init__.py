@@ -1,0 +1,21 @@
+"""Training of the neuroexplicit model: config, data, loop with exact resume, and DDP helpers."""
+
+from .config import FORMAT_VERSION, TrainConfig, apply_overrides, load_config
+from .data import StepBatchSampler, TrainingSamples, validation_batches
+from .loop import StopFlag, epe_loss, load_checkpoint, save_checkpoint, train, validate
+
+__all__ = [
+    "FORMAT_VERSION",
+    "StepBatchSampler",
+    "StopFlag",
+    "TrainConfig",
+    "TrainingSamples",
+    "apply_overrides",
+    "epe_loss",
+    "load_checkpoint",
+    "load_config",
+    "save_checkpoint",
+    "train",
+    "validate",
+    "validation_batches",
+]
