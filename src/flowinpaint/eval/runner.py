@@ -1,0 +1,448 @@
+"""Benchmark runner: every method on the same samples with the same seeded masks.
+
+:func:`evaluate` runs each requested method on the first ``limit`` samples of a dataset, for
+each density, and writes ``OUT/results.json`` (every per-sample number plus the environment and
+the configuration), ``OUT/results.md`` (:mod:`.report`) and the figures (:mod:`.figures`).
+
+Definitions of the numbers stored per (sample, method, density) entry:
+
+* ``epe``: mean end-point error over the pixels with valid ground truth, **all** of them,
+  including the known (mask) pixels, which :func:`flowinpaint.inpaint` returns unchanged;
+* ``epe_unknown``: the same over the valid pixels that were not known (what was inpainted);
+* ``fl_all``: KITTI Fl-all (percent outliers, EPE > 3 px and > 5 % of |gt|) over the valid pixels;
+  always computed, shown in the report for KITTI;
+* ``epe_occ`` / ``epe_noc``: EPE over valid occluded / non-occluded pixels, only where the
+  sample's ``occlusion`` mask has any True pixel (else None);
+* ``epe_near`` / ``epe_far``: EPE over valid pixels near / far from motion boundaries. A motion
+  boundary is a pixel where the Frobenius norm of the ground-truth flow's Jacobian (central
+  differences, ``sqrt(u_x^2 + u_y^2 + v_x^2 + v_y^2)``) exceeds ``BOUNDARY_THRESHOLD`` px/px;
+  "near" is that set dilated by a disc of radius ``BOUNDARY_RADIUS`` px. Pixels next to invalid
+  ground truth are never boundaries. None where a side is empty;
+* ``seconds``: wall-clock time of the :func:`flowinpaint.inpaint` call alone (``perf_counter``);
+* ``known_fraction``: the fraction of pixels that were known;
+* ``error``: None, or the message of the exception that made this entry fail (its numbers are
+  then None). Failed entries do not stop the run, and are retried when the run is resumed.
+
+The mask of sample ``i`` at density ``d`` is drawn with a seed derived from ``(seed, i, d)``, so
+every method sees exactly the same known pixels. Methods that need the image get frame 1.
+
+Resuming: ``results.json`` is rewritten atomically after every entry. Running again into the
+same folder keeps the successful entries and computes only the missing (or failed) ones, provided
+the result-defining configuration (:data:`IDENTITY_KEYS`: dataset, root, split, size, seed, masks)
+is the same; methods, densities and limit may change between runs (entries are merged). A
+different identity is a ``ValueError`` unless ``restart=True``, which starts afresh.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..io._atomic import atomic_write_bytes
+from ..methods import get_method, inpaint, method_names
+from .metrics import epe, fl_all
+
+__all__ = [
+    "BOUNDARY_RADIUS",
+    "BOUNDARY_THRESHOLD",
+    "DATASET_NAMES",
+    "EvalConfig",
+    "IDENTITY_KEYS",
+    "evaluate",
+    "mask_seed",
+    "motion_boundaries",
+    "resolve_methods",
+]
+
+#: Motion-boundary threshold on the Frobenius norm of the GT flow Jacobian, px per px.
+BOUNDARY_THRESHOLD = 0.5
+#: "Near a motion boundary": within this many pixels (disc) of a boundary pixel.
+BOUNDARY_RADIUS = 5
+DATASET_NAMES = ("synthetic", "sintel", "kitti", "middlebury", "flyingchairs", "flyingthings")
+MASK_KINDS = ("uniform", "matches", "clustered", "edge", "grid")
+#: Configuration keys that define the value of every entry: a resumed run must match them.
+IDENTITY_KEYS = ("dataset", "root", "split", "size", "seed", "masks")
+RESULTS_VERSION = 1
+SYNTHETIC_DEFAULT_LENGTH = 8  # synthetic samples evaluated without a limit
+QUALITATIVE_SAMPLES = 3  # first samples whose flows are kept for the qualitative figure
+
+
+@dataclass
+class EvalConfig:
+    """What :func:`evaluate` runs.
+
+    Attributes:
+        dataset: one of :data:`DATASET_NAMES`.
+        out: output folder (created).
+        root: the dataset's folder (ignored for synthetic).
+        split: the dataset's split (synthetic default: ``"test"``; others: the dataset's default).
+        methods: ``"all"`` (every registered, available method) or a sequence of names.
+        densities: fractions of the valid pixels to know, each in (0, 1).
+        masks: mask kind (:data:`MASK_KINDS`); ``"matches"`` ignores the density.
+        limit: evaluate only the first ``limit`` samples (None: all; synthetic: 8).
+        size: synthetic frame size ``(H, W)``.
+        seed: seed of the masks (and of the synthetic data).
+        restart: discard an existing results.json instead of resuming from it.
+        progress: show a tqdm progress bar.
+        figures: write the figures at the end.
+        command: the command line, recorded in results.json.
+    """
+
+    dataset: str
+    out: str | os.PathLike
+    root: str | os.PathLike | None = None
+    split: str | None = None
+    methods: str | Sequence[str] = "all"
+    densities: Sequence[float] = (0.01, 0.05, 0.1)
+    masks: str = "uniform"
+    limit: int | None = None
+    size: tuple[int, int] = (256, 320)
+    seed: int = 0
+    restart: bool = False
+    progress: bool = True
+    figures: bool = True
+    command: str | None = field(default=None)
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def resolve_methods(methods: str | Sequence[str]) -> tuple[list[str], list[str]]:
+    """``(names, notes)``: the methods to run and why any were left out.
+
+    ``"all"`` is every registered method, leaving out those whose peer library lacks them (fbs
+    without OpenCV's Eigen build). A list is validated against the registry; an unknown name is a
+    ``ValueError`` listing the registered ones.
+    """
+    notes: list[str] = []
+    if isinstance(methods, str):
+        if methods.strip().lower() == "all":
+            names = []
+            for name in method_names():
+                if name == "fbs":
+                    from ..methods.peers import fbs
+
+                    if not fbs.available():
+                        notes.append("fbs skipped: this OpenCV build has no fast bilateral solver (no Eigen)")
+                        continue
+                names.append(name)
+            return names, notes
+        methods = [part.strip() for part in methods.split(",")]
+    names = [name for name in methods if name]
+    if not names:
+        raise ValueError("no methods given; use 'all' or a comma-separated list")
+    known = method_names()
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(f"unknown method(s) {', '.join(map(repr, unknown))}; available: {', '.join(known)}")
+    return list(dict.fromkeys(names)), notes
+
+
+def mask_seed(seed: int, index: int, density: float) -> int:
+    """The mask seed of sample ``index`` at ``density``: a hash of ``(seed, index, density)``."""
+    state = np.random.SeedSequence([int(seed), int(index), int(round(float(density) * 1e9))]).generate_state(1)
+    return int(state[0])
+
+
+def motion_boundaries(flow: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Pixels near motion boundaries of a GT flow (see the module docstring), ``(H, W)`` bool."""
+    import cv2
+
+    gt = np.where(valid[..., None], np.asarray(flow, dtype=np.float64), np.nan)
+    squares = np.zeros(valid.shape)
+    for channel in range(2):
+        for axis in range(2):
+            squares += np.gradient(gt[..., channel], axis=axis) ** 2
+    with np.errstate(invalid="ignore"):
+        boundary = np.nan_to_num(np.sqrt(squares), nan=0.0) > BOUNDARY_THRESHOLD
+    size = 2 * BOUNDARY_RADIUS + 1
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    return cv2.dilate(boundary.astype(np.uint8), disc).astype(bool)
+
+
+def _epe_or_none(dense: np.ndarray, truth: np.ndarray, where: np.ndarray) -> float | None:
+    return epe(dense, truth, where) if where.any() else None
+
+
+def sample_metrics(dense: np.ndarray, truth: np.ndarray, valid: np.ndarray, known: np.ndarray,
+                   occlusion: np.ndarray | None) -> dict[str, float | None]:
+    """The per-entry numbers of the module docstring (times excepted)."""
+    near = motion_boundaries(truth, valid)
+    has_occlusion = occlusion is not None and bool(np.asarray(occlusion).any())
+    occluded = np.asarray(occlusion, dtype=bool) if has_occlusion else None
+    return {
+        "epe": epe(dense, truth, valid),
+        "epe_unknown": _epe_or_none(dense, truth, valid & ~known),
+        "fl_all": fl_all(dense, truth, valid),
+        "epe_occ": _epe_or_none(dense, truth, valid & occluded) if has_occlusion else None,
+        "epe_noc": _epe_or_none(dense, truth, valid & ~occluded) if has_occlusion else None,
+        "epe_near": _epe_or_none(dense, truth, valid & near),
+        "epe_far": _epe_or_none(dense, truth, valid & ~near),
+    }
+
+
+def _version(module: str) -> str:
+    try:
+        imported = __import__(module)
+    except Exception:  # noqa: BLE001 - a missing optional library is just "not installed"
+        return "not installed"
+    return str(getattr(imported, "__version__", "unknown"))
+
+
+def _git_commit() -> str:
+    """``git rev-parse HEAD`` of the repository holding this package, or ``"unknown"``."""
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+                              capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and commit else "unknown"
+
+
+def environment() -> dict[str, Any]:
+    """Library versions, CPU and thread counts, platform and git commit."""
+    import torch
+
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    return {
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "opencv": _version("cv2"),
+        "scipy": _version("scipy"),
+        "matplotlib": _version("matplotlib"),
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": usable,
+        "torch_threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "git_commit": _git_commit(),
+    }
+
+
+def _check_config(config: EvalConfig) -> dict[str, Any]:
+    """Validate ``config``; returns its JSON form (root resolved, methods resolved)."""
+    if config.dataset not in DATASET_NAMES:
+        raise ValueError(f"unknown dataset {config.dataset!r}; known: {', '.join(DATASET_NAMES)}")
+    if config.masks not in MASK_KINDS:
+        raise ValueError(f"unknown mask kind {config.masks!r}; known: {', '.join(MASK_KINDS)}")
+    densities = list(config.densities)
+    if not densities:
+        raise ValueError("no densities given")
+    for density in densities:
+        if isinstance(density, bool) or not isinstance(density, (int, float)) or not 0 < density < 1:
+            raise ValueError(f"densities must be numbers in (0, 1), got {density!r}")
+    if config.limit is not None and (isinstance(config.limit, bool) or not isinstance(config.limit, int) or config.limit < 1):
+        raise ValueError(f"limit must be a positive integer, got {config.limit!r}")
+    if isinstance(config.seed, bool) or not isinstance(config.seed, int) or config.seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {config.seed!r}")
+    synthetic = config.dataset == "synthetic"
+    if not synthetic and config.root is None:
+        raise ValueError(f"dataset {config.dataset!r} needs a root folder (--root)")
+    methods, notes = resolve_methods(config.methods)
+    return {
+        "dataset": config.dataset,
+        "root": None if synthetic else str(Path(config.root).resolve()),
+        "split": (config.split or "test") if synthetic else config.split,
+        "size": list(config.size) if synthetic else None,
+        "seed": config.seed,
+        "masks": config.masks,
+        "methods": methods,
+        "densities": [float(d) for d in sorted(set(densities))],
+        "limit": config.limit,
+        "notes": notes,
+    }
+
+
+def _load(checked: dict[str, Any]) -> Any:
+    from ..data import load_dataset
+
+    if checked["dataset"] == "synthetic":
+        length = checked["limit"] or SYNTHETIC_DEFAULT_LENGTH
+        return load_dataset("synthetic", None, split=checked["split"], size=tuple(checked["size"]), length=length,
+                            seed=checked["seed"])
+    options = {"split": checked["split"]} if checked["split"] else {}
+    return load_dataset(checked["dataset"], checked["root"], **options)
+
+
+def entry_key(sample: int, method: str, density: float) -> str:
+    """The key of one entry in ``results["entries"]``."""
+    return f"{sample}|{method}|{float(density)!r}"
+
+
+def _write_json(path: Path, results: dict[str, Any]) -> None:
+    atomic_write_bytes(path, (json.dumps(results, indent=1, allow_nan=False) + "\n").encode())
+
+
+def _finite_or_none(value: Any) -> Any:
+    return value if not isinstance(value, float) or math.isfinite(value) else None
+
+
+def _previous(path: Path, checked: dict[str, Any], restart: bool) -> dict[str, Any]:
+    """The successful entries of an existing results.json with the same identity."""
+    if restart or not path.exists():
+        return {}
+    try:
+        old = json.loads(path.read_text())
+        old_config = old["config"]
+        entries = old["entries"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: cannot read the existing results ({exc}); pass --restart to start afresh") from None
+    differing = [key for key in IDENTITY_KEYS if old_config.get(key) != checked[key]]
+    if differing:
+        detail = ", ".join(f"{key} {old_config.get(key)!r} there, {checked[key]!r} now" for key in differing)
+        raise ValueError(f"{path} holds results of a different configuration ({detail}); "
+                         f"use another --out or pass --restart to discard them")
+    return {key: entry for key, entry in entries.items() if entry.get("error") is None}
+
+
+def _save_qualitative(folder: Path, index: int, sample: dict[str, Any], known: np.ndarray) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"sample{index}_input.npz"
+    np.savez_compressed(path, image1=sample["image1"], flow=sample["flow"].astype(np.float32),
+                        valid=sample["valid"], known=known, id=str(sample["id"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# the run
+
+
+def evaluate(config: EvalConfig) -> dict[str, Any]:
+    """Run the benchmark of ``config`` and write results.json, results.md and the figures.
+
+    Returns:
+        The content of ``results.json``: ``{"version", "config", "environment", "notes",
+        "entries": {key: entry}}`` with keys from :func:`entry_key` and entries as described in
+        the module docstring (plus ``sample``, ``id``, ``method``, ``density``).
+
+    Raises:
+        ValueError: a bad configuration (unknown dataset, method, mask kind; bad densities), or an
+            existing results.json of a different configuration without ``restart``.
+        FileNotFoundError: the dataset's files are missing.
+    """
+    from tqdm import tqdm
+
+    from ..data.masks import make_sparse
+
+    checked = _check_config(config)
+    out = Path(config.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "results.json"
+    entries = _previous(path, checked, config.restart)
+    for note in checked["notes"]:
+        warnings.warn(note, stacklevel=2)
+
+    dataset = _load(checked)
+    count = len(dataset) if checked["limit"] is None else min(checked["limit"], len(dataset))
+    if count == 0:
+        raise ValueError(f"dataset {checked['dataset']!r} has no samples")
+    methods, densities = checked["methods"], checked["densities"]
+    middle = densities[len(densities) // 2]
+    results: dict[str, Any] = {
+        "version": RESULTS_VERSION,
+        "config": {key: value for key, value in checked.items() if key != "notes"},
+        "command": config.command,
+        "environment": environment(),
+        "notes": checked["notes"],
+        "definitions": {
+            "epe": "mean end-point error over all valid GT pixels, known (mask) pixels included",
+            "epe_unknown": "mean EPE over valid GT pixels that were not known",
+            "boundaries": f"|J(flow_gt)|_F > {BOUNDARY_THRESHOLD} px/px, dilated by a disc of radius "
+                          f"{BOUNDARY_RADIUS} px; near = inside, far = outside",
+            "seconds": "wall-clock time of inpaint() alone per frame (time.perf_counter)",
+        },
+        "entries": entries,
+    }
+    _write_json(path, results)
+
+    todo = count * len(densities) * len(methods)
+    with tqdm(total=todo, desc="evaluate", unit="run", disable=not config.progress, file=sys.stderr) as bar:
+        for index in range(count):
+            keys = {(m, d): entry_key(index, m, d) for d in densities for m in methods}
+            missing = [pair for pair, key in keys.items() if key not in entries]
+            bar.update(len(keys) - len(missing))
+            if not missing:
+                continue
+            try:
+                sample = dataset[index]
+                sample_id, load_error = str(sample["id"]), None
+            except Exception as exc:  # noqa: BLE001 - a broken sample is recorded, not fatal
+                sample, sample_id, load_error = None, f"#{index}", f"loading the sample: {type(exc).__name__}: {exc}"
+            for density in densities:
+                pending = [m for m in methods if (m, density) in missing]
+                if not pending:
+                    continue
+                sparse, mask_error = None, load_error
+                if sample is not None:
+                    try:
+                        sparse = make_sparse(checked["masks"], sample, density, seed=mask_seed(checked["seed"], index, density))
+                    except Exception as exc:  # noqa: BLE001
+                        mask_error = f"making the mask: {type(exc).__name__}: {exc}"
+                if sparse is not None and density == middle and index < QUALITATIVE_SAMPLES:
+                    _save_qualitative(out / "qualitative", index, sample, sparse.mask)
+                for name in pending:
+                    entry: dict[str, Any] = {"sample": index, "id": sample_id, "method": name, "density": density,
+                                             "known_fraction": None, "seconds": None, "error": mask_error}
+                    if sparse is not None:
+                        entry.update(_run_one(name, sample, sparse, out, index, density == middle))
+                    entries[keys[(name, density)]] = entry
+                    _write_json(path, results)
+                    bar.update(1)
+
+    from .report import write_report
+
+    write_report(out)
+    if config.figures:
+        from .figures import write_figures
+
+        write_figures(out)
+    return results
+
+
+def _run_one(name: str, sample: dict[str, Any], sparse: Any, out: Path, index: int, keep: bool) -> dict[str, Any]:
+    """Inpaint one (sample, method, density) and measure it; errors become the entry's message."""
+    method = get_method(name)
+    truth, valid = np.asarray(sample["flow"]), np.asarray(sample["valid"], dtype=bool)
+    known = np.asarray(sparse.mask, dtype=bool)
+    result: dict[str, Any] = {"known_fraction": float(known.mean()), "error": None}
+    try:
+        image = sample["image1"] if method.needs_image else None
+        start = time.perf_counter()
+        dense = inpaint(sparse.flow, known, image, name)
+        result["seconds"] = time.perf_counter() - start
+        metrics = sample_metrics(dense, truth, valid, known, sample.get("occlusion"))
+        result.update({key: _finite_or_none(value) for key, value in metrics.items()})
+    except Exception as exc:  # noqa: BLE001 - one failing method must not stop the benchmark
+        result.update({"seconds": None, "error": f"{type(exc).__name__}: {' '.join(str(exc).split())}"})
+        return result
+    if keep and index < QUALITATIVE_SAMPLES:
+        np.save(out / "qualitative" / f"sample{index}_{name}.npy", dense.astype(np.float16))
+    return result
+
+
+def config_from_dict(values: dict[str, Any]) -> EvalConfig:
+    """An :class:`EvalConfig` from keyword values (unknown keys rejected)."""
+    allowed = {f.name for f in dataclasses.fields(EvalConfig)}
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise ValueError(f"unknown evaluation setting(s) {', '.join(unknown)}; known: {', '.join(sorted(allowed))}")
+    return EvalConfig(**values)
