@@ -75,6 +75,7 @@ MASK_KINDS = ("uniform", "matches", "clustered", "edge", "grid")
 #: Configuration keys that define the value of every entry: a resumed run must match them.
 IDENTITY_KEYS = ("dataset", "root", "split", "size", "seed", "masks")
 RESULTS_VERSION = 1
+METRIC_KEYS = ("epe", "epe_unknown", "fl_all", "epe_occ", "epe_noc", "epe_near", "epe_far")
 SYNTHETIC_DEFAULT_LENGTH = 8  # synthetic samples evaluated without a limit
 QUALITATIVE_SAMPLES = 3  # first samples whose flows are kept for the qualitative figure
 
@@ -401,7 +402,8 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
                     _save_qualitative(out / "qualitative", index, sample, sparse.mask)
                 for name in pending:
                     entry: dict[str, Any] = {"sample": index, "id": sample_id, "method": name, "density": density,
-                                             "known_fraction": None, "seconds": None, "error": mask_error}
+                                             "known_fraction": None, "seconds": None, "error": mask_error,
+                                             **dict.fromkeys(METRIC_KEYS)}
                     if sparse is not None:
                         entry.update(_run_one(name, sample, sparse, out, index, density == middle))
                     entries[keys[(name, density)]] = entry
@@ -432,7 +434,8 @@ def _run_one(name: str, sample: dict[str, Any], sparse: Any, out: Path, index: i
         metrics = sample_metrics(dense, truth, valid, known, sample.get("occlusion"))
         result.update({key: _finite_or_none(value) for key, value in metrics.items()})
     except Exception as exc:  # noqa: BLE001 - one failing method must not stop the benchmark
-        result.update({"seconds": None, "error": f"{type(exc).__name__}: {' '.join(str(exc).split())}"})
+        result.update({"seconds": None, "error": f"{type(exc).__name__}: {' '.join(str(exc).split())}",
+                       **dict.fromkeys(METRIC_KEYS)})
         return result
     if keep and index < QUALITATIVE_SAMPLES:
         np.save(out / "qualitative" / f"sample{index}_{name}.npy", dense.astype(np.float16))

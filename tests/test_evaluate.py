@@ -1,0 +1,148 @@
+"""``flowinpaint evaluate`` and :mod:`flowinpaint.eval.runner`: files, numbers, resume, failures."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from flowinpaint.cli import main
+from flowinpaint.data import load_dataset
+from flowinpaint.data.masks import make_sparse
+from flowinpaint.eval import epe, fl_all
+from flowinpaint.eval import runner
+from flowinpaint.eval.runner import EvalConfig, entry_key, evaluate, mask_seed
+from flowinpaint.methods import get_method, inpaint, registry
+
+METHODS = ("laplace", "griddata", "eed")
+DENSITIES = (0.05, 0.1)
+SIZE = (48, 64)
+
+
+def _config(out, **changes) -> EvalConfig:
+    config = EvalConfig(dataset="synthetic", out=out, methods=",".join(METHODS), densities=DENSITIES, limit=2,
+                        size=SIZE, progress=False, figures=False)
+    return dataclasses.replace(config, **changes)
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """One complete run with figures, shared by the read-only tests."""
+    out = tmp_path_factory.mktemp("eval")
+    results = evaluate(_config(out, figures=True))
+    return out, results
+
+
+def _counting(monkeypatch):
+    calls = []
+
+    def counted(flow, mask, image=None, method="eed", **options):
+        calls.append(method)
+        return inpaint(flow, mask, image, method, **options)
+
+    monkeypatch.setattr(runner, "inpaint", counted)
+    return calls
+
+
+def test_writes_every_file_and_entry(finished):
+    out, results = finished
+    for name in ("results.json", "results.md", "error_vs_density.png", "qualitative.png"):
+        assert (out / name).stat().st_size > 0, name
+    stored = json.loads((out / "results.json").read_text())
+    assert stored == json.loads(json.dumps(results))
+    assert len(stored["entries"]) == 2 * len(METHODS) * len(DENSITIES)
+    assert all(entry["error"] is None and entry["seconds"] > 0 for entry in stored["entries"].values())
+    environment = stored["environment"]
+    assert {"python", "torch", "numpy", "opencv", "scipy", "cpu_count", "platform", "git_commit"} <= set(environment)
+    report = (out / "results.md").read_text()
+    assert all(method in report for method in METHODS) and "EPE @ 5%" in report and "params" in report
+
+
+def test_numbers_match_a_direct_call(finished):
+    out, results = finished
+    entry = results["entries"][entry_key(1, "eed", 0.1)]
+    sample = load_dataset("synthetic", split="test", size=SIZE, length=2, seed=0)[1]
+    sparse = make_sparse("uniform", sample, 0.1, seed=mask_seed(0, 1, 0.1))
+    dense = inpaint(sparse.flow, sparse.mask, sample["image1"], "eed")
+    valid = sample["valid"]
+    assert entry["id"] == sample["id"]
+    assert entry["epe"] == pytest.approx(epe(dense, sample["flow"], valid), rel=1e-6)
+    assert entry["epe_unknown"] == pytest.approx(epe(dense, sample["flow"], valid & ~sparse.mask), rel=1e-6)
+    assert entry["fl_all"] == pytest.approx(fl_all(dense, sample["flow"], valid), rel=1e-6)
+    assert entry["known_fraction"] == pytest.approx(sparse.mask.mean())
+
+
+def test_resume_recomputes_only_the_missing_entry(tmp_path, monkeypatch):
+    evaluate(_config(tmp_path))
+    path = tmp_path / "results.json"
+    stored = json.loads(path.read_text())
+    removed = entry_key(0, "griddata", 0.05)
+    kept = stored["entries"].pop(removed)
+    path.write_text(json.dumps(stored))
+    calls = _counting(monkeypatch)
+    results = evaluate(_config(tmp_path))
+    assert calls == ["griddata"]
+    assert results["entries"][removed]["epe"] == pytest.approx(kept["epe"])
+    assert len(json.loads(path.read_text())["entries"]) == len(stored["entries"]) + 1
+
+
+def test_a_failing_method_is_recorded_not_fatal(tmp_path, monkeypatch):
+    def broken(problem, options):
+        raise RuntimeError("solver exploded")
+
+    monkeypatch.setitem(registry._REGISTRY, "laplace", dataclasses.replace(get_method("laplace"), run=broken))
+    results = evaluate(_config(tmp_path, limit=1))
+    entries = results["entries"]
+    assert all("solver exploded" in entries[entry_key(0, "laplace", d)]["error"] for d in DENSITIES)
+    assert all(entries[entry_key(0, "laplace", d)]["epe"] is None for d in DENSITIES)
+    assert all(entries[entry_key(0, m, d)]["error"] is None for m in ("griddata", "eed") for d in DENSITIES)
+    assert "solver exploded" in (tmp_path / "results.md").read_text()
+
+
+def test_a_different_config_is_an_error_unless_restart(tmp_path, monkeypatch):
+    evaluate(_config(tmp_path, methods="griddata", densities=(0.1,), limit=1))
+    with pytest.raises(ValueError, match="different configuration.*seed"):
+        evaluate(_config(tmp_path, methods="griddata", densities=(0.1,), limit=1, seed=1))
+    calls = _counting(monkeypatch)
+    evaluate(_config(tmp_path, methods="griddata", densities=(0.1,), limit=1, seed=1, restart=True))
+    assert calls == ["griddata"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--methods", "laplace,nope"], "unknown method"),
+        (["--densities", "0.1,1.5"], "densities"),
+        (["--dataset", "sintel"], "needs --root"),
+        (["--masks", "dots"], "invalid choice"),
+        (["--limit", "0"], "positive integer"),
+    ],
+)
+def test_cli_bad_input_exits_2(tmp_path, capsys, argv, message):
+    base = {"--dataset": "synthetic", "--methods": "griddata", "--out": str(tmp_path / "out")}
+    base.update(dict(zip(argv[::2], argv[1::2])))
+    code = main(["evaluate", *[part for pair in base.items() for part in pair]])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("flowinpaint: error:") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_cli_runs_synthetic(tmp_path, capsys):
+    code = main(["evaluate", "--dataset", "synthetic", "--size", "48x64", "--limit", "1", "--methods", "griddata",
+                 "--densities", "0.1", "--out", str(tmp_path), "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    assert "1 results (0 failed)" in capsys.readouterr().out
+    assert "griddata" in (tmp_path / "results.md").read_text()
+
+
+def test_middlebury_from_shared_data(shared_data, tmp_path):
+    root = shared_data / "middlebury"
+    if not root.is_dir():
+        pytest.skip(f"no Middlebury samples at {root}")
+    results = evaluate(EvalConfig(dataset="middlebury", root=root, out=tmp_path, methods="griddata",
+                                  densities=(0.05,), limit=1, progress=False, figures=False))
+    (entry,) = results["entries"].values()
+    assert entry["error"] is None and entry["id"].startswith("middlebury/")
+    assert 0 < entry["epe"] < 5 and entry["epe_occ"] is None  # Middlebury has no occlusion masks
