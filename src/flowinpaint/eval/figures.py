@@ -69,7 +69,6 @@ def qualitative(results: dict[str, Any], folder: str | Path, path: str | Path) -
     methods, densities = _order(results, table)
     if not densities:
         return None
-    middle = densities[len(densities) // 2]
     rows = []
     for input_path in sorted(folder.glob("sample*_input.npz"), key=lambda p: int(p.name[6:].split("_")[0])):
         index = int(input_path.name[6:].split("_")[0])
