@@ -1,0 +1,79 @@
+"""``flowinpaint data preview``: a contact sheet of what training sees."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .common import UsageError, frame_size, write_output
+
+
+def _cmd_data_preview(args: argparse.Namespace) -> int:
+    import cv2
+
+    from ..data import load_dataset, make_sparse, sample_density
+    from ..io import write_image
+    from ..viz import flow_to_color
+    from ..viz.panels import panel_grid, panel_row
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: exists and is not a folder")
+    options: dict[str, Any] = {}
+    if args.dataset == "synthetic":
+        options = {"split": args.split or "train", "size": args.size, "length": args.n, "seed": args.seed}
+    elif args.split:
+        options = {"split": args.split}
+    dataset = load_dataset(args.dataset, args.root, **options)
+    if len(dataset) == 0:
+        raise UsageError(f"dataset {args.dataset!r} has no samples")
+    rng = np.random.default_rng(args.seed)
+    rows = []
+    for index in range(min(args.n, len(dataset))):
+        sample = dataset[index]
+        density = sample_density(rng)
+        sparse = make_sparse(args.masks, sample, density, seed=args.seed + index)
+        scale = min(1.0, 384 / sample["flow"].shape[1])  # keep the sheet readable for large frames
+
+        def shown(picture: np.ndarray, scale: float = scale) -> np.ndarray:
+            return cv2.resize(picture, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else picture
+
+        magnitude = np.sqrt((sample["flow"] ** 2).sum(axis=2))[sample["valid"]]
+        mask_picture = np.repeat(sparse.mask[..., None].astype(np.uint8) * 255, 3, axis=2)
+        rows.append(panel_row([
+            (shown(sample["image1"]), f"{sample['id']}"),
+            (shown(flow_to_color(sample["flow"], valid=sample["valid"])), f"flow, max {magnitude.max(initial=0):.1f} px"),
+            (shown(mask_picture), f"{args.masks} mask, {100 * sparse.mask.mean():.2f}% known"),
+            (shown(sample["image2"]), "frame 2"),
+        ]))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{out}: cannot create the folder ({exc.strerror or exc})") from exc
+    write_output(write_image, str(out / "preview.png"), panel_grid(rows))
+    print(f"wrote {out / 'preview.png'}: {len(rows)} samples of {args.dataset} (frame 1, flow, mask, frame 2)")
+    return 0
+
+
+def register(commands: Any, names: str) -> None:
+    """Add the command to ``commands`` (the subparsers); ``names`` lists the methods."""
+    data = commands.add_parser("data", help="look at datasets", description="Look at the datasets training and evaluation use.")
+    data_commands = data.add_subparsers(dest="data_command", metavar="COMMAND", required=True)
+    preview = data_commands.add_parser(
+        "preview",
+        help="write a contact sheet of samples",
+        description="Write DIR/preview.png: for each of N samples, frame 1, the flow's colour coding, a mask "
+        "drawn as in training (density sampled per sample from 0.5%%-20%%, log-uniform) and frame 2.",
+    )
+    preview.add_argument("--dataset", default="synthetic", help="synthetic, flyingchairs, flyingthings, sintel, kitti or middlebury")
+    preview.add_argument("--root", metavar="PATH", help="the dataset's root folder (not for synthetic)")
+    preview.add_argument("--split", help="split (synthetic: train, val or test; default: the dataset's default)")
+    preview.add_argument("--n", type=int, default=8, help="number of samples (default: 8)")
+    preview.add_argument("--masks", default="uniform", help="mask kind: uniform, clustered, edge, grid or matches")
+    preview.add_argument("--size", type=frame_size, default=(256, 256), metavar="HxW", help="synthetic frame size (default: 256x256)")
+    preview.add_argument("--seed", type=int, default=0, help="seed of the masks and the synthetic data (default: 0)")
+    preview.add_argument("--out", default="flowinpaint-preview", metavar="DIR", help="output folder (default: ./flowinpaint-preview)")
+    preview.set_defaults(handler=_cmd_data_preview)

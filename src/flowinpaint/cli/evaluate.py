@@ -1,0 +1,72 @@
+"""``flowinpaint evaluate``: benchmark methods on a dataset."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from .common import UsageError, densities, frame_size, positive_int
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..eval.runner import EvalConfig, evaluate
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: exists and is not a folder")
+    if args.dataset != "synthetic" and not args.root:
+        raise UsageError(f"dataset {args.dataset!r} needs --root PATH")
+    command = " ".join([  # the canonical command line (argv is unknown when main() is called in process)
+        f"flowinpaint evaluate --dataset {args.dataset}", *([f"--root {args.root}"] if args.root else []),
+        *([f"--split {args.split}"] if args.split else []), f"--methods {args.methods}",
+        f"--densities {','.join(f'{d:g}' for d in args.densities)}", f"--masks {args.masks}",
+        *([f"--limit {args.limit}"] if args.limit else []), f"--size {args.size[0]}x{args.size[1]}",
+        f"--seed {args.seed}", f"--out {args.out}",
+    ])
+    config = EvalConfig(
+        dataset=args.dataset, out=args.out, root=args.root, split=args.split, methods=args.methods,
+        densities=args.densities, masks=args.masks, limit=args.limit, size=args.size, seed=args.seed,
+        restart=args.restart, progress=not args.no_progress, command=command,
+    )
+    try:
+        results = evaluate(config)
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise UsageError(f"{out}: cannot write the results ({exc.strerror or exc})") from exc
+    entries = list(results["entries"].values())
+    failed = sum(entry.get("error") is not None for entry in entries)
+    print(f"{len(entries)} results ({failed} failed) -> {out / 'results.json'}, {out / 'results.md'}")
+    return 0
+
+
+def register(commands: Any, names: str) -> None:
+    """Add the command to ``commands`` (the subparsers); ``names`` lists the methods."""
+    evaluation = commands.add_parser(
+        "evaluate",
+        help="benchmark methods on a dataset",
+        description="Run every chosen method on the same samples with the same seeded masks; write "
+        "DIR/results.json (every per-sample number, resumable: rerunning continues where it stopped), "
+        "DIR/results.md (tables) and DIR/error_vs_density.png, DIR/qualitative.png. EPE counts every "
+        "valid pixel, the known ones included; 'EPE unknown' only the inpainted ones.",
+    )
+    evaluation.add_argument(
+        "--dataset", required=True, choices=("synthetic", "sintel", "kitti", "middlebury", "flyingchairs", "flyingthings")
+    )
+    evaluation.add_argument("--root", metavar="PATH", help="the dataset's root folder (not for synthetic)")
+    evaluation.add_argument("--split", help="split (synthetic: train, val or test, default test; others: the dataset's default)")
+    evaluation.add_argument("--methods", default="all", help=f"'all' or a comma-separated list of: {names} (default: all)")
+    evaluation.add_argument(
+        "--densities", type=densities, default=[0.01, 0.05, 0.1], metavar="LIST",
+        help="comma-separated fractions of known pixels (default: 0.01,0.05,0.1)",
+    )
+    evaluation.add_argument("--masks", default="uniform", choices=("uniform", "matches", "clustered", "edge", "grid"),
+                            help="mask kind (default: uniform; matches ignores the density)")
+    evaluation.add_argument("--limit", type=positive_int, metavar="N", help="evaluate the first N samples (synthetic default: 8)")
+    evaluation.add_argument("--size", type=frame_size, default=(256, 320), metavar="HxW", help="synthetic frame size (default: 256x320)")
+    evaluation.add_argument("--seed", type=int, default=0, help="seed of the masks and the synthetic data (default: 0)")
+    evaluation.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    evaluation.add_argument("--restart", action="store_true", help="discard DIR/results.json instead of resuming from it")
+    evaluation.add_argument("--no-progress", action="store_true", help="no progress bar")
+    evaluation.set_defaults(handler=_cmd_evaluate)

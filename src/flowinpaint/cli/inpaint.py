@@ -1,0 +1,82 @@
+"""``flowinpaint inpaint``: fill the unknown pixels of a sparse flow file."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any
+
+from .common import UsageError, check_writable, parse_options, write_output
+
+
+def _cmd_inpaint(args: argparse.Namespace) -> int:
+    from ..io import read_flow, read_image, read_mask, write_flow, write_image
+    from ..methods import build_options, get_method, inpaint
+    from ..viz import flow_to_color
+
+    method = get_method(args.method)
+    options = parse_options(method, args.option)
+    build_options(method, options)  # reject bad values before reading anything
+    check_writable(args.out, "flow")
+    if args.color:
+        check_writable(args.color, "image")
+
+    flow, valid = read_flow(args.flow)
+    height, width = valid.shape
+    known = valid
+    if args.mask:
+        mask = read_mask(args.mask)
+        if mask.shape != valid.shape:
+            raise UsageError(f"{args.mask}: the mask is {mask.shape[0]}x{mask.shape[1]} but the flow is {height}x{width}")
+        known = mask & valid
+    image = None
+    if args.image:
+        image = read_image(args.image)
+        if image.shape[:2] != valid.shape:
+            raise UsageError(
+                f"{args.image}: the image is {image.shape[0]}x{image.shape[1]} but the flow is {height}x{width}"
+            )
+    if method.needs_image and image is None:
+        raise UsageError(f"method {method.name!r} needs the reference image: pass --image frame1.png")
+
+    start = time.perf_counter()
+    dense = inpaint(flow, known, image, method.name, **options)
+    seconds = time.perf_counter() - start
+    color = flow_to_color(dense) if args.color else None
+    write_output(write_flow, args.out, dense)
+    if color is not None:
+        write_output(write_image, args.color, color)
+    count = int(known.sum())
+    print(
+        f"{height}x{width} flow, {count} known pixels ({100 * count / known.size:.2f}%), "
+        f"method {method.name}, {seconds:.2f} s -> {args.out}"
+    )
+    return 0
+
+
+def register(commands: Any, names: str) -> None:
+    """Add the command to ``commands`` (the subparsers); ``names`` lists the methods."""
+    run = commands.add_parser(
+        "inpaint",
+        help="fill the unknown pixels of a sparse flow file",
+        description="Fill the unknown pixels of a sparse flow file and write the dense flow.",
+    )
+    run.add_argument("--flow", required=True, metavar="FILE", help="sparse flow: .flo, KITTI .png or .pfm")
+    run.add_argument(
+        "--mask",
+        metavar="FILE",
+        help="image, white (non-zero) = known pixel; default: the valid pixels of the flow file "
+        "(with a mask, known = mask AND valid)",
+    )
+    run.add_argument("--image", metavar="FILE", help="reference image (frame 1), needed by image-guided methods")
+    run.add_argument("--method", default="eed", help=f"inpainting method: {names} (default: eed)")
+    run.add_argument("--out", required=True, metavar="FILE", help="dense flow to write: .flo, KITTI .png or .pfm")
+    run.add_argument("--color", metavar="FILE", help="also write the dense flow's colour coding (e.g. dense.png)")
+    run.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a method option (repeatable), e.g. --option contrast=0.05; 'none' for optional values",
+    )
+    run.set_defaults(handler=_cmd_inpaint)
