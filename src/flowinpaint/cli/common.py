@@ -11,7 +11,10 @@ import typing
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
-__all__ = ["UsageError", "Parser", "frame_size", "densities", "positive_int", "parse_options", "check_writable", "write_output"]
+__all__ = [
+    "UsageError", "Parser", "frame_size", "densities", "positive_int", "parse_options", "check_writable", "write_output",
+    "output_folder", "create_folder",
+]
 
 _NONE_WORDS = ("none", "null")
 _TRUE_WORDS = ("true", "yes", "on", "1")
@@ -145,3 +148,19 @@ def positive_int(text: str) -> int:
     if not text.strip().isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return int(text)
+
+
+def output_folder(path: str | Path) -> Path:
+    """``path`` as an output folder to be; fails early if something that is not a folder is there."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{folder}: exists and is not a folder")
+    return folder
+
+
+def create_folder(folder: Path) -> None:
+    """Create ``folder`` (and its parents) just before the first output is written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{folder}: cannot create the folder ({exc.strerror or exc})") from exc

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .common import UsageError, frame_size, write_output
+from .common import UsageError, create_folder, frame_size, output_folder, write_output
 
 
 def _cmd_data_preview(args: argparse.Namespace) -> int:
@@ -19,9 +18,7 @@ def _cmd_data_preview(args: argparse.Namespace) -> int:
     from ..viz import flow_to_color
     from ..viz.panels import panel_grid, panel_row
 
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out}: exists and is not a folder")
+    out = output_folder(args.out)
     options: dict[str, Any] = {}
     if args.dataset == "synthetic":
         options = {"split": args.split or "train", "size": args.size, "length": args.n, "seed": args.seed}
@@ -49,10 +46,7 @@ def _cmd_data_preview(args: argparse.Namespace) -> int:
             (shown(mask_picture), f"{args.masks} mask, {100 * sparse.mask.mean():.2f}% known"),
             (shown(sample["image2"]), "frame 2"),
         ]))
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{out}: cannot create the folder ({exc.strerror or exc})") from exc
+    create_folder(out)
     write_output(write_image, str(out / "preview.png"), panel_grid(rows))
     print(f"wrote {out / 'preview.png'}: {len(rows)} samples of {args.dataset} (frame 1, flow, mask, frame 2)")
     return 0

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .common import UsageError, frame_size, write_output
+from .common import create_folder, frame_size, output_folder, write_output
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -19,9 +18,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from ..methods import get_method, inpaint
 
     method = get_method(args.method)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out}: exists and is not a folder")
+    out = output_folder(args.out)
     example = make_example(args.size, args.seed)
     truth = example["flow"]
     known = uniform_mask(example["valid"], args.density, args.seed)
@@ -33,10 +30,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     error, zero_error = epe(dense, truth), epe(np.zeros_like(truth), truth)
     picture = demo_picture(example["image1"], truth, known, dense, epe_map(dense, truth), method.name, error)
 
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{out}: cannot create the folder ({exc.strerror or exc})") from exc
+    create_folder(out)
     write_output(write_image, str(out / "frame1.png"), example["image1"])
     write_output(write_flow, str(out / "sparse.flo"), sparse, known)
     write_output(write_flow, str(out / "dense.flo"), dense)

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from .common import UsageError, densities, frame_size, positive_int
+from .common import UsageError, densities, frame_size, output_folder, positive_int
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from ..eval.runner import EvalConfig, evaluate
 
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out}: exists and is not a folder")
+    out = output_folder(args.out)
     if args.dataset != "synthetic" and not args.root:
         raise UsageError(f"dataset {args.dataset!r} needs --root PATH")
     command = " ".join([  # the canonical command line (argv is unknown when main() is called in process)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from pathlib import Path
 from typing import Any
 
-from .common import UsageError
+from .common import output_folder
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -16,9 +15,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.set)
     if args.out:
         config = dataclasses.replace(config, out=args.out)
-    out = Path(config.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out}: exists and is not a folder")
+    output_folder(config.out)  # fail before training if the path is a file
     result = train(config, resume=args.resume)
     if result["rank"] != 0:  # under torchrun only rank 0 reports
         return 0
