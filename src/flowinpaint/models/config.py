@@ -33,8 +33,8 @@ class ModelConfig:
         rho: integration scale of the structure tensor, pixels of each level.
         contrast: initial value of the learned Perona-Malik contrast ``lambda`` (raw DTM units).
         channels_last: run the DTM's convolutions in channels-last memory format.
-        compiled: without autograd (``torch.is_grad_enabled()`` False), run the FSI steps with
-            the compiled one-pass step of :mod:`flowinpaint.diffusion.fused` (same results up
+        compiled: run the FSI steps (and their hand-written backward) with the kernels of
+            :mod:`flowinpaint.diffusion.fused` compiled by ``torch.compile`` (same results up
             to rounding; compiles once per image size).
     """
 

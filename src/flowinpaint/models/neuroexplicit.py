@@ -20,7 +20,6 @@ from torch import Tensor, nn
 from ..diffusion import (
     coarse_to_fine,
     downsample_image,
-    fsi_cycle,
     www_stencil,
     www_time_step,
 )
@@ -108,11 +107,10 @@ class NeuroexplicitInpainting(nn.Module):
         steps = self.config.level_steps
         validate_inputs(image, flow, known, len(steps))
         levels = self.diffusion_levels(image)
-        cycle = fused_fsi_cycle if self.config.compiled and not torch.is_grad_enabled() else fsi_cycle
-
         def solve_level(level: int, start: Tensor, data: Tensor, level_known: Tensor) -> Tensor:
             diffusion, n_steps = levels[-1 - level], steps[-1 - level]
             stencil = www_stencil(diffusion.tensor, diffusion.alpha)
-            return cycle(start, stencil, www_time_step(diffusion.alpha), n_steps, level_known, data)
+            tau = www_time_step(diffusion.alpha)
+            return fused_fsi_cycle(start, stencil, tau, n_steps, level_known, data, compiled=self.config.compiled)
 
         return coarse_to_fine(flow.masked_fill(~known, 0.0), known, len(steps), solve_level)

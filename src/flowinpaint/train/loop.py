@@ -49,6 +49,8 @@ CHECKPOINT_NAME = "checkpoint.pt"
 LOG_NAME = "log.jsonl"
 # fields a resumed run may change; any other difference to the checkpoint's config is an error
 RESUMABLE_CHANGES = frozenset({"steps", "val_every", "checkpoint_every", "log_every", "threads", "workers", "device", "progress", "out"})
+# model fields that change how, not what, the model computes
+RESUMABLE_MODEL_CHANGES = frozenset({"channels_last", "compiled"})
 _KEYS = ("format", "version", "step", "config", "model", "optimizer", "scheduler", "rng")
 
 
@@ -136,10 +138,12 @@ def _check_resumable(saved: dict[str, Any], config: TrainConfig, path: Path) -> 
         previous = TrainConfig.from_dict(saved)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{path}: the checkpoint's config is invalid ({exc})") from None
-    changed = [
-        name for name, value in config.to_dict().items()
-        if name not in RESUMABLE_CHANGES and previous.to_dict()[name] != value
-    ]
+    def comparable(fields: dict[str, Any]) -> dict[str, Any]:
+        model = {name: value for name, value in fields["model"].items() if name not in RESUMABLE_MODEL_CHANGES}
+        return {**{name: value for name, value in fields.items() if name not in RESUMABLE_CHANGES}, "model": model}
+
+    now, before = comparable(config.to_dict()), comparable(previous.to_dict())
+    changed = [name for name, value in now.items() if before[name] != value]
     if changed:
         raise ValueError(f"{path}: cannot resume with a different {', '.join(changed)} than the checkpoint's run")
 
