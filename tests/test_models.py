@@ -21,6 +21,7 @@ from flowinpaint.diffusion import (
 )
 from flowinpaint.diffusion.fused import fused_available
 from flowinpaint.diffusion.structure import dominant_eigen, structure_tensor
+from flowinpaint.models.parametrisation import HOMOGENEOUS_DIFFUSIVITY
 from flowinpaint.models import (
     DiffusionTensorModule,
     ModelConfig,
@@ -85,7 +86,8 @@ def test_untrained_model_is_homogeneous_diffusion() -> None:
 
     def solve_level(level: int, start: torch.Tensor, data: torch.Tensor, level_known: torch.Tensor) -> torch.Tensor:
         ones = torch.ones_like(data[:, :1, 1:, 1:])
-        stencil = www_stencil(DiffusionTensor(ones, 0 * ones, ones), 0.25)
+        mu = ones * HOMOGENEOUS_DIFFUSIVITY
+        stencil = www_stencil(DiffusionTensor(mu, 0 * ones, mu), 0.25)
         return fsi_cycle(start, stencil, www_time_step(0.25), steps[-1 - level], level_known, data)
 
     expected = coarse_to_fine(flow, known, len(steps), solve_level)
@@ -119,6 +121,13 @@ def test_training_leaves_the_homogeneous_start() -> None:
     squared_error_gradients(net)
     optimiser.step()
     assert_all_reached(squared_error_gradients(net))
+
+
+def test_eigenvalue_heads_start_on_the_steep_part_of_the_diffusivity() -> None:
+    # At the start the finest head's bias gradient for the eigenvalue channels (x2, x3) is of
+    # the order of the alpha channel's (x4), not the ~1e-4 times smaller one of g near 0.
+    grad = squared_error_gradients(model())["dtm.heads.3.bias"].abs()
+    assert grad[2] + grad[3] > 0.05 * grad[4]
 
 
 def test_fixed_alpha_ablation() -> None:

@@ -13,6 +13,7 @@ from .errors import FlowFormatError
 from .eval import angular_error, epe, epe_map, fl_all
 from .io import read_flow, read_image, read_mask, write_flow, write_image
 from .methods import SparseFlow, inpaint, method_names, points_to_sparse
+from .models.pretrained import load_model
 from .viz import flow_to_color
 
 __version__ = "0.1.0"
@@ -26,6 +27,7 @@ __all__ = [
     "fl_all",
     "flow_to_color",
     "inpaint",
+    "load_model",
     "method_names",
     "points_to_sparse",
     "read_flow",

@@ -48,3 +48,27 @@ def register(commands: Any, names: str) -> None:
     training.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
     training.add_argument("--out", metavar="DIR", help="output folder (overrides the config's out)")
     training.set_defaults(handler=_cmd_train)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from ..models.pretrained import WEIGHTS_DIR
+    from ..train.export import export_run
+
+    path = export_run(args.run, args.name, directory=args.dir or WEIGHTS_DIR, command=args.command)
+    print(f"wrote {path} and {path.with_suffix('.json')}")
+    return 0
+
+
+def register_export(commands: Any, names: str) -> None:
+    """Add ``export-model`` to ``commands``."""
+    export = commands.add_parser(
+        "export-model",
+        help="ship a training run's checkpoint as a named model",
+        description="Write NAME.pt (weights with a checked header) and NAME.json (training command, config, "
+        "validation EPE, commit) from RUN/checkpoint.pt; load it with flowinpaint.load_model(NAME).",
+    )
+    export.add_argument("run", metavar="RUN", help="training output folder (holds checkpoint.pt and log.jsonl)")
+    export.add_argument("--name", required=True, help="model name, e.g. default")
+    export.add_argument("--dir", metavar="DIR", help="where to write (default: the package's weights folder)")
+    export.add_argument("--command", help="the training command, recorded first (for runs whose log predates start records)")
+    export.set_defaults(handler=_cmd_export)

@@ -39,8 +39,6 @@ import dataclasses
 import json
 import math
 import os
-import platform
-import subprocess
 import sys
 import time
 import warnings
@@ -52,6 +50,7 @@ import numpy as np
 
 from ..io._atomic import atomic_write_bytes
 from ..methods import get_method, inpaint, method_names
+from ..provenance import environment
 from .metrics import epe, fl_all
 
 __all__ = [
@@ -192,49 +191,6 @@ def sample_metrics(dense: np.ndarray, truth: np.ndarray, valid: np.ndarray, know
         "epe_noc": _epe_or_none(dense, truth, valid & ~occluded) if has_occlusion else None,
         "epe_near": _epe_or_none(dense, truth, valid & near),
         "epe_far": _epe_or_none(dense, truth, valid & ~near),
-    }
-
-
-def _version(module: str) -> str:
-    try:
-        imported = __import__(module)
-    except Exception:  # noqa: BLE001 - a missing optional library is just "not installed"
-        return "not installed"
-    return str(getattr(imported, "__version__", "unknown"))
-
-
-def _git_commit() -> str:
-    """``git rev-parse HEAD`` of the repository holding this package, or ``"unknown"``."""
-    try:
-        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-                              capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    commit = done.stdout.strip()
-    return commit if done.returncode == 0 and commit else "unknown"
-
-
-def environment() -> dict[str, Any]:
-    """Library versions, CPU and thread counts, platform and git commit."""
-    import torch
-
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    return {
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "opencv": _version("cv2"),
-        "scipy": _version("scipy"),
-        "matplotlib": _version("matplotlib"),
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": usable,
-        "torch_threads": torch.get_num_threads(),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "git_commit": _git_commit(),
     }
 
 

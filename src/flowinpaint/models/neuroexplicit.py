@@ -53,7 +53,7 @@ class NeuroexplicitInpainting(nn.Module):
         config: architecture and solver settings (see :class:`ModelConfig` for the ablations);
             None uses the defaults (the paper's model).
 
-    The untrained model is homogeneous diffusion inpainting (``D = I``, ``alpha = 1/4``): the
+    The untrained model is homogeneous diffusion inpainting (``D = 0.9 I``, ``alpha = 1/4``): the
     DTM's heads start with zero weights and the biases of :func:`.parametrisation.homogeneous_raw`.
 
     Shape:
@@ -103,14 +103,20 @@ class NeuroexplicitInpainting(nn.Module):
             for raw, eigenvector in zip(raws, eigenvectors)
         ]
 
-    def forward(self, image: Tensor, flow: Tensor, known: Tensor) -> Tensor:
+    def forward(self, image: Tensor, flow: Tensor, known: Tensor, *, compiled: bool | None = None) -> Tensor:
+        """The dense flow (see the class docstring for shapes).
+
+        Args:
+            compiled: use the compiled diffusion kernels; None takes ``config.compiled``.
+        """
         steps = self.config.level_steps
+        compiled = self.config.compiled if compiled is None else compiled
         validate_inputs(image, flow, known, len(steps))
         levels = self.diffusion_levels(image)
         def solve_level(level: int, start: Tensor, data: Tensor, level_known: Tensor) -> Tensor:
             diffusion, n_steps = levels[-1 - level], steps[-1 - level]
             stencil = www_stencil(diffusion.tensor, diffusion.alpha)
             tau = www_time_step(diffusion.alpha)
-            return fused_fsi_cycle(start, stencil, tau, n_steps, level_known, data, compiled=self.config.compiled)
+            return fused_fsi_cycle(start, stencil, tau, n_steps, level_known, data, compiled=compiled)
 
         return coarse_to_fine(flow.masked_fill(~known, 0.0), known, len(steps), solve_level)

@@ -12,6 +12,7 @@ is ``alpha``. Averages of tensors with eigenvalues in ``(0, 1]`` keep them there
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -19,13 +20,13 @@ from torch import Tensor
 
 from ..diffusion import DiffusionTensor, pixels_to_cells, tensor_from_eigen
 
-__all__ = ["RAW_CHANNELS", "LevelDiffusion", "homogeneous_raw", "level_diffusion", "perona_malik"]
+__all__ = ["HOMOGENEOUS_DIFFUSIVITY", "RAW_CHANNELS", "LevelDiffusion", "homogeneous_raw", "level_diffusion", "perona_malik"]
 
 RAW_CHANNELS = 5
-# x2 = x3 = HOMOGENEOUS_OFFSET * lambda gives mu = 1 / (1 + 1e-8): 1 in float32, 1 - 1e-8 in
-# float64. The offset keeps x2, x3 off g's maximum at 0, where g'(0) = 0 would give the
-# eigenvalue heads zero gradient for ever.
-HOMOGENEOUS_OFFSET = 1e-4
+# The untrained model's eigenvalues: D = 0.9 I is homogeneous diffusion (the same steady state as
+# D = I, 10 % slower), with x2 = x3 = lambda / 3 on the steep part of g. At g's maximum x = 0 the
+# slope g'(0) = 0: eigenvalue heads started there (or next to it) barely move for hundreds of steps.
+HOMOGENEOUS_DIFFUSIVITY = 0.9
 
 
 class LevelDiffusion(NamedTuple):
@@ -49,15 +50,15 @@ def perona_malik(x: Tensor, contrast: Tensor | float) -> Tensor:
 
 
 def homogeneous_raw(contrast: float) -> tuple[float, ...]:
-    """Raw channels that give homogeneous diffusion ``D = I`` with ``alpha = 1/4``.
+    """Raw channels that give homogeneous diffusion ``D = 0.9 I`` with ``alpha = 1/4``.
 
-    ``v = (1, 0)``, ``mu1 = mu2 = g(1e-4 lambda) = 1`` (to 1e-8) and ``alpha = sigmoid(0) / 2``.
-    Used as the DTM heads' initial biases (with zero weights), so that the untrained model is
-    homogeneous diffusion inpainting while every head still receives gradients: at exactly
-    ``v = 0`` or ``x2 = x3 = 0`` the eigenvector and eigenvalue heads would stay at zero for ever
-    (zero-vector fallback and ``g'(0) = 0``).
+    ``v = (1, 0)``, ``mu1 = mu2 = g(lambda / 3) = 0.9`` and ``alpha = sigmoid(0) / 2``. Used as
+    the DTM heads' initial biases (with zero weights), so that the untrained model is homogeneous
+    diffusion inpainting while every head receives useful gradients: at ``v = 0`` the
+    eigenvector head would stay there for ever (zero-vector fallback), and near ``x2 = x3 = 0``
+    the eigenvalue heads hardly learn (``g'(0) = 0``).
     """
-    offset = HOMOGENEOUS_OFFSET * contrast
+    offset = contrast * math.sqrt(1.0 / HOMOGENEOUS_DIFFUSIVITY - 1.0)
     return (1.0, 0.0, offset, offset, 0.0)
 
 

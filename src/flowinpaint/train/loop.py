@@ -2,7 +2,8 @@
 
 Output folder (``config.out``): ``checkpoint.pt`` (the latest, written atomically: a temporary
 file, then ``os.replace``), ``log.jsonl`` (one JSON object per line: training records with
-``loss``, ``lr``, ``samples_per_s``; validation records with ``val``, the EPE per density) and
+``loss``, ``lr``, ``samples_per_s``; validation records with ``val``, the EPE per density; a
+``start`` record with the command line and git commit each time a run starts or resumes) and
 ``config.json``. Only rank 0 writes.
 
 Exact resume: the data order, crops and masks are functions of ``(seed, step)`` (see
@@ -16,9 +17,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +30,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ..io.torchfile import load_torch_file, save_torch_file
 from ..models import NeuroexplicitInpainting
+from ..provenance import git_commit
 from . import distributed
 from .config import FORMAT_VERSION, TrainConfig
 from .data import StepBatchSampler, TrainingSamples, validation_batches
@@ -94,18 +97,8 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
-    """Write ``state`` to ``path`` atomically (a temporary file beside it, fsync, ``os.replace``)."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(temporary, "wb") as handle:
-            torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
+    """Write ``state`` to ``path`` atomically (see :func:`flowinpaint.io.torchfile.save_torch_file`)."""
+    save_torch_file(path, state)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -115,14 +108,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         FileNotFoundError: no file at ``path``.
         ValueError: not a readable checkpoint of this format and version.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such checkpoint")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises many kinds (pickle, zip, runtime) for damaged files
-        message = " ".join(str(exc).split())[:200]
-        raise ValueError(f"{path}: not a readable training checkpoint ({type(exc).__name__}: {message})") from None
+    state = load_torch_file(path, "training checkpoint")
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path}: not a flowinpaint training checkpoint")
     if state.get("version") != FORMAT_VERSION:
@@ -138,6 +124,7 @@ def _check_resumable(saved: dict[str, Any], config: TrainConfig, path: Path) -> 
         previous = TrainConfig.from_dict(saved)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{path}: the checkpoint's config is invalid ({exc})") from None
+
     def comparable(fields: dict[str, Any]) -> dict[str, Any]:
         model = {name: value for name, value in fields["model"].items() if name not in RESUMABLE_MODEL_CHANGES}
         return {**{name: value for name, value in fields.items() if name not in RESUMABLE_CHANGES}, "model": model}
@@ -279,6 +266,7 @@ def _train(
     if context.is_main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n", encoding="utf-8")
+        _append_log(log_path, {"start": start, "argv": sys.argv, "commit": git_commit(), "time": time.time()})
     val_batches = validation_batches(config) if context.is_main and config.val_every else None
 
     def checkpoint(step: int) -> None:
