@@ -20,7 +20,9 @@ from flowinpaint.train import (
     TrainConfig,
     TrainingSamples,
     apply_overrides,
+    distillation_loss,
     epe_loss,
+    teacher_levels,
     load_checkpoint,
     load_config,
     train,
@@ -285,3 +287,18 @@ def test_ddp_two_cpu_processes_keep_equal_replicas(tmp_path):
     single = train(tiny(tmp_path / "single", steps=2, val_every=0))["model"].state_dict()
     for key in single:
         torch.testing.assert_close(rank0[key], single[key], rtol=1e-4, atol=1e-5)
+
+
+def test_teacher_warm_start_distils_then_trains_on_the_epe(tmp_path):
+    config = tiny(tmp_path / "run", steps=6, teacher="eed", teacher_steps=4, lr=3e-3, val_every=0)
+    losses: list[float] = []
+    result = train(config, on_step=lambda step, loss: losses.append(loss))
+    assert result["step"] == 6 and len(losses) == 6
+    assert losses[3] < losses[0]  # the distillation loss falls
+    model = result["model"]
+    image = torch.rand(2, 3, 32, 32)
+    assert float(distillation_loss(model.diffusion_levels(image), teacher_levels(image, 2))) < 1.0
+    with pytest.raises(ValueError, match="teacher"):
+        tiny(tmp_path, teacher="eed", teacher_steps=0)
+    with pytest.raises(ValueError, match="teacher"):
+        tiny(tmp_path, teacher="lb", teacher_steps=3)

@@ -54,7 +54,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from ..models.pretrained import WEIGHTS_DIR
     from ..train.export import export_run
 
-    path = export_run(args.run, args.name, directory=args.dir or WEIGHTS_DIR, command=args.command)
+    path = export_run(args.run, args.name, directory=args.dir or WEIGHTS_DIR, command=args.command, note=args.note)
     print(f"wrote {path} and {path.with_suffix('.json')}")
     return 0
 
@@ -71,4 +71,5 @@ def register_export(commands: Any, names: str) -> None:
     export.add_argument("--name", required=True, help="model name, e.g. default")
     export.add_argument("--dir", metavar="DIR", help="where to write (default: the package's weights folder)")
     export.add_argument("--command", help="the training command, recorded first (for runs whose log predates start records)")
+    export.add_argument("--note", help="free text stored in the record (e.g. what the commits do not show)")
     export.set_defaults(handler=_cmd_export)

@@ -2,7 +2,8 @@
 
 from .config import FORMAT_VERSION, TrainConfig, apply_overrides, load_config
 from .data import StepBatchSampler, TrainingSamples, validation_batches
-from .loop import StopFlag, epe_loss, load_checkpoint, save_checkpoint, train, validate
+from .loop import StopFlag, load_checkpoint, save_checkpoint, train, validate
+from .objective import TrainingObjective, distillation_loss, epe_loss, teacher_levels
 
 __all__ = [
     "FORMAT_VERSION",
@@ -15,6 +16,9 @@ __all__ = [
     "load_checkpoint",
     "load_config",
     "save_checkpoint",
+    "TrainingObjective",
+    "distillation_loss",
+    "teacher_levels",
     "train",
     "validate",
     "validation_batches",

@@ -51,6 +51,9 @@ class TrainConfig:
         steps: total optimisation steps of the run (a resumed run may raise it).
         lr: Adam learning rate; weight_decay: Adam's L2 weight decay.
         lr_step, lr_gamma: StepLR, the rate is multiplied by ``lr_gamma`` every ``lr_step`` steps.
+        teacher: ``"eed"`` warm-starts the model by distillation (:mod:`.objective`) during the
+            first ``teacher_steps`` steps; ``""`` (default) trains on the EPE from the start.
+        teacher_steps: steps of that warm start (Adam's moments are reset when it ends).
         val_every: validate every N steps (and at the end); 0 turns validation off.
         val_densities: mask densities of the validation (fixed masks per sample and density).
         checkpoint_every: save a checkpoint every N steps (and at the end); 0: only at the end.
@@ -77,6 +80,8 @@ class TrainConfig:
     weight_decay: float = 4e-4
     lr_step: int = 1000
     lr_gamma: float = 0.5
+    teacher: str = ""
+    teacher_steps: int = 0
     val_every: int = 250
     val_densities: tuple[float, ...] = (0.01, 0.05, 0.1)
     checkpoint_every: int = 100
@@ -106,7 +111,7 @@ class TrainConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("data_seed", "seed", "steps", "val_every", "checkpoint_every", "threads", "workers"):
+        for name in ("data_seed", "seed", "steps", "teacher_steps", "val_every", "checkpoint_every", "threads", "workers"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 < self.density_low <= self.density_high < 1:
@@ -115,6 +120,8 @@ class TrainConfig:
             raise ValueError(f"val_densities must lie in (0, 1), got {self.val_densities}")
         if not (self.lr > 0 and self.weight_decay >= 0 and 0 < self.lr_gamma <= 1):
             raise ValueError(f"need lr > 0, weight_decay >= 0, 0 < lr_gamma <= 1, got {self.lr}, {self.weight_decay}, {self.lr_gamma}")
+        if self.teacher not in ("", "eed") or (self.teacher_steps > 0) != bool(self.teacher):
+            raise ValueError(f"teacher must be '' or 'eed', with teacher_steps > 0 exactly when set; got {self.teacher!r}, {self.teacher_steps}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
 

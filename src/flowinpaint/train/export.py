@@ -23,7 +23,7 @@ def _log_records(run: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def training_record(run: str | Path, command: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+def training_record(run: str | Path, command: str | None = None, note: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The checkpoint of a run and the record of how it was trained.
 
     The record holds the training command(s) (from the log's ``start`` records, or ``command``),
@@ -55,10 +55,14 @@ def training_record(run: str | Path, command: str | None = None) -> tuple[dict[s
         "export_commit": machine["git_commit"],
         "exported": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
     }
+    if note:
+        record["note"] = note
     return state, record
 
 
-def export_run(run: str | Path, name: str, *, directory: str | Path = WEIGHTS_DIR, command: str | None = None) -> Path:
+def export_run(
+    run: str | Path, name: str, *, directory: str | Path = WEIGHTS_DIR, command: str | None = None, note: str | None = None
+) -> Path:
     """Write ``directory/<name>.pt`` and ``<name>.json`` from the checkpoint of training run ``run``.
 
     The model is saved with ``compiled`` and ``channels_last`` as the run had them (how it
@@ -67,7 +71,7 @@ def export_run(run: str | Path, name: str, *, directory: str | Path = WEIGHTS_DI
     Returns:
         The path of the weights file.
     """
-    state, record = training_record(run, command)
+    state, record = training_record(run, command, note)
     model = NeuroexplicitInpainting(TrainConfig.from_dict(state["config"]).model)
     model.load_state_dict(state["model"])
     record = {"name": name, "kind": "neuroexplicit", "parameters": count_parameters(model), **record}

@@ -36,11 +36,11 @@ from ..provenance import git_commit
 from . import distributed
 from .config import FORMAT_VERSION, TrainConfig
 from .data import StepBatchSampler, TrainingSamples, validation_batches
+from .objective import TrainingObjective
 
 __all__ = [
     "CHECKPOINT_FORMAT",
     "StopFlag",
-    "epe_loss",
     "load_checkpoint",
     "save_checkpoint",
     "train",
@@ -55,13 +55,6 @@ RESUMABLE_CHANGES = frozenset({"steps", "val_every", "checkpoint_every", "log_ev
 # model fields that change how, not what, the model computes
 RESUMABLE_MODEL_CHANGES = frozenset({"channels_last", "compiled"})
 _KEYS = ("format", "version", "step", "config", "model", "optimizer", "scheduler", "rng")
-
-
-def epe_loss(prediction: Tensor, truth: Tensor, valid: Tensor) -> Tensor:
-    """The end-point error averaged over the valid pixels (``(B,2,H,W)``, ``(B,2,H,W)``, ``(B,1,H,W)`` bool)."""
-    error = torch.linalg.vector_norm(prediction - truth, dim=1, keepdim=True)
-    weight = valid.to(error.dtype)
-    return (error * weight).sum() / weight.sum().clamp_min(1.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,7 +254,7 @@ def _train(
         except (RuntimeError, KeyError, TypeError, ValueError) as exc:
             message = " ".join(str(exc).split())[:300]
             raise ValueError(f"{checkpoint_path}: the checkpoint does not fit this model ({message})") from None
-    network = distributed.wrap(model, context)
+    network = distributed.wrap(TrainingObjective(model, config.teacher), context)
 
     if context.is_main:
         out.mkdir(parents=True, exist_ok=True)
@@ -298,8 +291,9 @@ def _train(
         tick = time.perf_counter()
         for batch in loader:
             batch = {key: value.to(device, non_blocking=True) for key, value in batch.items() if isinstance(value, Tensor)}
-            prediction = network(batch["image"], batch["flow"], batch["known"])
-            loss = epe_loss(prediction, batch["truth"], batch["valid"])
+            if step == config.teacher_steps > 0:
+                optimizer.state.clear()  # the EPE's gradients differ in scale from the distillation's
+            loss = network(batch, distill=step < config.teacher_steps)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -1,0 +1,176 @@
+"""Speed of the neuroexplicit model: inference split into network and diffusion, and training.
+
+Inference (``--size``, default 1024x436, one frame, 5 % known pixels, warm, median of
+``--repeats``): the DTM (network plus the per-level tensor assembly) and the coarse-to-fine
+diffusion timed separately, for each model width, in the default and the channels-last memory
+format, with eager and compiled diffusion kernels; OpenCV EPIC on the same frame in the same run.
+
+Training (256x256 crops, batch 8): samples per second and peak resident memory of one training
+step (forward, backward, Adam) for three implementations of the diffusion: plain autograd through
+:func:`~flowinpaint.diffusion.fsi_cycle` (the state before the fused cycle), the fused cycle with
+the hand-written backward run eagerly, and compiled. Each configuration runs in a fresh subprocess
+so that memory figures do not accumulate.
+
+    python benchmarks/model_speed.py [--repeats 5] [--widths 16,22,44] [--train-steps 4] [--quick]
+
+Writes ``benchmarks/results/model_speed.md``. Run on an otherwise idle machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _median_seconds(function, repeats: int) -> float:
+    function()  # warm-up (and compilation)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def inference_child(width: int, channels_last: bool, compiled: bool, size: tuple[int, int], repeats: int) -> dict:
+    from flowinpaint.data import make_example, uniform_mask
+    from flowinpaint.models import ModelConfig, NeuroexplicitInpainting
+
+    example = make_example(size, 0)
+    known = uniform_mask(example["valid"], 0.05, 1)
+    image = torch.from_numpy(example["image1"]).permute(2, 0, 1)[None].float() / 255
+    flow = torch.from_numpy(example["flow"]).permute(2, 0, 1)[None] * torch.from_numpy(known)[None, None]
+    known_t = torch.from_numpy(known)[None, None]
+    model = NeuroexplicitInpainting(ModelConfig(width=width, channels_last=channels_last, compiled=compiled)).eval()
+    with torch.inference_mode():
+        network = _median_seconds(lambda: model.diffusion_levels(image), repeats)
+        total = _median_seconds(lambda: model(image, flow, known_t), repeats)
+    return {"network_s": network, "diffusion_s": total - network, "total_s": total}
+
+
+def epic_child(size: tuple[int, int], repeats: int) -> dict:
+    import flowinpaint
+    from flowinpaint.data import make_example, uniform_mask
+
+    example = make_example(size, 0)
+    known = uniform_mask(example["valid"], 0.05, 1)
+    sparse = np.where(known[..., None], example["flow"], 0).astype(np.float32)
+    return {"total_s": _median_seconds(lambda: flowinpaint.inpaint(sparse, known, example["image1"], method="epic"), repeats)}
+
+
+def training_child(width: int, variant: str, steps: int) -> dict:
+    import flowinpaint.models.neuroexplicit as neuroexplicit
+    from flowinpaint.diffusion import fsi_cycle
+    from flowinpaint.models import ModelConfig, NeuroexplicitInpainting
+    from flowinpaint.train.objective import epe_loss
+
+    if variant == "autograd":  # the state before the fused cycle: autograd records every step
+        neuroexplicit.fused_fsi_cycle = lambda u, stencil, tau, n, known, data, compiled: fsi_cycle(u, stencil, tau, n, known, data)
+    model = NeuroexplicitInpainting(ModelConfig(width=width, channels_last=True, compiled=variant == "compiled"))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    generator = torch.Generator().manual_seed(0)
+    batch = 8
+    image = torch.rand(batch, 3, 256, 256, generator=generator)
+    truth = torch.randn(batch, 2, 256, 256, generator=generator)
+    known = torch.rand(batch, 1, 256, 256, generator=generator) < 0.05
+    valid = torch.ones_like(known)
+
+    def step() -> None:
+        loss = epe_loss(model(image, truth.masked_fill(~known, 0), known), truth, valid)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    seconds = _median_seconds(step, steps)
+    return {"samples_per_s": batch / seconds, "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
+
+
+def run_child(kind: str, **arguments) -> dict:
+    command = [sys.executable, __file__, "--child", json.dumps({"kind": kind, **arguments})]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--widths", default="16,22,44")
+    parser.add_argument("--size", default="436x1024", help="inference frame, H x W")
+    parser.add_argument("--train-steps", type=int, default=4)
+    parser.add_argument("--quick", action="store_true", help="smoke run: width 16, 2 repeats, small frame")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        spec = json.loads(args.child)
+        kind = spec.pop("kind")
+        if "size" in spec:
+            spec["size"] = tuple(spec["size"])
+        child = {"inference": inference_child, "epic": epic_child, "training": training_child}[kind]
+        print(json.dumps(child(**spec)))
+        return
+    widths = [16] if args.quick else [int(w) for w in args.widths.split(",")]
+    repeats = 2 if args.quick else args.repeats
+    size = (218, 512) if args.quick else tuple(int(v) for v in args.size.split("x"))
+    lines = [
+        "# Speed of the neuroexplicit model",
+        "",
+        f"Command: `python benchmarks/model_speed.py {' '.join(sys.argv[1:])}`".rstrip() + "",
+        "",
+        f"Machine: {platform.processor() or platform.machine()}, torch {torch.__version__} with {torch.get_num_threads()} threads, "
+        f"{platform.platform()}. Untrained models (timing does not depend on the weights).",
+        "",
+        f"## Inference, {size[1]}x{size[0]}, 5 % known, median of {repeats} warm runs",
+        "",
+        "| width d | memory format | diffusion kernels | network s | diffusion s | total s | x EPIC |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    epic = run_child("epic", size=size, repeats=repeats)
+    for width in widths:
+        for channels_last in (False, True):
+            for compiled in (False, True):
+                result = run_child("inference", width=width, channels_last=channels_last, compiled=compiled, size=size, repeats=repeats)
+                if "error" in result:
+                    lines.append(f"| {width} | {'channels_last' if channels_last else 'default'} | {'compiled' if compiled else 'eager'} | failed: {result['error']} | | | |")
+                    continue
+                lines.append(
+                    f"| {width} | {'channels_last' if channels_last else 'default'} | {'compiled' if compiled else 'eager'} | "
+                    f"{result['network_s']:.3f} | {result['diffusion_s']:.3f} | {result['total_s']:.3f} | {result['total_s'] / epic['total_s']:.2f} |"
+                )
+                print(lines[-1], flush=True)
+    lines += ["", f"OpenCV EPIC on the same frame: {epic.get('total_s', float('nan')):.3f} s.", ""]
+    lines += [
+        f"## Training step, 256x256 crops, batch 8 (median of {args.train_steps} steps after one warm-up)",
+        "",
+        "| width d | diffusion | samples/s | peak memory GiB |",
+        "| --- | --- | --- | --- |",
+    ]
+    for width in widths:
+        for variant in ("autograd", "fused-eager", "compiled"):
+            result = run_child("training", width=width, variant=variant, steps=args.train_steps)
+            if "error" in result:
+                lines.append(f"| {width} | {variant} | failed: {result['error']} | |")
+            else:
+                lines.append(f"| {width} | {variant} | {result['samples_per_s']:.2f} | {result['peak_rss_gib']:.2f} |")
+            print(lines[-1], flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    name = "model_speed_quick.md" if args.quick else "model_speed.md"
+    (RESULTS / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {RESULTS / name}")
+
+
+if __name__ == "__main__":
+    main()
