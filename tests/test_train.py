@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -58,12 +59,15 @@ def assert_same_weights(first: dict, second: dict) -> None:
 
 
 def test_shipped_configs_load():
-    default = load_config(CONFIGS / "neuroexplicit.toml")
-    assert default.model == ModelConfig()  # the paper's model
-    assert default == TrainConfig()  # the file spells out the defaults
-    assert (default.batch_size, default.lr, default.lr_gamma, default.crop) == (8, 1e-4, 0.5, (256, 256))
-    assert (default.density_low, default.density_high) == (0.005, 0.2)
-    assert default.val_densities == (0.01, 0.05, 0.1)
+    paper = load_config(CONFIGS / "paper.toml")
+    assert paper.model == ModelConfig()  # the paper's model
+    assert dataclasses.replace(paper, out=TrainConfig().out) == TrainConfig()  # the file spells out the defaults
+    assert (paper.batch_size, paper.lr, paper.lr_gamma, paper.crop) == (8, 1e-4, 0.5, (256, 256))
+    assert (paper.density_low, paper.density_high) == (0.005, 0.2)
+    assert paper.val_densities == (0.01, 0.05, 0.1)
+    shipped = load_config(CONFIGS / "neuroexplicit.toml")  # the shipped default model's run
+    assert shipped.model == ModelConfig(width=16, channels_last=True, compiled=True)
+    assert (shipped.lr, shipped.lr_step, shipped.batch_size, shipped.crop) == (5e-4, 2000, 8, (256, 256))
     smoke = load_config(CONFIGS / "smoke.toml")
     assert smoke.model.width == 8 and smoke.crop == (48, 48) and smoke.steps <= 10
     assert load_config(None) == TrainConfig()

@@ -123,8 +123,8 @@ class EvalConfig:
 def resolve_methods(methods: str | Sequence[str]) -> tuple[list[str], list[str]]:
     """``(names, notes)``: the methods to run and why any were left out.
 
-    ``"all"`` is every registered method, leaving out those whose peer library lacks them (fbs
-    without OpenCV's Eigen build). A list is validated against the registry; an unknown name is a
+    ``"all"`` is every registered method that can run here (see ``Method.unavailable``: fbs
+    without OpenCV's Eigen build, learned methods without shipped weights). A list is validated against the registry; an unknown name is a
     ``ValueError`` listing the registered ones.
     """
     notes: list[str] = []
@@ -132,12 +132,10 @@ def resolve_methods(methods: str | Sequence[str]) -> tuple[list[str], list[str]]
         if methods.strip().lower() == "all":
             names = []
             for name in method_names():
-                if name == "fbs":
-                    from ..methods.peers import fbs
-
-                    if not fbs.available():
-                        notes.append("fbs skipped: this OpenCV build has no fast bilateral solver (no Eigen)")
-                        continue
+                reason = get_method(name).unavailable()
+                if reason:
+                    notes.append(f"{name} skipped: {reason}")
+                    continue
                 names.append(name)
             return names, notes
         methods = [part.strip() for part in methods.split(",")]

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from . import amle, eed, laplace, lb, neuroexplicit, peers  # noqa: F401  (each registers its method)
+from . import amle, eed, laplace, lb, learned, neuroexplicit, peers  # noqa: F401  (each registers its method)
 from .registry import Method, Problem, build_options, get_method, method_names, register
 from .sparse import SparseFlow, points_to_sparse
 from .validation import as_problem

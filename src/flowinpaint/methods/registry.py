@@ -40,6 +40,9 @@ class Method:
         options_type: a frozen dataclass whose fields are the method's options.
         run: ``run(problem, options) -> (1, 2, H, W)`` dense flow.
         needs_image: whether the reference image is required.
+        unavailable: returns why the method cannot run here (a missing library feature, no
+            shipped weights), or None when it can; ``evaluate --methods all`` leaves such
+            methods out with that note.
     """
 
     name: str
@@ -47,6 +50,7 @@ class Method:
     options_type: type
     run: Callable[[Problem, Any], Tensor]
     needs_image: bool
+    unavailable: Callable[[], str | None] = lambda: None
 
 
 _REGISTRY: dict[str, Method] = {}

@@ -1,9 +1,10 @@
-"""Neuroexplicit diffusion inpainting: a U-Net that steers explicit anisotropic diffusion."""
+"""The networks: the neuroexplicit model (a U-Net steering explicit diffusion) and the learned baselines."""
 
 from torch import nn
 
 from .config import ModelConfig
 from .dtm import DiffusionTensorModule
+from .flownets import FlowNetSConfig, FlowNetSInpainting
 from .neuroexplicit import NeuroexplicitInpainting
 from .parametrisation import (
     LevelDiffusion,
@@ -14,6 +15,8 @@ from .parametrisation import (
 
 __all__ = [
     "DiffusionTensorModule",
+    "FlowNetSConfig",
+    "FlowNetSInpainting",
     "LevelDiffusion",
     "ModelConfig",
     "NeuroexplicitInpainting",

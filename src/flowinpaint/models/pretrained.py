@@ -16,43 +16,20 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from torch import nn
 
 from ..io._atomic import atomic_write_bytes
 from ..io.torchfile import load_torch_file, save_torch_file
-from .config import ModelConfig
-from .neuroexplicit import NeuroexplicitInpainting
+from .kinds import MODEL_KINDS, kind_of
 
-__all__ = ["WEIGHTS_DIR", "WEIGHTS_FORMAT", "WEIGHTS_VERSION", "ModelKind", "available_models", "load_model", "model_record", "save_model"]
+__all__ = ["WEIGHTS_DIR", "WEIGHTS_FORMAT", "WEIGHTS_VERSION", "available_models", "load_model", "model_record", "save_model"]
 
 WEIGHTS_FORMAT = "flowinpaint-model"
 WEIGHTS_VERSION = 1
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-
-
-@dataclass(frozen=True)
-class ModelKind:
-    """How to rebuild a model of one kind: its config type and its constructor."""
-
-    config_type: Any
-    build: Callable[[Any], nn.Module]
-
-
-MODEL_KINDS: dict[str, ModelKind] = {
-    "neuroexplicit": ModelKind(ModelConfig, NeuroexplicitInpainting),
-}
-
-
-def kind_of(model: nn.Module) -> str:
-    """The registered kind of ``model`` (a ``ValueError`` for an unknown class)."""
-    for name, kind in MODEL_KINDS.items():
-        if type(model) is kind.build:
-            return name
-    raise ValueError(f"{type(model).__name__} is not a model kind flowinpaint can ship ({', '.join(MODEL_KINDS)})")
 
 
 def available_models() -> list[str]:

@@ -1,7 +1,8 @@
 """The training configuration: a frozen dataclass, loaded from TOML with ``key=value`` overrides.
 
 A TOML file holds the top-level fields of :class:`TrainConfig` and a ``[model]`` table with the
-fields of :class:`~flowinpaint.models.ModelConfig`. Overrides use dotted keys
+fields of the kind's model config (:class:`~flowinpaint.models.ModelConfig` for the default
+``kind = "neuroexplicit"``). Overrides use dotted keys
 (``model.width=22``, ``steps=500``, ``crop=[64, 64]``); a value is read as a TOML value, and a
 bare word that is not valid TOML (``out=runs/x``) is taken as a string. Unknown keys and values
 of the wrong type are a ``ValueError`` that names them.
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..models import ModelConfig
+from ..models.kinds import get_kind
 
 try:  # Python >= 3.11
     import tomllib
@@ -36,10 +38,13 @@ FORMAT_VERSION = 1  # of the training checkpoints (see :mod:`.loop`)
 class TrainConfig:
     """Everything a training run depends on (spec section 6, scaled to the machine).
 
-    The defaults are those of ``configs/neuroexplicit.toml``.
+    The defaults are the paper's model and schedule, spelled out in ``configs/paper.toml``
+    (the shipped default model's run is ``configs/neuroexplicit.toml``).
 
     Attributes:
-        model: the architecture (:class:`ModelConfig`).
+        kind: the model kind (:data:`flowinpaint.models.kinds.MODEL_KINDS`): ``"neuroexplicit"``
+            or a learned baseline such as ``"flownets"``.
+        model: the architecture, the kind's config (:class:`ModelConfig` for neuroexplicit).
         frame: ``(H, W)`` of the synthetic frames the crops are taken from.
         crop: ``(H, W)`` of the random training crops (and of the validation frames), at most ``frame``.
         train_length: samples in the synthetic train split (the data order cycles through them).
@@ -66,7 +71,8 @@ class TrainConfig:
         out: the output folder (``checkpoint.pt``, ``log.jsonl``, ``config.json``).
     """
 
-    model: ModelConfig = field(default_factory=ModelConfig)
+    kind: str = "neuroexplicit"
+    model: Any = field(default_factory=ModelConfig)
     frame: tuple[int, int] = (288, 288)
     crop: tuple[int, int] = (256, 256)
     train_length: int = 8000
@@ -94,10 +100,11 @@ class TrainConfig:
     out: str = "runs/neuroexplicit"
 
     def __post_init__(self) -> None:
+        config_type = get_kind(self.kind).config_type
         if isinstance(self.model, Mapping):
-            object.__setattr__(self, "model", ModelConfig.from_dict(dict(self.model)))
-        if not isinstance(self.model, ModelConfig):
-            raise ValueError(f"model must be a ModelConfig, got {type(self.model).__name__}")  # noqa: TRY004 - config errors are ValueErrors
+            object.__setattr__(self, "model", config_type.from_dict(dict(self.model)))
+        if not isinstance(self.model, config_type):
+            raise ValueError(f"model must be a {config_type.__name__} for kind {self.kind!r}, got {type(self.model).__name__}")  # noqa: TRY004
         for name, hint in _field_types().items():
             if name == "model":
                 continue
@@ -122,6 +129,8 @@ class TrainConfig:
             raise ValueError(f"need lr > 0, weight_decay >= 0, 0 < lr_gamma <= 1, got {self.lr}, {self.weight_decay}, {self.lr_gamma}")
         if self.teacher not in ("", "eed") or (self.teacher_steps > 0) != bool(self.teacher):
             raise ValueError(f"teacher must be '' or 'eed', with teacher_steps > 0 exactly when set; got {self.teacher!r}, {self.teacher_steps}")
+        if self.teacher and self.kind != "neuroexplicit":
+            raise ValueError(f"a teacher warm start needs kind 'neuroexplicit', not {self.kind!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
 
@@ -144,16 +153,17 @@ class TrainConfig:
             raise ValueError(f"a training config must be a table/dict, got {type(fields).__name__}")  # noqa: TRY004
         known = {item.name for item in dataclasses.fields(cls)}
         unknown = sorted(set(fields) - known)
+        kind = get_kind(fields.get("kind", "neuroexplicit"))
         model = fields.get("model", {})
         if isinstance(model, Mapping):
-            model_known = {item.name for item in dataclasses.fields(ModelConfig)}
+            model_known = {item.name for item in dataclasses.fields(kind.config_type)}
             unknown += [f"model.{key}" for key in sorted(set(model) - model_known)]
         if unknown:
             raise ValueError(f"unknown training config keys: {', '.join(unknown)}")
         values = dict(fields)
         if isinstance(model, Mapping):
             try:
-                values["model"] = ModelConfig.from_dict(dict(model))
+                values["model"] = kind.config_type.from_dict(dict(model))
             except TypeError as exc:
                 raise ValueError(f"model: {exc}") from exc
         return cls(**values)
@@ -210,13 +220,16 @@ def apply_overrides(fields: dict[str, Any], overrides: Sequence[str]) -> dict[st
     """
     result = {key: (dict(value) if isinstance(value, Mapping) else value) for key, value in fields.items()}
     train_keys = {item.name for item in dataclasses.fields(TrainConfig)}
-    model_keys = {item.name for item in dataclasses.fields(ModelConfig)}
+    parsed = []
     for pair in overrides:
         key, sep, text = pair.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or not key:
             raise ValueError(f"--set expects KEY=VALUE, got {pair!r}")
-        value = _parse_value(text.strip())
+        parsed.append((pair, key, _parse_value(text.strip())))
+    kind = next((value for _, key, value in parsed if key == "kind"), result.get("kind", "neuroexplicit"))
+    model_keys = {item.name for item in dataclasses.fields(get_kind(str(kind)).config_type)}
+    for pair, key, value in parsed:
         parts = key.split(".")
         if len(parts) == 1 and parts[0] in train_keys and parts[0] != "model":
             result[parts[0]] = value

@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..models import NeuroexplicitInpainting, count_parameters
+from ..models import count_parameters
+from ..models.kinds import get_kind
 from ..models.pretrained import WEIGHTS_DIR, save_model
 from ..provenance import environment
 from .config import TrainConfig
@@ -72,9 +73,10 @@ def export_run(
         The path of the weights file.
     """
     state, record = training_record(run, command, note)
-    model = NeuroexplicitInpainting(TrainConfig.from_dict(state["config"]).model)
+    config = TrainConfig.from_dict(state["config"])
+    model = get_kind(config.kind).build(config.model)
     model.load_state_dict(state["model"])
-    record = {"name": name, "kind": "neuroexplicit", "parameters": count_parameters(model), **record}
+    record = {"name": name, "kind": config.kind, "parameters": count_parameters(model), **record}
     path = Path(directory) / f"{name}.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
     save_model(model, path, record)

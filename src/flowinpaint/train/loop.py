@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from ..io.torchfile import load_torch_file, save_torch_file
-from ..models import NeuroexplicitInpainting
+from ..models.kinds import get_kind
 from ..provenance import git_commit
 from . import distributed
 from .config import FORMAT_VERSION, TrainConfig
@@ -190,7 +190,7 @@ def _append_log(path: Path, record: dict[str, Any]) -> None:
 
 
 def train(config: TrainConfig, resume: bool = False, *, on_step: Callable[[int, float], None] | None = None) -> dict[str, Any]:
-    """Train :class:`NeuroexplicitInpainting` as configured; see the module docstring.
+    """Train the configured model kind (``config.kind``); see the module docstring.
 
     Args:
         config: the run's settings.
@@ -240,7 +240,7 @@ def _train(
     np.random.seed(config.seed % 2**32)
     random.seed(config.seed)
     device = context.device
-    model = NeuroexplicitInpainting(config.model).to(device)
+    model = get_kind(config.kind).build(config.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
     start = 0

@@ -1,4 +1,5 @@
-"""What a training step minimises: the EPE, after an optional warm start by distillation from EED.
+"""What a training step minimises: the EPE (multi-scale for ``flownets``); for the neuroexplicit
+model optionally after a warm start by distillation from EED.
 
 Warm start (``teacher = "eed"``, the first ``teacher_steps`` steps): the DTM's per-level tensors
 and stencil parameters are regressed onto those of edge-enhancing diffusion (the project's tuned
@@ -19,15 +20,18 @@ Both losses run through one module so that DDP (which must see the forward) wrap
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..diffusion import downsample_image
 from ..methods.eed import EEDOptions, eed_field
 from ..methods.explicit import stencil_alpha
-from ..models import NeuroexplicitInpainting
+from ..models import FlowNetSInpainting, NeuroexplicitInpainting
+from ..models.flownets import MULTIPLE
+from ..models.kinds import kind_of
 from ..models.parametrisation import LevelDiffusion
 
-__all__ = ["TEACHERS", "TrainingObjective", "distillation_loss", "epe_loss", "teacher_levels"]
+__all__ = ["TEACHERS", "TrainingObjective", "distillation_loss", "epe_loss", "multiscale_epe_loss", "teacher_levels"]
 
 TEACHERS = ("", "eed")
 
@@ -68,19 +72,50 @@ def distillation_loss(student: list[LevelDiffusion], teacher: list[LevelDiffusio
     return total / len(student)
 
 
+def downsample_truth(truth: Tensor, valid: Tensor, size: tuple[int, int]) -> tuple[Tensor, Tensor]:
+    """The ground truth averaged over its valid pixels onto ``size`` after padding to a multiple of 64.
+
+    Shape:
+        truth ``(B, 2, H, W)``, valid ``(B, 1, H, W)`` -> ``(B, 2, h, w)`` and bool ``(B, 1, h, w)``.
+    """
+    height, width = truth.shape[-2:]
+    pad = (0, -width % MULTIPLE, 0, -height % MULTIPLE)
+    weight = F.pad(valid.to(truth.dtype), pad)
+    factor = (height + pad[3]) // size[0]
+    total = F.avg_pool2d(F.pad(truth, pad) * weight, factor)
+    count = F.avg_pool2d(weight, factor)
+    return total / count.clamp_min(1e-12), count > 0
+
+
+def multiscale_epe_loss(model: FlowNetSInpainting, batch: dict[str, Tensor]) -> Tensor:
+    """EPE of the full-resolution output plus the weighted EPEs of the coarse predictions."""
+    predictions = model.predictions(batch["image"], batch["flow"], batch["known"])
+    dense = model.dense(predictions[-1], batch["flow"], batch["known"])
+    loss = epe_loss(dense, batch["truth"], batch["valid"])
+    for weight, prediction in zip(model.config.loss_weights, reversed(predictions)):
+        truth, valid = downsample_truth(batch["truth"], batch["valid"], tuple(prediction.shape[-2:]))
+        loss = loss + weight * epe_loss(prediction, truth, valid)
+    return loss
+
+
 class TrainingObjective(nn.Module):
     """The loss of one batch: distillation from the teacher, or the EPE of the dense flow."""
 
-    def __init__(self, model: NeuroexplicitInpainting, teacher: str = ""):
+    def __init__(self, model: nn.Module, teacher: str = ""):
         super().__init__()
         if teacher not in TEACHERS:
             raise ValueError(f"teacher must be one of {TEACHERS}, got {teacher!r}")
+        if teacher and not isinstance(model, NeuroexplicitInpainting):
+            raise ValueError("a teacher warm start needs the neuroexplicit model")
         self.model = model
         self.teacher = teacher
+        self.kind = kind_of(model)
 
     def forward(self, batch: dict[str, Tensor], distill: bool) -> Tensor:
         if distill:
             levels = len(self.model.config.level_steps)
             return distillation_loss(self.model.diffusion_levels(batch["image"]), teacher_levels(batch["image"], levels))
+        if self.kind == "flownets":
+            return multiscale_epe_loss(self.model, batch)
         prediction = self.model(batch["image"], batch["flow"], batch["known"])
         return epe_loss(prediction, batch["truth"], batch["valid"])

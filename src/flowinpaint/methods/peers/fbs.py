@@ -124,4 +124,5 @@ def run(problem: Problem, options: FbsOptions) -> Tensor:
 register(Method(
     "fbs", "OpenCV fast bilateral solver, mask as confidence; peer (needs OpenCV built with Eigen)",
     FbsOptions, run, needs_image=True,
+    unavailable=lambda: None if available() else "this OpenCV build has no fast bilateral solver (no Eigen)",
 ))

@@ -1,0 +1,81 @@
+"""Running a trained network as an inpainting method, and the fully learned baselines.
+
+:func:`run_network` is shared by every learned method: it loads the model once per process,
+pads images smaller than the network needs (the image by replicating its border, the flow with
+unknown pixels), runs under ``torch.inference_mode`` on the chosen device and crops back.
+
+``flownets`` (:class:`~flowinpaint.models.FlowNetSInpainting`) is registered here; its
+weights are the shipped model of the same name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..models.pretrained import available_models, cached_model
+from .registry import Method, Problem, register
+
+__all__ = ["LearnedOptions", "run_network"]
+
+
+def run_network(problem: Problem, model_name: str, device: str, min_size: int = 1, **forward_options: Any) -> Tensor:
+    """The dense flow ``(1, 2, H, W)`` of the (cached) model ``model_name`` for ``problem``.
+
+    Args:
+        min_size: pad images to at least this many pixels per side (the model's pyramid needs).
+        forward_options: keyword arguments of the model's forward.
+    """
+    model = cached_model(model_name, device)
+    assert problem.image is not None  # learned methods need the image
+    height, width = problem.flow.shape[-2:]
+    pad = (0, max(0, min_size - width), 0, max(0, min_size - height))
+    image = F.pad(problem.image, pad, mode="replicate") if any(pad) else problem.image
+    flow, known = F.pad(problem.flow, pad), F.pad(problem.known, pad, value=False)
+    where = torch.device(device)
+    with torch.inference_mode():
+        dense = model(image.to(where), flow.to(where), known.to(where), **forward_options)
+    return dense[..., :height, :width].float().cpu()
+
+
+def shipped(name: str) -> str | None:
+    """Why a method whose default weights are ``name`` cannot run, or None if they are shipped."""
+    return None if name in available_models() else f"no shipped {name!r} weights in this installation"
+
+
+@dataclass(frozen=True)
+class LearnedOptions:
+    """Options of the learned baselines.
+
+    Attributes:
+        model: a shipped model's name or the path of a weights file (``flowinpaint export-model``);
+            empty: the shipped model named like the method.
+        device: the torch device to run on (``"cpu"``, ``"cuda"``, ...).
+    """
+
+    model: str = ""
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.model, str):
+            raise ValueError(f"model must be a model name or a path, got {self.model!r}")
+        try:
+            torch.device(self.device)
+        except (RuntimeError, TypeError):
+            raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {self.device!r}") from None
+
+
+def register_baseline(name: str, summary: str) -> None:
+    """Register the learned baseline ``name`` whose default weights are the shipped model ``name``."""
+
+    def run(problem: Problem, options: LearnedOptions) -> Tensor:
+        return run_network(problem, options.model or name, options.device)
+
+    register(Method(name, summary, LearnedOptions, run, needs_image=True, unavailable=lambda: shipped(name)))
+
+
+register_baseline("flownets", "learned baseline: FlowNetS-style CNN from image, sparse flow and mask (shipped weights)")
