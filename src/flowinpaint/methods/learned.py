@@ -4,12 +4,14 @@
 pads images smaller than the network needs (the image by replicating its border, the flow with
 unknown pixels), runs under ``torch.inference_mode`` on the chosen device and crops back.
 
-``flownets`` (:class:`~flowinpaint.models.FlowNetSInpainting`) is registered here; its
-weights are the shipped model of the same name.
+The fully learned baselines are registered here, each with the shipped model of its name as
+default weights: ``flownets`` (:class:`~flowinpaint.models.FlowNetSInpainting`), ``wgain``
+(:class:`~flowinpaint.models.WGAINInpainting`) and ``pd`` (:class:`~flowinpaint.models.PDInpainting`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +22,7 @@ from torch import Tensor
 from ..models.pretrained import available_models, cached_model
 from .registry import Method, Problem, register
 
-__all__ = ["LearnedOptions", "run_network"]
+__all__ = ["LearnedOptions", "PDOptions", "run_network"]
 
 
 def run_network(problem: Problem, model_name: str, device: str, min_size: int = 1, **forward_options: Any) -> Tensor:
@@ -69,13 +71,37 @@ class LearnedOptions:
             raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {self.device!r}") from None
 
 
-def register_baseline(name: str, summary: str) -> None:
-    """Register the learned baseline ``name`` whose default weights are the shipped model ``name``."""
+@dataclass(frozen=True)
+class PDOptions(LearnedOptions):
+    """Options of ``pd`` (see :class:`LearnedOptions`).
 
-    def run(problem: Problem, options: LearnedOptions) -> Tensor:
-        return run_network(problem, options.model or name, options.device)
+    Attributes:
+        steps: DDIM sampling steps; None: the model's ``sampling_steps``.
+    """
 
-    register(Method(name, summary, LearnedOptions, run, needs_image=True, unavailable=lambda: shipped(name)))
+    steps: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"steps must be >= 1 or None, got {self.steps}")
+
+
+def register_baseline(name: str, summary: str, options_type: type = LearnedOptions) -> None:
+    """Register the learned baseline ``name`` whose default weights are the shipped model ``name``.
+
+    The fields of ``options_type`` beyond :class:`LearnedOptions`'s are passed to the model's
+    forward as keywords (None values left out).
+    """
+    extra = [field.name for field in dataclasses.fields(options_type) if field.name not in ("model", "device")]
+
+    def run(problem: Problem, options: Any) -> Tensor:
+        keywords = {key: getattr(options, key) for key in extra if getattr(options, key) is not None}
+        return run_network(problem, options.model or name, options.device, **keywords)
+
+    register(Method(name, summary, options_type, run, needs_image=True, unavailable=lambda: shipped(name)))
 
 
 register_baseline("flownets", "learned baseline: FlowNetS-style CNN from image, sparse flow and mask (shipped weights)")
+register_baseline("wgain", "learned baseline: Wasserstein GAN imputation network (shipped weights)")
+register_baseline("pd", "learned baseline: conditional denoising diffusion, DDIM sampling (shipped weights)", PDOptions)

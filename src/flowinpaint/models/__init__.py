@@ -5,6 +5,8 @@ from torch import nn
 from .config import ModelConfig
 from .dtm import DiffusionTensorModule
 from .flownets import FlowNetSConfig, FlowNetSInpainting
+from .pd import PDConfig, PDInpainting
+from .wgain import WGAINConfig, WGAINInpainting
 from .neuroexplicit import NeuroexplicitInpainting
 from .parametrisation import (
     LevelDiffusion,
@@ -20,6 +22,10 @@ __all__ = [
     "LevelDiffusion",
     "ModelConfig",
     "NeuroexplicitInpainting",
+    "PDConfig",
+    "PDInpainting",
+    "WGAINConfig",
+    "WGAINInpainting",
     "count_parameters",
     "homogeneous_raw",
     "level_diffusion",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
+
+from .configbase import ConfigDict
 
 __all__ = ["MAX_LEVELS", "ModelConfig"]
 
@@ -14,7 +15,7 @@ EIGENVECTORS = ("learned", "structure_tensor")
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(ConfigDict):
     """Architecture and solver settings of :class:`~flowinpaint.models.NeuroexplicitInpainting`.
 
     Attributes:
@@ -77,17 +78,3 @@ class ModelConfig:
     def level_steps(self) -> tuple[int, ...]:
         """The FSI steps the solver runs per level, coarse to fine (one level without pyramid)."""
         return self.steps if self.pyramid else (sum(self.steps),)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-compatible dict of the fields (for checkpoints)."""
-        fields = dataclasses.asdict(self)
-        fields["steps"] = list(self.steps)
-        return fields
-
-    @classmethod
-    def from_dict(cls, fields: dict[str, Any]) -> ModelConfig:
-        """The inverse of :meth:`to_dict`; unknown keys are an error."""
-        unknown = set(fields) - {field.name for field in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown ModelConfig fields: {sorted(unknown)}")
-        return cls(**fields)

@@ -17,14 +17,13 @@ of 64 and the output cropped back.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .configbase import ConfigDict
 from .dtm import IMAGENET_MEAN, IMAGENET_STD, check_image
 
 __all__ = ["FlowNetSConfig", "FlowNetSInpainting"]
@@ -34,7 +33,7 @@ ENCODER = ((1, 7, 2), (2, 5, 2), (4, 5, 2), (4, 3, 1), (8, 3, 2), (8, 3, 1), (8,
 
 
 @dataclass(frozen=True)
-class FlowNetSConfig:
+class FlowNetSConfig(ConfigDict):
     """Architecture of :class:`FlowNetSInpainting`.
 
     Attributes:
@@ -57,18 +56,6 @@ class FlowNetSConfig:
             raise ValueError(f"flow_scale must be > 0, got {self.flow_scale}")
         if len(self.loss_weights) != 5 or min(self.loss_weights) < 0:
             raise ValueError(f"loss_weights needs 5 non-negative weights (1/4 .. 1/64), got {self.loss_weights}")
-
-    def to_dict(self) -> dict[str, Any]:
-        fields = dataclasses.asdict(self)
-        fields["loss_weights"] = list(self.loss_weights)
-        return fields
-
-    @classmethod
-    def from_dict(cls, fields: dict[str, Any]) -> FlowNetSConfig:
-        unknown = set(fields) - {field.name for field in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown FlowNetSConfig fields: {sorted(unknown)}")
-        return cls(**fields)
 
 
 def conv(in_channels: int, out_channels: int, kernel: int, stride: int) -> nn.Sequential:

@@ -14,6 +14,8 @@ from torch import nn
 from .config import ModelConfig
 from .flownets import FlowNetSConfig, FlowNetSInpainting
 from .neuroexplicit import NeuroexplicitInpainting
+from .pd import PDConfig, PDInpainting
+from .wgain import WGAINConfig, WGAINInpainting
 
 __all__ = ["MODEL_KINDS", "ModelKind", "get_kind", "kind_of"]
 
@@ -29,6 +31,8 @@ class ModelKind:
 MODEL_KINDS: dict[str, ModelKind] = {
     "neuroexplicit": ModelKind(ModelConfig, NeuroexplicitInpainting),
     "flownets": ModelKind(FlowNetSConfig, FlowNetSInpainting),
+    "wgain": ModelKind(WGAINConfig, WGAINInpainting),
+    "pd": ModelKind(PDConfig, PDInpainting),
 }
 
 

@@ -54,7 +54,7 @@ class TrainConfig:
             (log-uniform, :func:`flowinpaint.data.sample_density`).
         batch_size: samples per step (over all processes with DDP; a multiple of the world size).
         steps: total optimisation steps of the run (a resumed run may raise it).
-        lr: Adam learning rate; weight_decay: Adam's L2 weight decay.
+        lr: Adam learning rate; adam_betas: its moment decays; weight_decay: its L2 weight decay.
         lr_step, lr_gamma: StepLR, the rate is multiplied by ``lr_gamma`` every ``lr_step`` steps.
         teacher: ``"eed"`` warm-starts the model by distillation (:mod:`.objective`) during the
             first ``teacher_steps`` steps; ``""`` (default) trains on the EPE from the start.
@@ -83,6 +83,7 @@ class TrainConfig:
     batch_size: int = 8
     steps: int = 3000
     lr: float = 1e-4
+    adam_betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 4e-4
     lr_step: int = 1000
     lr_gamma: float = 0.5
@@ -131,6 +132,8 @@ class TrainConfig:
             raise ValueError(f"teacher must be '' or 'eed', with teacher_steps > 0 exactly when set; got {self.teacher!r}, {self.teacher_steps}")
         if self.teacher and self.kind != "neuroexplicit":
             raise ValueError(f"a teacher warm start needs kind 'neuroexplicit', not {self.kind!r}")
+        if not all(0 <= beta < 1 for beta in self.adam_betas):
+            raise ValueError(f"adam_betas must lie in [0, 1), got {self.adam_betas}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
 

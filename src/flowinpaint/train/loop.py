@@ -241,7 +241,7 @@ def _train(
     random.seed(config.seed)
     device = context.device
     model = get_kind(config.kind).build(config.model).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.adam_betas, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
     start = 0
     if saved is not None:

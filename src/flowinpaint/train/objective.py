@@ -1,5 +1,6 @@
-"""What a training step minimises: the EPE (multi-scale for ``flownets``); for the neuroexplicit
-model optionally after a warm start by distillation from EED.
+"""What a training step minimises, per model kind: the EPE (``neuroexplicit``, optionally after a
+warm start by distillation from EED), the multi-scale EPE (``flownets``), WGAN-GP plus EPE
+(``wgain``) or the denoising loss (``pd``).
 
 Warm start (``teacher = "eed"``, the first ``teacher_steps`` steps): the DTM's per-level tensors
 and stencil parameters are regressed onto those of edge-enhancing diffusion (the project's tuned
@@ -26,12 +27,23 @@ from torch import Tensor, nn
 from ..diffusion import downsample_image
 from ..methods.eed import EEDOptions, eed_field
 from ..methods.explicit import stencil_alpha
-from ..models import FlowNetSInpainting, NeuroexplicitInpainting
+from torch.func import functional_call
+
+from ..models import FlowNetSInpainting, NeuroexplicitInpainting, PDInpainting, WGAINInpainting
 from ..models.flownets import MULTIPLE
 from ..models.kinds import kind_of
 from ..models.parametrisation import LevelDiffusion
 
-__all__ = ["TEACHERS", "TrainingObjective", "distillation_loss", "epe_loss", "multiscale_epe_loss", "teacher_levels"]
+__all__ = [
+    "TEACHERS",
+    "TrainingObjective",
+    "denoising_loss",
+    "distillation_loss",
+    "epe_loss",
+    "multiscale_epe_loss",
+    "teacher_levels",
+    "wgain_loss",
+]
 
 TEACHERS = ("", "eed")
 
@@ -98,6 +110,51 @@ def multiscale_epe_loss(model: FlowNetSInpainting, batch: dict[str, Tensor]) -> 
     return loss
 
 
+def gradient_penalty(critic: nn.Module, image: Tensor, real: Tensor, fake: Tensor, known: Tensor) -> Tensor:
+    """WGAN-GP's ``mean (|grad critic(x)| - 1)^2`` at random interpolates of real and fake flows."""
+    weight = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
+    mixed = (weight * real + (1 - weight) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(image, mixed, known).sum(), mixed, create_graph=True)
+    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def wgain_loss(model: WGAINInpainting, batch: dict[str, Tensor]) -> Tensor:
+    """Critic and generator losses of one simultaneous WGAN-GP step, as one scalar.
+
+    ``critic(fake) - critic(real) + lambda GP`` reaches only the critic (the fake is detached);
+    ``-w critic(fake) + EPE / flow_scale`` reaches only the generator (the critic's parameters
+    are detached in that term), so one backward and one Adam step update both players. Invalid
+    ground-truth pixels are filled with the fake so the critic cannot tell them apart.
+    """
+    config = model.config
+    image = model.normalise(batch["image"])
+    fake = model.generate(batch["image"], batch["flow"], batch["known"])
+    real = torch.where(batch["valid"], batch["truth"] / config.flow_scale, fake.detach())
+    critic = model.critic
+    critic_loss = critic(image, fake.detach(), batch["known"]).mean() - critic(image, real, batch["known"]).mean()
+    critic_loss = critic_loss + config.gradient_penalty * gradient_penalty(critic, image, real, fake.detach(), batch["known"])
+    frozen = {name: parameter.detach() for name, parameter in critic.named_parameters()}
+    adversarial = -functional_call(critic, frozen, (image, fake, batch["known"])).mean()
+    epe = epe_loss(fake, batch["truth"] / config.flow_scale, batch["valid"])
+    return critic_loss + config.adversarial_weight * adversarial + epe
+
+
+def denoising_loss(model: PDInpainting, batch: dict[str, Tensor]) -> Tensor:
+    """The noise-prediction MSE at a random time per sample, over the valid pixels."""
+    condition = model.condition(batch["image"], batch["flow"], batch["known"])
+    clean = batch["truth"].masked_fill(~batch["valid"], 0.0) / model.config.flow_scale
+    t = torch.randint(0, model.config.timesteps, (clean.shape[0],), device=clean.device)
+    abar = model.abar[t].view(-1, 1, 1, 1)
+    noise = torch.randn_like(clean)
+    noisy = abar.sqrt() * clean + (1 - abar).sqrt() * noise
+    error = ((model.predict_noise(noisy, t, condition) - noise) ** 2).sum(dim=1, keepdim=True)
+    weight = batch["valid"].to(error.dtype)
+    return (error * weight).sum() / weight.sum().clamp_min(1.0)
+
+
+LOSSES = {"flownets": multiscale_epe_loss, "wgain": wgain_loss, "pd": denoising_loss}
+
+
 class TrainingObjective(nn.Module):
     """The loss of one batch: distillation from the teacher, or the EPE of the dense flow."""
 
@@ -115,7 +172,7 @@ class TrainingObjective(nn.Module):
         if distill:
             levels = len(self.model.config.level_steps)
             return distillation_loss(self.model.diffusion_levels(batch["image"]), teacher_levels(batch["image"], levels))
-        if self.kind == "flownets":
-            return multiscale_epe_loss(self.model, batch)
+        if self.kind in LOSSES:
+            return LOSSES[self.kind](self.model, batch)
         prediction = self.model(batch["image"], batch["flow"], batch["known"])
         return epe_loss(prediction, batch["truth"], batch["valid"])

@@ -1,0 +1,126 @@
+"""``pd``: a conditional denoising-diffusion model that samples dense flow (spec sections 7-8).
+
+The data is the flow divided by ``flow_scale``. A :class:`~.unet.UNet` with a sinusoidal time
+embedding predicts the noise ``eps`` of ``x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps`` from
+``x_t`` and the conditioning: normalised image, scaled sparse flow (0 at unknown pixels) and mask.
+The noise schedule is the cosine schedule of Nichol & Dhariwal (2021) over ``timesteps`` steps.
+
+Sampling is DDIM (Song et al. 2021, ``eta = 0``) over ``sampling_steps`` evenly spaced steps; after
+every step the prediction of ``x_0`` takes the known values at the known pixels (replacement
+conditioning, the cheap relative of RePaint's resampling), and the result re-imposes them. In eval
+mode the start noise comes from a generator seeded with ``seed``, so results are reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .configbase import ConfigDict
+from .dtm import IMAGENET_MEAN, IMAGENET_STD, check_image
+from .unet import UNet
+
+__all__ = ["PDConfig", "PDInpainting", "cosine_schedule"]
+
+
+@dataclass(frozen=True)
+class PDConfig(ConfigDict):
+    """Architecture and sampler of :class:`PDInpainting`.
+
+    Attributes:
+        width, depth: the denoiser U-Net's first width and number of downsamplings.
+        flow_scale: the data is flow / flow_scale (pixels).
+        timesteps: steps of the training noise schedule.
+        sampling_steps: DDIM steps when sampling (fewer: faster, coarser).
+        seed: seed of the start noise in eval mode.
+    """
+
+    width: int = 16
+    depth: int = 3
+    flow_scale: float = 20.0
+    timesteps: int = 1000
+    sampling_steps: int = 20
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("width", "depth", "timesteps", "sampling_steps"):
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.sampling_steps > self.timesteps:
+            raise ValueError(f"sampling_steps ({self.sampling_steps}) cannot exceed timesteps ({self.timesteps})")
+        if not self.flow_scale > 0:
+            raise ValueError(f"flow_scale must be > 0, got {self.flow_scale}")
+
+
+def cosine_schedule(timesteps: int) -> Tensor:
+    """``abar_t`` for ``t = 0 .. timesteps - 1`` (float64, decreasing from ~1 towards 0)."""
+    steps = torch.arange(timesteps + 1, dtype=torch.float64) / timesteps
+    f = torch.cos((steps + 0.008) / 1.008 * math.pi / 2) ** 2
+    abar = f / f[0]
+    betas = (1 - abar[1:] / abar[:-1]).clamp(max=0.999)
+    return torch.cumprod(1 - betas, dim=0)
+
+
+def time_embedding(t: Tensor, size: int) -> Tensor:
+    """Sinusoidal embedding ``(B, size)`` of integer times ``t`` ``(B,)``."""
+    half = size // 2
+    frequencies = torch.exp(-math.log(10_000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    angles = t.float()[:, None] * frequencies[None]
+    return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+
+class PDInpainting(nn.Module):
+    """Dense flow sampled by a conditional DDIM.
+
+    Shape:
+        image ``(B, 3, H, W)`` in [0, 1]; flow ``(B, 2, H, W)``; known ``(B, 1, H, W)`` bool;
+        returns ``(B, 2, H, W)`` in pixels, equal to ``flow`` on the known pixels.
+    """
+
+    def __init__(self, config: PDConfig | None = None):
+        super().__init__()
+        self.config = config = config or PDConfig()
+        embedding = 4 * config.width
+        self.embedding_size = embedding
+        self.time_mlp = nn.Sequential(nn.Linear(embedding, embedding), nn.SiLU(), nn.Linear(embedding, embedding))
+        self.denoiser = UNet(2 + 3 + 2 + 1, 2, config.width, config.depth, embedding=embedding)
+        self.register_buffer("abar", cosine_schedule(config.timesteps).float(), persistent=False)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def condition(self, image: Tensor, flow: Tensor, known: Tensor) -> Tensor:
+        """The conditioning channels ``(B, 6, H, W)``: image, scaled sparse flow, mask."""
+        check_image(image)
+        sparse = flow.masked_fill(~known, 0.0) / self.config.flow_scale
+        return torch.cat([(image - self.mean) / self.std, sparse, known.to(sparse.dtype)], dim=1)
+
+    def predict_noise(self, noisy: Tensor, t: Tensor, condition: Tensor) -> Tensor:
+        """``eps`` predicted from ``x_t`` ``(B, 2, H, W)`` at integer times ``t`` ``(B,)``."""
+        embedding = self.time_mlp(time_embedding(t, self.embedding_size))
+        return self.denoiser(torch.cat([noisy, condition], dim=1), embedding)
+
+    def forward(self, image: Tensor, flow: Tensor, known: Tensor, *, steps: int | None = None) -> Tensor:
+        steps = steps or self.config.sampling_steps
+        if not 1 <= steps <= self.config.timesteps:
+            raise ValueError(f"steps must lie in [1, {self.config.timesteps}], got {steps}")
+        condition = self.condition(image, flow, known)
+        data = condition[:, 3:5]
+        shape = flow.shape
+        if self.training:
+            x = torch.randn(shape, device=flow.device, dtype=flow.dtype)
+        else:
+            generator = torch.Generator(device=flow.device).manual_seed(self.config.seed)
+            x = torch.randn(shape, generator=generator, device=flow.device, dtype=flow.dtype)
+        times = torch.linspace(self.config.timesteps - 1, 0, steps).round().long().tolist()
+        estimate = x
+        for index, t in enumerate(times):
+            abar = self.abar[t]
+            noise = self.predict_noise(x, torch.full((shape[0],), t, device=flow.device), condition)
+            estimate = torch.where(known, data, (x - (1 - abar).sqrt() * noise) / abar.sqrt())
+            if index + 1 < len(times):
+                abar_next = self.abar[times[index + 1]]
+                x = abar_next.sqrt() * estimate + (1 - abar_next).sqrt() * noise
+        return torch.where(known, flow, estimate * self.config.flow_scale)

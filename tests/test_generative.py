@@ -1,0 +1,121 @@
+"""The generative learned baselines: WGAIN (WGAN-GP) and PD (conditional DDIM)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from test_train import tiny
+
+from flowinpaint import inpaint, load_model
+from flowinpaint.models import PDConfig, PDInpainting, WGAINConfig, WGAINInpainting
+from flowinpaint.models.pd import cosine_schedule
+from flowinpaint.train import train
+from flowinpaint.train.export import export_run
+from flowinpaint.train.objective import denoising_loss, epe_loss, gradient_penalty, wgain_loss
+
+SMALL_WGAIN = WGAINConfig(width=4, depth=2, critic_width=4)
+SMALL_PD = PDConfig(width=4, depth=2, timesteps=50, sampling_steps=4)
+
+
+def batch(height: int = 32, width: int = 40, size: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    truth = torch.randn(size, 2, height, width, generator=generator) * 4
+    known = torch.rand(size, 1, height, width, generator=generator) < 0.1
+    valid = torch.rand(size, 1, height, width, generator=generator) < 0.95
+    return {"image": torch.rand(size, 3, height, width, generator=generator), "flow": truth.masked_fill(~known, 0),
+            "known": known, "truth": truth, "valid": valid}
+
+
+@pytest.mark.parametrize("model", [WGAINInpainting(SMALL_WGAIN), PDInpainting(SMALL_PD)], ids=["wgain", "pd"])
+def test_known_pixels_unchanged_any_size_and_reproducible_in_eval(model):
+    model.eval()
+    for size in [(9, 13), (33, 47)]:
+        data = batch(*size, size=1)
+        with torch.no_grad():
+            dense = model(data["image"], data["flow"], data["known"])
+            again = model(data["image"], data["flow"], data["known"])
+        mask = data["known"].expand_as(dense)
+        assert dense.shape == data["flow"].shape and torch.isfinite(dense).all()
+        assert torch.equal(dense[mask], data["flow"][mask]) and torch.equal(dense, again)
+
+
+def test_gradient_penalty_is_zero_for_a_unit_slope_critic():
+    class Linear(torch.nn.Module):  # critic(x) = <w, x> with |w| = 1: gradient norm exactly 1
+        def forward(self, image, flow, known):
+            weight = torch.ones_like(flow[:1]) / flow[0].numel() ** 0.5
+            return (flow * weight).flatten(1).sum(1)
+
+    data = batch()
+    penalty = gradient_penalty(Linear(), data["image"], data["truth"], data["truth"] * 0, data["known"])
+    assert float(penalty) == pytest.approx(0.0, abs=1e-10)
+
+
+def test_wgain_loss_trains_the_critic_and_the_generator_apart():
+    model = WGAINInpainting(SMALL_WGAIN)
+    data = batch()
+    generator_params = list(model.generator.parameters())
+    torch.manual_seed(0)
+    wgain_loss(model, data).backward()
+    for name, parameter in model.named_parameters():
+        if name == "critic.layers.8.bias":  # cancels in critic(fake) - critic(real); nothing else sees it
+            continue
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+    combined = [parameter.grad.clone() for parameter in generator_params]
+    # The generator's gradient is that of -w critic(fake) + EPE alone: the critic's own loss
+    # (fake detached) and the gradient penalty do not reach it.
+    model.zero_grad()
+    torch.manual_seed(0)  # the same noise in generate()
+    fake = model.generate(data["image"], data["flow"], data["known"])
+    scaled_truth = data["truth"] / model.config.flow_scale
+    alone = -model.config.adversarial_weight * model.critic(model.normalise(data["image"]), fake, data["known"]).mean()
+    alone = alone + epe_loss(fake, scaled_truth, data["valid"])
+    expected = torch.autograd.grad(alone, generator_params)
+    for got, want in zip(combined, expected):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-8)
+
+
+def test_cosine_schedule_decreases_from_one():
+    abar = cosine_schedule(1000)
+    assert abar.shape == (1000,) and 0.99 < float(abar[0]) <= 1 and float(abar[-1]) < 1e-3
+    assert (abar[1:] < abar[:-1]).all()
+
+
+def test_denoising_loss_is_the_noise_mse_and_reaches_the_denoiser():
+    model = PDInpainting(SMALL_PD)
+    data = batch()
+    loss = denoising_loss(model, data)
+    assert 0.5 < float(loss) < 20  # an untrained denoiser is off by about the noise's variance
+    loss.backward()
+    assert all(p.grad is not None for p in model.denoiser.parameters())
+
+
+def test_ddim_with_a_perfect_denoiser_recovers_the_data():
+    model = PDInpainting(SMALL_PD).eval()
+    data = batch(size=1)
+    clean = data["truth"] / model.config.flow_scale
+
+    def oracle(noisy, t, condition):  # the exact noise of x_t given the clean flow
+        abar = model.abar[t].view(-1, 1, 1, 1)
+        return (noisy - abar.sqrt() * clean) / (1 - abar).sqrt()
+
+    model.predict_noise = oracle
+    with torch.no_grad():
+        dense = model(data["image"], data["flow"], data["known"])
+    torch.testing.assert_close(dense, data["truth"], rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize(("kind", "config"), [("wgain", SMALL_WGAIN), ("pd", SMALL_PD)])
+def test_trains_exports_and_runs_as_a_method(tmp_path, kind, config):
+    run = tiny(tmp_path / "run", kind=kind, model=config, steps=2, val_every=2, adam_betas=(0.5, 0.999))
+    result = train(run)
+    assert np.isfinite(result["loss"]) and set(result["val"]) == {"epe_1%", "epe_5%", "epe_10%"}
+    path = export_run(tmp_path / "run", kind, directory=tmp_path / "weights")
+    assert type(load_model(path)).__name__ == {"wgain": "WGAINInpainting", "pd": "PDInpainting"}[kind]
+    rng = np.random.default_rng(0)
+    flow = rng.normal(size=(20, 27, 2)).astype(np.float32)
+    mask = rng.random((20, 27)) < 0.1
+    mask[0, 0] = True
+    options = {"steps": 2} if kind == "pd" else {}
+    dense = inpaint(flow, mask, rng.random((20, 27, 3)), method=kind, model=str(path), **options)
+    np.testing.assert_array_equal(dense[mask], flow[mask])
