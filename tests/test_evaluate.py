@@ -145,3 +145,13 @@ def test_middlebury_from_shared_data(shared_data, tmp_path):
     (entry,) = results["entries"].values()
     assert entry["error"] is None and entry["id"].startswith("middlebury/")
     assert 0 < entry["epe"] < 5 and entry["epe_occ"] is None  # Middlebury has no occlusion masks
+
+
+def test_method_specs_carry_options_and_bad_ones_are_named(tmp_path):
+    results = evaluate(EvalConfig(dataset="synthetic", out=tmp_path / "run", methods=["laplace", "laplace:alpha=0.3"],
+                                  densities=(0.1,), limit=1, size=(32, 40), progress=False))
+    epes = {entry["method"]: entry["epe"] for entry in results["entries"].values()}
+    assert set(epes) == {"laplace", "laplace:alpha=0.3"} and epes["laplace"] != epes["laplace:alpha=0.3"]
+    for bad, words in (("laplace:nope=1", "no option 'nope'"), ("laplace:alpha=x", "finite number"), ("nope", "unknown method")):
+        with pytest.raises(ValueError, match=words):
+            evaluate(EvalConfig(dataset="synthetic", out=tmp_path / "bad", methods=[bad], limit=1, progress=False))

@@ -4,10 +4,7 @@ options from ``KEY=VALUE`` strings, and output checks."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
-import types
-import typing
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
@@ -15,11 +12,6 @@ __all__ = [
     "UsageError", "Parser", "frame_size", "densities", "positive_int", "parse_options", "check_writable", "write_output",
     "output_folder", "create_folder",
 ]
-
-_NONE_WORDS = ("none", "null")
-_TRUE_WORDS = ("true", "yes", "on", "1")
-_FALSE_WORDS = ("false", "no", "off", "0")
-
 
 class UsageError(ValueError):
     """A bad command line or input; reported as one line, exit code 2."""
@@ -41,65 +33,15 @@ def frame_size(text: str) -> tuple[int, int]:
     return int(parts[0]), int(parts[1])
 
 
-def _option_types(options_type: type) -> dict[str, tuple[type, bool]]:
-    """Each field of an options dataclass as ``(base type, accepts None)``."""
-    hints = typing.get_type_hints(options_type)
-    result = {}
-    for field in dataclasses.fields(options_type):
-        hint = hints.get(field.name, str)
-        nullable = False
-        if typing.get_origin(hint) in (typing.Union, types.UnionType):
-            args = [arg for arg in typing.get_args(hint) if arg is not type(None)]
-            nullable = len(args) < len(typing.get_args(hint))
-            hint = args[0] if len(args) == 1 else str
-        result[field.name] = (hint, nullable)
-    return result
-
-
-def _convert(key: str, text: str, base: type, nullable: bool) -> Any:
-    word = text.strip().lower()
-    if nullable and word in _NONE_WORDS:
-        return None
-    suffix = " or none" if nullable else ""
-    if base is bool:
-        if word in _TRUE_WORDS + _FALSE_WORDS:
-            return word in _TRUE_WORDS
-        raise UsageError(f"option {key} expects true or false{suffix}, got {text!r}")
-    if base is int:
-        try:
-            return int(word)
-        except ValueError:
-            raise UsageError(f"option {key} expects an integer{suffix}, got {text!r}") from None
-    if base is float:
-        try:
-            value = float(word)
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value):
-            raise UsageError(f"option {key} expects a finite number{suffix}, got {text!r}")
-        return value
-    if base is str:
-        return text
-    raise UsageError(f"option {key} (type {getattr(base, '__name__', base)}) cannot be set from the command line")
-
-
 def parse_options(method: Any, pairs: Sequence[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` strings converted with the types of ``method.options_type``'s fields."""
-    fields = _option_types(method.options_type)
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, text = pair.partition("=")
-        key = key.strip().replace("-", "_")
-        if not sep or not key:
-            raise UsageError(f"--option expects KEY=VALUE, got {pair!r}")
-        if key not in fields:
-            raise UsageError(
-                f"method {method.name!r} has no option {key!r}; its options are: {', '.join(fields) or '(none)'}"
-            )
-        if key in options:
-            raise UsageError(f"option {key} is given twice")
-        options[key] = _convert(key, text, *fields[key])
-    return options
+    """``KEY=VALUE`` strings converted with the types of the method's options (see
+    :func:`flowinpaint.methods.options.parse_options`); errors are :class:`UsageError`."""
+    from ..methods.options import parse_options as parse
+
+    try:
+        return parse(method, pairs)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def check_writable(path: str, kind: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,12 @@ from .report import _order, aggregate
 __all__ = ["error_vs_density", "qualitative", "write_figures"]
 
 _MAX_PANEL_WIDTH = 256
+
+
+def qualitative_path(folder: Path, index: int, method: str) -> Path:
+    """The kept dense flow of sample ``index`` by ``method`` (a name or a spec) in ``folder``."""
+    safe = re.sub(r"[^A-Za-z0-9_.=-]", "_", method)
+    return Path(folder) / f"sample{index}_{safe}.npy"
 
 
 def error_vs_density(results: dict[str, Any], path: str | Path) -> Path | None:
@@ -74,8 +81,8 @@ def qualitative(results: dict[str, Any], folder: str | Path, path: str | Path) -
         index = int(input_path.name[6:].split("_")[0])
         data = np.load(input_path)
         truth, valid, known = data["flow"], data["valid"], data["known"]
-        flows = {m: np.load(folder / f"sample{index}_{m}.npy").astype(np.float32)
-                 for m in methods if (folder / f"sample{index}_{m}.npy").exists()}
+        flows = {m: np.load(qualitative_path(folder, index, m)).astype(np.float32)
+                 for m in methods if qualitative_path(folder, index, m).exists()}
         if not flows:
             continue
         width = truth.shape[1]

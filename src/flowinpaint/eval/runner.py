@@ -50,7 +50,9 @@ import numpy as np
 
 from ..io._atomic import atomic_write_bytes
 from ..methods import get_method, inpaint, method_names
+from ..methods.options import parse_method_spec
 from ..provenance import environment
+from .figures import qualitative_path
 from .metrics import epe, fl_all
 
 __all__ = [
@@ -124,8 +126,9 @@ def resolve_methods(methods: str | Sequence[str]) -> tuple[list[str], list[str]]
     """``(names, notes)``: the methods to run and why any were left out.
 
     ``"all"`` is every registered method that can run here (see ``Method.unavailable``: fbs
-    without OpenCV's Eigen build, learned methods without shipped weights). A list is validated against the registry; an unknown name is a
-    ``ValueError`` listing the registered ones.
+    without OpenCV's Eigen build, learned methods without shipped weights). A list holds names
+    or specs ``NAME:KEY=VALUE:...`` (options of the method, e.g. ``neuroexplicit:model=x.pt``);
+    an unknown method or option is a ``ValueError``.
     """
     notes: list[str] = []
     if isinstance(methods, str):
@@ -142,10 +145,8 @@ def resolve_methods(methods: str | Sequence[str]) -> tuple[list[str], list[str]]
     names = [name for name in methods if name]
     if not names:
         raise ValueError("no methods given; use 'all' or a comma-separated list")
-    known = method_names()
-    unknown = [name for name in names if name not in known]
-    if unknown:
-        raise ValueError(f"unknown method(s) {', '.join(map(repr, unknown))}; available: {', '.join(known)}")
+    for spec in names:  # a name, or NAME:KEY=VALUE:... with the method's options
+        parse_method_spec(spec)
     return list(dict.fromkeys(names)), notes
 
 
@@ -375,15 +376,15 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
 
 
 def _run_one(name: str, sample: dict[str, Any], sparse: Any, out: Path, index: int, keep: bool) -> dict[str, Any]:
-    """Inpaint one (sample, method, density) and measure it; errors become the entry's message."""
-    method = get_method(name)
+    """Inpaint one (sample, method spec, density) and measure it; errors become the entry's message."""
+    method, options = parse_method_spec(name)
     truth, valid = np.asarray(sample["flow"]), np.asarray(sample["valid"], dtype=bool)
     known = np.asarray(sparse.mask, dtype=bool)
     result: dict[str, Any] = {"known_fraction": float(known.mean()), "error": None}
     try:
         image = sample["image1"] if method.needs_image else None
         start = time.perf_counter()
-        dense = inpaint(sparse.flow, known, image, name)
+        dense = inpaint(sparse.flow, known, image, method.name, **options)
         result["seconds"] = time.perf_counter() - start
         metrics = sample_metrics(dense, truth, valid, known, sample.get("occlusion"))
         result.update({key: _finite_or_none(value) for key, value in metrics.items()})
@@ -392,7 +393,7 @@ def _run_one(name: str, sample: dict[str, Any], sparse: Any, out: Path, index: i
                        **dict.fromkeys(METRIC_KEYS)})
         return result
     if keep and index < QUALITATIVE_SAMPLES:
-        np.save(out / "qualitative" / f"sample{index}_{name}.npy", dense.astype(np.float16))
+        np.save(qualitative_path(out / "qualitative", index, name), dense.astype(np.float16))
     return result
 
 

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..models import count_parameters
 from ..models.pretrained import available_models, cached_model
 from .registry import Method, Problem, register
 
@@ -42,6 +43,14 @@ def run_network(problem: Problem, model_name: str, device: str, min_size: int = 
     with torch.inference_mode():
         dense = model(image.to(where), flow.to(where), known.to(where), **forward_options)
     return dense[..., :height, :width].float().cpu()
+
+
+def shipped_parameters(name: str) -> int | None:
+    """Parameters the shipped model ``name`` infers with (a GAN's generator only); None if not shipped."""
+    if name not in available_models():
+        return None
+    model = cached_model(name, "cpu")
+    return count_parameters(getattr(model, "generator", model))
 
 
 def shipped(name: str) -> str | None:
@@ -99,7 +108,8 @@ def register_baseline(name: str, summary: str, options_type: type = LearnedOptio
         keywords = {key: getattr(options, key) for key in extra if getattr(options, key) is not None}
         return run_network(problem, options.model or name, options.device, **keywords)
 
-    register(Method(name, summary, options_type, run, needs_image=True, unavailable=lambda: shipped(name)))
+    register(Method(name, summary, options_type, run, needs_image=True, unavailable=lambda: shipped(name),
+                    parameter_count=lambda: shipped_parameters(name)))
 
 
 register_baseline("flownets", "learned baseline: FlowNetS-style CNN from image, sparse flow and mask (shipped weights)")

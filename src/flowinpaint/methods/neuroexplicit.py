@@ -13,7 +13,7 @@ from torch import Tensor
 
 from ..models.pretrained import cached_model
 from .explicit import COMPILED_MIN_PIXELS
-from .learned import LearnedOptions, run_network, shipped
+from .learned import LearnedOptions, run_network, shipped, shipped_parameters
 from .registry import Method, Problem, register
 
 __all__ = ["NeuroexplicitOptions"]
@@ -48,5 +48,6 @@ register(
         run,
         needs_image=True,
         unavailable=lambda: shipped("default"),
+        parameter_count=lambda: shipped_parameters("default"),
     )
 )
