@@ -306,3 +306,15 @@ def test_teacher_warm_start_distils_then_trains_on_the_epe(tmp_path):
         tiny(tmp_path, teacher="eed", teacher_steps=0)
     with pytest.raises(ValueError, match="teacher"):
         tiny(tmp_path, teacher="lb", teacher_steps=3)
+
+
+def test_every_shipped_config_loads_and_ablations_change_one_switch():
+    configs = {path.stem: load_config(path) for path in sorted(CONFIGS.glob("*.toml"))}
+    assert {"neuroexplicit", "paper", "smoke", "flownets", "wgain", "pd"} <= set(configs)
+    assert {configs[k].kind for k in ("flownets", "wgain", "pd")} == {"flownets", "wgain", "pd"}
+    default = configs["neuroexplicit"]
+    for name, change in {"fixed_alpha": {"learned_alpha": False}, "structure_tensor": {"eigenvectors": "structure_tensor"},
+                         "no_pyramid": {"pyramid": False}}.items():
+        ablation = configs[f"ablation_{name}"]
+        assert ablation.model == dataclasses.replace(default.model, **change), name
+        assert dataclasses.replace(ablation, model=default.model, out=default.out) == default, name
