@@ -220,6 +220,9 @@ def test_resume_errors(tmp_path):
         train(tiny(tmp_path / "run", steps=2, lr=0.5), resume=True)
     with pytest.raises(ValueError, match="model"):
         train(tiny(tmp_path / "run", steps=2, model=ModelConfig(width=5, levels=2, steps=(2, 3))), resume=True)
+    train(tiny(tmp_path / "run2", steps=2, val_every=0))
+    with pytest.raises(ValueError, match="at step 2, past steps=1"):
+        train(tiny(tmp_path / "run2", steps=1, val_every=0), resume=True)
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "foreign", "version"])
@@ -318,3 +321,16 @@ def test_every_shipped_config_loads_and_ablations_change_one_switch():
         ablation = configs[f"ablation_{name}"]
         assert ablation.model == dataclasses.replace(default.model, **change), name
         assert dataclasses.replace(ablation, model=default.model, out=default.out) == default, name
+
+
+def test_init_starts_a_new_run_from_earlier_weights(tmp_path):
+    first = train(tiny(tmp_path / "first", steps=2, val_every=0))
+    longer = ModelConfig(width=4, levels=2, steps=(4, 6))  # more FSI steps, same parameters
+    second = tiny(tmp_path / "second", steps=1, val_every=0, lr=1e-12, model=longer, init=str(tmp_path / "first" / "checkpoint.pt"))
+    tuned = train(second)["model"]
+    for name, tensor in first["model"].state_dict().items():
+        torch.testing.assert_close(tuned.state_dict()[name], tensor, rtol=0, atol=1e-9)
+    with pytest.raises(ValueError, match="do not fit"):
+        train(tiny(tmp_path / "third", model=ModelConfig(width=6, levels=2, steps=(2, 3)), init=str(tmp_path / "first" / "checkpoint.pt")))
+    with pytest.raises(FileNotFoundError):
+        train(tiny(tmp_path / "fourth", init=str(tmp_path / "absent.pt")))

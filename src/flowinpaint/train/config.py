@@ -59,6 +59,8 @@ class TrainConfig:
         teacher: ``"eed"`` warm-starts the model by distillation (:mod:`.objective`) during the
             first ``teacher_steps`` steps; ``""`` (default) trains on the EPE from the start.
         teacher_steps: steps of that warm start (Adam's moments are reset when it ends).
+        init: a training checkpoint or weights file whose model weights start the run (fine-tuning,
+            e.g. with more FSI steps); ``""`` starts from the initialisation of the model.
         val_every: validate every N steps (and at the end); 0 turns validation off.
         val_densities: mask densities of the validation (fixed masks per sample and density).
         checkpoint_every: save a checkpoint every N steps (and at the end); 0: only at the end.
@@ -89,6 +91,7 @@ class TrainConfig:
     lr_gamma: float = 0.5
     teacher: str = ""
     teacher_steps: int = 0
+    init: str = ""
     val_every: int = 250
     val_densities: tuple[float, ...] = (0.01, 0.05, 0.1)
     checkpoint_every: int = 100

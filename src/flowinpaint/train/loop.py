@@ -112,6 +112,24 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return state
 
 
+def load_initial_weights(model: nn.Module, path: str | Path) -> None:
+    """Start ``model`` from the weights of a training checkpoint or a shipped weights file.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a checkpoint or weights file, or weights that do not fit ``model``.
+    """
+    state = load_torch_file(path, "training checkpoint or weights file")
+    weights = state.get("model", state.get("state_dict")) if isinstance(state, dict) else None
+    if not isinstance(weights, dict):
+        raise ValueError(f"{path}: neither a flowinpaint training checkpoint nor a weights file")
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:
+        message = " ".join(str(exc).split())[:300]
+        raise ValueError(f"{path}: the weights do not fit this model ({message})") from None
+
+
 def _check_resumable(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
     try:
         previous = TrainConfig.from_dict(saved)
@@ -244,6 +262,8 @@ def _train(
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.adam_betas, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
     start = 0
+    if saved is None and config.init:
+        load_initial_weights(model, config.init)
     if saved is not None:
         try:
             model.load_state_dict(saved["model"])
@@ -254,6 +274,8 @@ def _train(
         except (RuntimeError, KeyError, TypeError, ValueError) as exc:
             message = " ".join(str(exc).split())[:300]
             raise ValueError(f"{checkpoint_path}: the checkpoint does not fit this model ({message})") from None
+        if start > config.steps:
+            raise ValueError(f"{checkpoint_path}: the run is at step {start}, past steps={config.steps}; raise steps to continue it")
     network = distributed.wrap(TrainingObjective(model, config.teacher), context)
 
     if context.is_main:
