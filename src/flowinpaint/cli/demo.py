@@ -17,7 +17,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from ..io import write_flow, write_image
     from ..methods import get_method, inpaint
 
-    method = get_method(args.method)
+    method = get_method(args.method or default_method())
     out = output_folder(args.out)
     example = make_example(args.size, args.seed)
     truth = example["flow"]
@@ -40,6 +40,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"{method.name}: EPE {error:.3f} px (zero flow: EPE {zero_error:.3f} px), {seconds:.2f} s")
     print(f"wrote {out / 'demo.png'}, {out / 'dense.flo'}, {out / 'sparse.flo'}, {out / 'frame1.png'}")
     return 0
+
+
+def default_method() -> str:
+    """The headline method, ``neuroexplicit``, where its weights are shipped; ``eed`` otherwise."""
+    from ..methods import get_method
+
+    return "neuroexplicit" if get_method("neuroexplicit").unavailable() is None else "eed"
 
 
 def demo_picture(
@@ -72,7 +79,7 @@ def register(commands: Any, names: str) -> None:
         "end-point error (EPE) and write DIR/demo.png, DIR/dense.flo, DIR/sparse.flo and DIR/frame1.png.",
     )
     demo.add_argument("--out", default="flowinpaint-demo", metavar="DIR", help="output folder (default: ./flowinpaint-demo)")
-    demo.add_argument("--method", default="eed", help=f"inpainting method: {names} (default: eed)")
+    demo.add_argument("--method", help=f"inpainting method: {names} (default: neuroexplicit with the shipped weights)")
     demo.add_argument("--density", type=float, default=0.05, help="fraction of known pixels, in (0, 1) (default: 0.05)")
     demo.add_argument("--seed", type=int, default=0, help="seed of the example and of the mask (default: 0)")
     demo.add_argument("--size", type=frame_size, default=(384, 512), metavar="HxW", help="frame size (default: 384x512)")

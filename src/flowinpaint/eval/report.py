@@ -35,12 +35,13 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 
 def _parameter_count(method: str) -> str:
-    """Trainable parameters of a method with a network (``Method.parameter_count``), else "-"."""
-    try:
-        from ..methods import get_method
+    """Trainable parameters of a method (a name or spec) with a network, else "-"."""
+    from ..methods.options import parse_method_spec
+    from ..methods.registry import build_options
 
-        count = getattr(get_method(method), "parameter_count", None)
-        count = count() if callable(count) else count
+    try:
+        found, options = parse_method_spec(method)
+        count = found.parameter_count(build_options(found, options))
     except Exception:  # noqa: BLE001 - a method no longer registered has no count either
         count = None
     return "-" if count is None else f"{int(count):,}"

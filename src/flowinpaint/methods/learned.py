@@ -45,12 +45,14 @@ def run_network(problem: Problem, model_name: str, device: str, min_size: int = 
     return dense[..., :height, :width].float().cpu()
 
 
-def shipped_parameters(name: str) -> int | None:
-    """Parameters the shipped model ``name`` infers with (a GAN's generator only); None if not shipped."""
-    if name not in available_models():
+def network_parameters(model: str) -> int | None:
+    """Parameters the model ``model`` (a shipped name or a weights file) infers with (a GAN's
+    generator only); None where it cannot be loaded."""
+    try:
+        network = cached_model(model, "cpu")
+    except (ValueError, FileNotFoundError):
         return None
-    model = cached_model(name, "cpu")
-    return count_parameters(getattr(model, "generator", model))
+    return count_parameters(getattr(network, "generator", network))
 
 
 def shipped(name: str) -> str | None:
@@ -109,7 +111,7 @@ def register_baseline(name: str, summary: str, options_type: type = LearnedOptio
         return run_network(problem, options.model or name, options.device, **keywords)
 
     register(Method(name, summary, options_type, run, needs_image=True, unavailable=lambda: shipped(name),
-                    parameter_count=lambda: shipped_parameters(name)))
+                    parameter_count=lambda options: network_parameters(options.model or name)))
 
 
 register_baseline("flownets", "learned baseline: FlowNetS-style CNN from image, sparse flow and mask (shipped weights)")

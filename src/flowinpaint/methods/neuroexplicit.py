@@ -13,7 +13,7 @@ from torch import Tensor
 
 from ..models.pretrained import cached_model
 from .explicit import COMPILED_MIN_PIXELS
-from .learned import LearnedOptions, run_network, shipped, shipped_parameters
+from .learned import LearnedOptions, network_parameters, run_network, shipped
 from .registry import Method, Problem, register
 
 __all__ = ["NeuroexplicitOptions"]
@@ -48,6 +48,6 @@ register(
         run,
         needs_image=True,
         unavailable=lambda: shipped("default"),
-        parameter_count=lambda: shipped_parameters("default"),
+        parameter_count=lambda options: network_parameters(options.model),
     )
 )

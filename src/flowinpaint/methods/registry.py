@@ -43,7 +43,7 @@ class Method:
         unavailable: returns why the method cannot run here (a missing library feature, no
             shipped weights), or None when it can; ``evaluate --methods all`` leaves such
             methods out with that note.
-        parameter_count: the trainable parameters the method runs with (its default network; a
+        parameter_count: given the method's options, the trainable parameters it runs with (a
             GAN's generator only), or None for methods without a network.
     """
 
@@ -53,7 +53,7 @@ class Method:
     run: Callable[[Problem, Any], Tensor]
     needs_image: bool
     unavailable: Callable[[], str | None] = lambda: None
-    parameter_count: Callable[[], int | None] = lambda: None
+    parameter_count: Callable[[Any], int | None] = lambda options: None
 
 
 _REGISTRY: dict[str, Method] = {}
