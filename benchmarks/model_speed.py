@@ -22,26 +22,15 @@ import argparse
 import json
 import platform
 import resource
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from solver_speed import median_seconds  # the sibling benchmark (scripts run from benchmarks/)
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def _median_seconds(function, repeats: int) -> float:
-    function()  # warm-up (and compilation)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def inference_child(width: int, channels_last: bool, compiled: bool, size: tuple[int, int], repeats: int) -> dict:
@@ -55,8 +44,8 @@ def inference_child(width: int, channels_last: bool, compiled: bool, size: tuple
     known_t = torch.from_numpy(known)[None, None]
     model = NeuroexplicitInpainting(ModelConfig(width=width, channels_last=channels_last, compiled=compiled)).eval()
     with torch.inference_mode():
-        network = _median_seconds(lambda: model.diffusion_levels(image), repeats)
-        total = _median_seconds(lambda: model(image, flow, known_t), repeats)
+        network = median_seconds(lambda: model.diffusion_levels(image), repeats)
+        total = median_seconds(lambda: model(image, flow, known_t), repeats)
     return {"network_s": network, "diffusion_s": total - network, "total_s": total}
 
 
@@ -67,7 +56,7 @@ def epic_child(size: tuple[int, int], repeats: int) -> dict:
     example = make_example(size, 0)
     known = uniform_mask(example["valid"], 0.05, 1)
     sparse = np.where(known[..., None], example["flow"], 0).astype(np.float32)
-    return {"total_s": _median_seconds(lambda: flowinpaint.inpaint(sparse, known, example["image1"], method="epic"), repeats)}
+    return {"total_s": median_seconds(lambda: flowinpaint.inpaint(sparse, known, example["image1"], method="epic"), repeats)}
 
 
 def training_child(width: int, variant: str, steps: int) -> dict:
@@ -93,7 +82,7 @@ def training_child(width: int, variant: str, steps: int) -> dict:
         loss.backward()
         optimizer.step()
 
-    seconds = _median_seconds(step, steps)
+    seconds = median_seconds(step, steps)
     return {"samples_per_s": batch / seconds, "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
 
 

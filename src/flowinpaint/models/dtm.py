@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from .config import MAX_LEVELS
 from .parametrisation import RAW_CHANNELS
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "DiffusionTensorModule", "check_image"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "DiffusionTensorModule", "ImageNormalisation", "check_image"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -40,6 +40,23 @@ def check_image(image: Tensor) -> None:
     """Raise ``ValueError`` unless ``image`` is a float ``(B, 3, H, W)`` tensor."""
     if image.dim() != 4 or image.shape[1] != 3 or not image.is_floating_point():
         raise ValueError(f"image must be a float (B, 3, H, W) tensor, got {tuple(image.shape)} {image.dtype}")
+
+
+class ImageNormalisation(nn.Module):
+    """``(image - ImageNet mean) / ImageNet std`` after checking the image (no parameters).
+
+    Shape:
+        ``(B, 3, H, W)`` RGB in [0, 1] -> the same shape.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, image: Tensor) -> Tensor:
+        check_image(image)
+        return (image - self.mean) / self.std
 
 
 def conv_relu(in_channels: int, out_channels: int, stride: int = 1) -> nn.Sequential:
@@ -95,13 +112,11 @@ class DiffusionTensorModule(nn.Module):
             for head in self.heads:
                 head.weight.zero_()
                 head.bias.copy_(torch.tensor(head_bias))
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.normalise = ImageNormalisation()
 
     def forward(self, image: Tensor) -> list[Tensor]:
-        check_image(image)
         height, width = image.shape[-2:]
-        x = (image - self.mean) / self.std
+        x = self.normalise(image)
         x = F.pad(x, (0, -width % MULTIPLE, 0, -height % MULTIPLE), mode="replicate")
         skips = []
         for stage in self.encoder:

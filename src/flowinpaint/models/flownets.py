@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .configbase import ConfigDict
-from .dtm import IMAGENET_MEAN, IMAGENET_STD, check_image
+from .dtm import ImageNormalisation
 
 __all__ = ["FlowNetSConfig", "FlowNetSInpainting"]
 
@@ -96,16 +96,14 @@ class FlowNetSInpainting(nn.Module):
             self.up_flow.append(nn.ConvTranspose2d(2, 2, 4, 2, 1, bias=False))
             channels = skip + up + 2
         self.predict.append(nn.Conv2d(channels, 2, 3, 1, 1))
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.normalise = ImageNormalisation()
 
     def predictions(self, image: Tensor, flow: Tensor, known: Tensor) -> list[Tensor]:
         """The flow predictions from 1/64 to 1/4 scale of the padded input, in pixels of the full resolution."""
-        check_image(image)
         height, width = image.shape[-2:]
         pad = (0, -width % MULTIPLE, 0, -height % MULTIPLE)
         mask = known.to(image.dtype)
-        x = torch.cat([(image - self.mean) / self.std, flow.masked_fill(~known, 0.0) / self.config.flow_scale, mask], dim=1)
+        x = torch.cat([self.normalise(image), flow.masked_fill(~known, 0.0) / self.config.flow_scale, mask], dim=1)
         x = torch.cat([F.pad(x[:, :3], pad, mode="replicate"), F.pad(x[:, 3:], pad)], dim=1)
         features = []
         for index, layer in enumerate(self.encoder):

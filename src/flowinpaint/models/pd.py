@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from .configbase import ConfigDict
-from .dtm import IMAGENET_MEAN, IMAGENET_STD, check_image
+from .dtm import ImageNormalisation
 from .unet import UNet
 
 __all__ = ["PDConfig", "PDInpainting", "cosine_schedule"]
@@ -88,14 +88,12 @@ class PDInpainting(nn.Module):
         self.time_mlp = nn.Sequential(nn.Linear(embedding, embedding), nn.SiLU(), nn.Linear(embedding, embedding))
         self.denoiser = UNet(2 + 3 + 2 + 1, 2, config.width, config.depth, embedding=embedding)
         self.register_buffer("abar", cosine_schedule(config.timesteps).float(), persistent=False)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.normalise = ImageNormalisation()
 
     def condition(self, image: Tensor, flow: Tensor, known: Tensor) -> Tensor:
         """The conditioning channels ``(B, 6, H, W)``: image, scaled sparse flow, mask."""
-        check_image(image)
         sparse = flow.masked_fill(~known, 0.0) / self.config.flow_scale
-        return torch.cat([(image - self.mean) / self.std, sparse, known.to(sparse.dtype)], dim=1)
+        return torch.cat([self.normalise(image), sparse, known.to(sparse.dtype)], dim=1)
 
     def predict_noise(self, noisy: Tensor, t: Tensor, condition: Tensor) -> Tensor:
         """``eps`` predicted from ``x_t`` ``(B, 2, H, W)`` at integer times ``t`` ``(B,)``."""

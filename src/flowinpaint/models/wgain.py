@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from .configbase import ConfigDict
-from .dtm import IMAGENET_MEAN, IMAGENET_STD, check_image
+from .dtm import ImageNormalisation
 from .unet import UNet
 
 __all__ = ["Critic", "WGAINConfig", "WGAINInpainting"]
@@ -85,16 +85,10 @@ class WGAINInpainting(nn.Module):
         self.config = config = config or WGAINConfig()
         self.generator = UNet(8, 2, config.width, config.depth)
         self.critic = Critic(config.critic_width)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-
-    def normalise(self, image: Tensor) -> Tensor:
-        """The image as both networks read it."""
-        return (image - self.mean) / self.std
+        self.normalise = ImageNormalisation()
 
     def generate(self, image: Tensor, flow: Tensor, known: Tensor) -> Tensor:
         """The generator's dense flow in scaled units, known pixels re-imposed."""
-        check_image(image)
         sparse = flow.masked_fill(~known, 0.0) / self.config.flow_scale
         if self.training:
             noise = torch.randn_like(sparse)
