@@ -14,7 +14,8 @@ def _cmd_methods(args: argparse.Namespace) -> int:
     for name in names:
         method = get_method(name)
         needs = "needs image" if method.needs_image else "no image"
-        print(f"{name:<{width}}  {needs:<11}  {method.summary}")
+        reason = method.unavailable()
+        print(f"{name:<{width}}  {needs:<11}  {method.summary}" + (f" [unavailable: {reason}]" if reason else ""))
     return 0
 
 
