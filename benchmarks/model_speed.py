@@ -28,7 +28,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from solver_speed import median_seconds  # the sibling benchmark (scripts run from benchmarks/)
+from solver_speed import (
+    median_seconds,  # the sibling benchmark (scripts run from benchmarks/)
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -60,9 +62,8 @@ def epic_child(size: tuple[int, int], repeats: int) -> dict:
 
 
 def training_child(width: int, variant: str, steps: int) -> dict:
-    import flowinpaint.models.neuroexplicit as neuroexplicit
     from flowinpaint.diffusion import fsi_cycle
-    from flowinpaint.models import ModelConfig, NeuroexplicitInpainting
+    from flowinpaint.models import ModelConfig, NeuroexplicitInpainting, neuroexplicit
     from flowinpaint.train.objective import epe_loss
 
     if variant == "autograd":  # the state before the fused cycle: autograd records every step

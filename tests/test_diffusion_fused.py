@@ -8,7 +8,13 @@ import torch
 from helpers import random_cells
 
 from flowinpaint import inpaint
-from flowinpaint.diffusion import Stencil, fsi_cycle, pixel_time_step, www_stencil, www_time_step
+from flowinpaint.diffusion import (
+    Stencil,
+    fsi_cycle,
+    pixel_time_step,
+    www_stencil,
+    www_time_step,
+)
 from flowinpaint.diffusion.fused import fused_available, fused_fsi_cycle
 
 needs_compiler = pytest.mark.skipif(not fused_available(), reason="no C++ compiler for torch.compile")

@@ -10,8 +10,7 @@ import pytest
 from flowinpaint.cli import main
 from flowinpaint.data import load_dataset
 from flowinpaint.data.masks import make_sparse
-from flowinpaint.eval import epe, fl_all
-from flowinpaint.eval import runner
+from flowinpaint.eval import epe, fl_all, runner
 from flowinpaint.eval.runner import EvalConfig, entry_key, evaluate, mask_seed
 from flowinpaint.methods import get_method, inpaint, registry
 

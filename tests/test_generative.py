@@ -12,7 +12,12 @@ from flowinpaint.models import PDConfig, PDInpainting, WGAINConfig, WGAINInpaint
 from flowinpaint.models.pd import cosine_schedule
 from flowinpaint.train import train
 from flowinpaint.train.export import export_run
-from flowinpaint.train.objective import denoising_loss, epe_loss, gradient_penalty, wgain_loss
+from flowinpaint.train.objective import (
+    denoising_loss,
+    epe_loss,
+    gradient_penalty,
+    wgain_loss,
+)
 
 SMALL_WGAIN = WGAINConfig(width=4, depth=2, critic_width=4)
 SMALL_PD = PDConfig(width=4, depth=2, timesteps=50, sampling_steps=4)

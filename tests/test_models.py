@@ -21,7 +21,6 @@ from flowinpaint.diffusion import (
 )
 from flowinpaint.diffusion.fused import fused_available
 from flowinpaint.diffusion.structure import dominant_eigen, structure_tensor
-from flowinpaint.models.parametrisation import HOMOGENEOUS_DIFFUSIVITY
 from flowinpaint.models import (
     DiffusionTensorModule,
     ModelConfig,
@@ -29,6 +28,7 @@ from flowinpaint.models import (
     count_parameters,
     perona_malik,
 )
+from flowinpaint.models.parametrisation import HOMOGENEOUS_DIFFUSIVITY
 
 SMALL = ModelConfig(width=8, steps=(3, 5, 8, 12))
 PAPER_PARAMETERS = 1.31e6

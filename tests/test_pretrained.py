@@ -84,6 +84,7 @@ def test_weights_files_hold_only_plain_types(tmp_path):
 
 
 def test_shipped_models_load():
+    assert "default" in available_models()  # the product ships its headline model
     for name in available_models():
         model = load_model(name)
         assert model_record(name)["validation"] is not None, name
@@ -144,3 +145,17 @@ def test_explain_writes_pictures_and_parameters(exported, tmp_path, capsys):
 def test_explain_errors_are_one_line(tmp_path, capsys):
     assert main(["explain", "--image", str(tmp_path / "absent.png"), "--out", str(tmp_path / "out")]) == 2
     assert "absent.png" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_shipped_default_beats_homogeneous_diffusion_and_keeps_known_pixels():
+    from flowinpaint import epe
+    from flowinpaint.data import make_example, uniform_mask
+
+    for seed in (0, 1):
+        example = make_example((96, 128), seed)
+        known = uniform_mask(example["valid"], 0.05, seed)
+        sparse = np.where(known[..., None], example["flow"], 0).astype(np.float32)
+        learned = inpaint(sparse, known, example["image1"], method="neuroexplicit")
+        homogeneous = inpaint(sparse, known, example["image1"], method="laplace")
+        np.testing.assert_array_equal(learned[known], sparse[known])
+        assert epe(learned, example["flow"], example["valid"]) < epe(homogeneous, example["flow"], example["valid"])

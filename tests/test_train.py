@@ -23,9 +23,9 @@ from flowinpaint.train import (
     apply_overrides,
     distillation_loss,
     epe_loss,
-    teacher_levels,
     load_checkpoint,
     load_config,
+    teacher_levels,
     train,
     validation_batches,
 )

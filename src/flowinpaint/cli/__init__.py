@@ -18,7 +18,7 @@ from ..errors import FlowFormatError
 from . import data, demo, evaluate, explain, inpaint, methods, train
 from .common import Parser, UsageError, parse_options
 
-__all__ = ["main", "build_parser", "parse_options", "UsageError"]
+__all__ = ["UsageError", "build_parser", "main", "parse_options"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,12 +5,21 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn, Sequence
+from typing import Any, NoReturn
 
 __all__ = [
-    "UsageError", "Parser", "frame_size", "densities", "positive_int", "parse_options", "check_writable", "write_output",
-    "output_folder", "create_folder",
+    "Parser",
+    "UsageError",
+    "check_writable",
+    "create_folder",
+    "densities",
+    "frame_size",
+    "output_folder",
+    "parse_options",
+    "positive_int",
+    "write_output",
 ]
 
 class UsageError(ValueError):

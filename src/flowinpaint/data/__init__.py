@@ -28,13 +28,13 @@ from .synthetic import SyntheticConfig, SyntheticFlow
 
 __all__ = [
     "DATASETS",
+    "KITTI2015",
     "MASK_SAMPLERS",
     "SPARSE_KINDS",
     "FlowDataset",
     "FlowSample",
     "FlyingChairs",
     "FlyingThings3D",
-    "KITTI2015",
     "Middlebury",
     "SampleFiles",
     "Sintel",

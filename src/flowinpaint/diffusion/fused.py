@@ -22,7 +22,8 @@ from __future__ import annotations
 import functools
 import shutil
 import warnings
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -31,7 +32,7 @@ from torch import Tensor
 from .solver import fsi_cycle, fsi_weights
 from .stencil import Stencil
 
-__all__ = ["PaddedStencil", "pad_stencil", "fused_available", "fused_fsi_cycle"]
+__all__ = ["PaddedStencil", "fused_available", "fused_fsi_cycle", "pad_stencil"]
 
 
 class PaddedStencil(NamedTuple):
@@ -157,7 +158,7 @@ def _run_kernel(kernel: Callable[..., Any], eager: Callable[..., Any], *args: An
         return eager(*args)
     try:
         return kernel(*args)
-    except Exception as error:  # compiler failures surface as many exception types
+    except Exception as error:  # noqa: BLE001 - compiler failures surface as many exception types
         _FAILED = True
         warnings.warn(f"compiled diffusion step unavailable ({type(error).__name__}: {error}); using eager steps", stacklevel=3)
         return eager(*args)

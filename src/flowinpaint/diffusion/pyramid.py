@@ -7,13 +7,13 @@ at every level. Each level's result, bilinearly upsampled, starts the next finer
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["downsample_sparse", "downsample_image", "upsample_to", "sparse_pyramid", "coarse_to_fine", "auto_levels"]
+__all__ = ["auto_levels", "coarse_to_fine", "downsample_image", "downsample_sparse", "sparse_pyramid", "upsample_to"]
 
 
 def downsample_sparse(data: Tensor, known: Tensor) -> tuple[Tensor, Tensor]:

@@ -7,8 +7,8 @@ Every function works on batched fields ``u`` of shape ``(B, C, H, W)`` with a bo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import Tensor
@@ -16,14 +16,14 @@ from torch import Tensor
 from .stencil import Stencil, apply_stencil, centre_weight
 
 __all__ = [
-    "www_time_step",
-    "safe_time_step",
-    "pixel_time_step",
-    "fsi_weights",
+    "ConvergenceInfo",
     "explicit_step",
     "fsi_cycle",
-    "ConvergenceInfo",
+    "fsi_weights",
+    "pixel_time_step",
+    "safe_time_step",
     "solve_to_convergence",
+    "www_time_step",
 ]
 
 

@@ -27,11 +27,11 @@ from .tensor import DiffusionTensor
 
 __all__ = [
     "Stencil",
-    "www_stencil",
-    "default_beta",
     "apply_stencil",
     "centre_weight",
+    "default_beta",
     "nonnegative_alpha_bounds",
+    "www_stencil",
 ]
 
 
@@ -50,7 +50,7 @@ class Stencil(NamedTuple):
     south_east: Tensor
     south_west: Tensor
 
-    def scale(self, factor: float | Tensor) -> "Stencil":
+    def scale(self, factor: float | Tensor) -> Stencil:
         """All weights multiplied by ``factor`` (a scalar or a per-batch ``(B, 1, 1, 1)`` tensor)."""
         return Stencil(*(w * factor for w in self))
 

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from .tensor import DiffusionTensor
 
-__all__ = ["gaussian_blur", "cell_gradients", "gradient_outer_product", "structure_tensor", "dominant_eigen"]
+__all__ = ["cell_gradients", "dominant_eigen", "gaussian_blur", "gradient_outer_product", "structure_tensor"]
 
 
 def gaussian_blur(x: Tensor, sigma: float) -> Tensor:

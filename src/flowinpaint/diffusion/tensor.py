@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["DiffusionTensor", "tensor_from_eigen", "pixels_to_cells", "largest_eigenvalue"]
+__all__ = ["DiffusionTensor", "largest_eigenvalue", "pixels_to_cells", "tensor_from_eigen"]
 
 
 class DiffusionTensor(NamedTuple):
@@ -27,7 +27,7 @@ class DiffusionTensor(NamedTuple):
     b: Tensor
     c: Tensor
 
-    def map(self, fn) -> "DiffusionTensor":
+    def map(self, fn) -> DiffusionTensor:
         """Apply ``fn`` to each entry (e.g. a pooling operator) and return the new field."""
         return DiffusionTensor(fn(self.a), fn(self.b), fn(self.c))
 

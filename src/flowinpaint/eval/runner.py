@@ -42,9 +42,10 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -59,8 +60,8 @@ __all__ = [
     "BOUNDARY_RADIUS",
     "BOUNDARY_THRESHOLD",
     "DATASET_NAMES",
-    "EvalConfig",
     "IDENTITY_KEYS",
+    "EvalConfig",
     "evaluate",
     "mask_seed",
     "motion_boundaries",

@@ -9,7 +9,7 @@ from typing import BinaryIO, Union
 
 from ..errors import FlowFormatError
 
-__all__ = ["PathLike", "MAX_PIXELS", "format_error", "reading", "file_size", "read_bytes"]
+__all__ = ["MAX_PIXELS", "PathLike", "file_size", "format_error", "read_bytes", "reading"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 

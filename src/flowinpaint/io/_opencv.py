@@ -11,7 +11,7 @@ import numpy as np
 
 from ._files import PathLike, format_error
 
-__all__ = ["decode_image", "encode_image", "describe_image"]
+__all__ = ["decode_image", "describe_image", "encode_image"]
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from .flo import read_flo, write_flo
 from .kitti_png import read_kitti_png, write_kitti_png
 from .pfm import read_pfm_flow, write_pfm_flow
 
-__all__ = ["read_flow", "write_flow", "FLOW_EXTENSIONS"]
+__all__ = ["FLOW_EXTENSIONS", "read_flow", "write_flow"]
 
 _Reader = Callable[[PathLike], FlowAndValid]
 _Writer = Callable[[PathLike, npt.ArrayLike, "npt.ArrayLike | None"], None]

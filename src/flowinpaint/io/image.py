@@ -16,7 +16,7 @@ from ._atomic import atomic_write_bytes
 from ._files import PathLike, format_error, read_bytes
 from ._opencv import decode_image, describe_image, encode_image
 
-__all__ = ["read_image", "write_image", "read_mask"]
+__all__ = ["read_image", "read_mask", "write_image"]
 
 _COLOUR_FLAGS = cv2.IMREAD_COLOR | cv2.IMREAD_ANYDEPTH | cv2.IMREAD_IGNORE_ORIENTATION
 

@@ -11,7 +11,7 @@ from .registry import Method, Problem, build_options, get_method, method_names, 
 from .sparse import SparseFlow, points_to_sparse
 from .validation import as_problem
 
-__all__ = ["inpaint", "Method", "Problem", "SparseFlow", "get_method", "method_names", "points_to_sparse", "register"]
+__all__ = ["Method", "Problem", "SparseFlow", "get_method", "inpaint", "method_names", "points_to_sparse", "register"]
 
 
 def inpaint(flow: Any, mask: Any, image: Any | None = None, method: str = "eed", **options: Any) -> np.ndarray:

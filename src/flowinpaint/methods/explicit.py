@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import Tensor
@@ -30,7 +30,7 @@ from ..diffusion import (
 from ..diffusion.fused import fused_fsi_cycle
 from .registry import Problem
 
-__all__ = ["SolverOptions", "solve_explicit_diffusion", "cycle_length", "mean_filled"]
+__all__ = ["SolverOptions", "cycle_length", "mean_filled", "solve_explicit_diffusion"]
 
 TensorField = Callable[[Tensor], DiffusionTensor]
 FLOAT32_MIN_TOL = 5e-6

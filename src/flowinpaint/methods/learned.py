@@ -75,7 +75,7 @@ class LearnedOptions:
 
     def __post_init__(self) -> None:
         if not isinstance(self.model, str):
-            raise ValueError(f"model must be a model name or a path, got {self.model!r}")
+            raise ValueError(f"model must be a model name or a path, got {self.model!r}")  # noqa: TRY004 - option errors are ValueErrors
         try:
             torch.device(self.device)
         except (RuntimeError, TypeError):

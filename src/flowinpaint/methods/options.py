@@ -7,7 +7,8 @@ import dataclasses
 import math
 import types
 import typing
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .registry import Method, get_method
 

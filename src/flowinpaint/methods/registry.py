@@ -8,12 +8,13 @@ looks it up by name.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from torch import Tensor
 
-__all__ = ["Problem", "Method", "register", "get_method", "method_names", "build_options"]
+__all__ = ["Method", "Problem", "build_options", "get_method", "method_names", "register"]
 
 
 class Problem(NamedTuple):

@@ -9,7 +9,7 @@ import torch
 
 from .registry import Problem
 
-__all__ = ["as_problem", "as_float_image"]
+__all__ = ["as_float_image", "as_problem"]
 
 
 def _as_array(value: Any, name: str) -> np.ndarray:

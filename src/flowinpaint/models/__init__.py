@@ -5,8 +5,6 @@ from torch import nn
 from .config import ModelConfig
 from .dtm import DiffusionTensorModule
 from .flownets import FlowNetSConfig, FlowNetSInpainting
-from .pd import PDConfig, PDInpainting
-from .wgain import WGAINConfig, WGAINInpainting
 from .neuroexplicit import NeuroexplicitInpainting
 from .parametrisation import (
     LevelDiffusion,
@@ -14,6 +12,8 @@ from .parametrisation import (
     level_diffusion,
     perona_malik,
 )
+from .pd import PDConfig, PDInpainting
+from .wgain import WGAINConfig, WGAINInpainting
 
 __all__ = [
     "DiffusionTensorModule",

@@ -6,8 +6,9 @@ Training configs (``kind = "..."`` plus a ``[model]`` table), shipped weights fi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from torch import nn
 

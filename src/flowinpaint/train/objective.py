@@ -23,13 +23,17 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.func import functional_call
 
 from ..diffusion import downsample_image
 from ..methods.eed import EEDOptions, eed_field
 from ..methods.explicit import stencil_alpha
-from torch.func import functional_call
-
-from ..models import FlowNetSInpainting, NeuroexplicitInpainting, PDInpainting, WGAINInpainting
+from ..models import (
+    FlowNetSInpainting,
+    NeuroexplicitInpainting,
+    PDInpainting,
+    WGAINInpainting,
+)
 from ..models.flownets import MULTIPLE
 from ..models.kinds import kind_of
 from ..models.parametrisation import LevelDiffusion

@@ -9,7 +9,7 @@ import numpy as np
 
 from .color import flow_to_color
 
-__all__ = ["panel_row", "panel_grid", "sparse_to_color"]
+__all__ = ["panel_grid", "panel_row", "sparse_to_color"]
 
 _GAP = 4
 
