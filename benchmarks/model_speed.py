@@ -1,11 +1,11 @@
 """Speed of the neuroexplicit model: inference split into network and diffusion, and training.
 
 Inference (``--size``, default 1024x436, one frame, 5 % known pixels, warm, median of
-``--repeats``): the DTM (network plus the per-level tensor assembly) and the coarse-to-fine
+``--repeats``; the FSI steps per level of the shipped ``default`` model): the DTM (network plus the per-level tensor assembly) and the coarse-to-fine
 diffusion timed separately, for each model width, in the default and the channels-last memory
 format, with eager and compiled diffusion kernels; OpenCV EPIC on the same frame in the same run.
 
-Training (256x256 crops, batch 8): samples per second and peak resident memory of one training
+Training (256x256 crops, batch 8, the spec's 5 / 15 / 30 / 45 FSI steps of stage 1): samples per second and peak resident memory of one training
 step (forward, backward, Adam) for three implementations of the diffusion: plain autograd through
 :func:`~flowinpaint.diffusion.fsi_cycle` (the state before the fused cycle), the fused cycle with
 the hand-written backward run eagerly, and compiled. Each configuration runs in a fresh subprocess
@@ -36,6 +36,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def inference_child(width: int, channels_last: bool, compiled: bool, size: tuple[int, int], repeats: int) -> dict:
+    from flowinpaint import load_model
     from flowinpaint.data import make_example, uniform_mask
     from flowinpaint.models import ModelConfig, NeuroexplicitInpainting
 
@@ -44,7 +45,8 @@ def inference_child(width: int, channels_last: bool, compiled: bool, size: tuple
     image = torch.from_numpy(example["image1"]).permute(2, 0, 1)[None].float() / 255
     flow = torch.from_numpy(example["flow"]).permute(2, 0, 1)[None] * torch.from_numpy(known)[None, None]
     known_t = torch.from_numpy(known)[None, None]
-    model = NeuroexplicitInpainting(ModelConfig(width=width, channels_last=channels_last, compiled=compiled)).eval()
+    steps = load_model("default").config.steps  # the shipped model's FSI steps per level
+    model = NeuroexplicitInpainting(ModelConfig(width=width, steps=steps, channels_last=channels_last, compiled=compiled)).eval()
     with torch.inference_mode():
         network = median_seconds(lambda: model.diffusion_levels(image), repeats)
         total = median_seconds(lambda: model(image, flow, known_t), repeats)

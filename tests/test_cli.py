@@ -64,11 +64,11 @@ def test_inpaint_with_the_flows_own_mask_and_color(problem, tmp_path, capsys):
         capsys, "inpaint", "--flow", folder / "sparse.flo", "--image", folder / "frame1.png", "--out", out, "--color", color
     )
     assert code == 0, err
-    assert f"{int(known.sum())} known pixels" in stdout and "eed" in stdout and len(stdout.splitlines()) == 1
+    assert f"{int(known.sum())} known pixels" in stdout and "neuroexplicit" in stdout and len(stdout.splitlines()) == 1
     dense, valid = flowinpaint.read_flow(out)
     assert valid.all() and np.isfinite(dense).all()
     np.testing.assert_array_equal(dense[known], problem["example"]["flow"][known])
-    expected = flowinpaint.inpaint(problem["example"]["flow"], known, problem["example"]["image1"], "eed")
+    expected = flowinpaint.inpaint(problem["example"]["flow"], known, problem["example"]["image1"])  # the default method
     np.testing.assert_allclose(dense, expected, atol=1e-5)
     assert flowinpaint.read_image(color).shape == (48, 64, 3)
 

@@ -2,7 +2,8 @@
 
 The public API::
 
-    dense = flowinpaint.inpaint(flow, mask, image, method="eed")
+    dense = flowinpaint.inpaint(flow, mask, image)  # method="neuroexplicit", the shipped model
+    model = flowinpaint.load_model("default")  # the network itself (torch.nn.Module)
     flow, valid = flowinpaint.read_flow("frame.flo")
     flowinpaint.write_flow("dense.flo", dense)
     picture = flowinpaint.flow_to_color(dense)

@@ -69,7 +69,7 @@ def register(commands: Any, names: str) -> None:
         "(with a mask, known = mask AND valid)",
     )
     run.add_argument("--image", metavar="FILE", help="reference image (frame 1), needed by image-guided methods")
-    run.add_argument("--method", default="eed", help=f"inpainting method: {names} (default: eed)")
+    run.add_argument("--method", default="neuroexplicit", help=f"inpainting method: {names} (default: neuroexplicit)")
     run.add_argument("--out", required=True, metavar="FILE", help="dense flow to write: .flo, KITTI .png or .pfm")
     run.add_argument("--color", metavar="FILE", help="also write the dense flow's colour coding (e.g. dense.png)")
     run.add_argument(

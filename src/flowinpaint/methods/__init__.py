@@ -14,7 +14,7 @@ from .validation import as_problem
 __all__ = ["Method", "Problem", "SparseFlow", "get_method", "inpaint", "method_names", "points_to_sparse", "register"]
 
 
-def inpaint(flow: Any, mask: Any, image: Any | None = None, method: str = "eed", **options: Any) -> np.ndarray:
+def inpaint(flow: Any, mask: Any, image: Any | None = None, method: str = "neuroexplicit", **options: Any) -> np.ndarray:
     """Fill the unknown pixels of a sparse flow field.
 
     Args:
@@ -23,7 +23,8 @@ def inpaint(flow: Any, mask: Any, image: Any | None = None, method: str = "eed",
         mask: ``(H, W)`` bool, True = known. At least one pixel must be known and one unknown.
         image: the reference image (frame 1), ``(H, W, 3)`` uint8 RGB or float in [0, 1], or
             greyscale ``(H, W)``; required by image-guided methods.
-        method: a registered method name (``flowinpaint.method_names()``).
+        method: a registered method name (``flowinpaint.method_names()``); the default is the
+            shipped neuroexplicit model, the most accurate method here (see the README's results).
         **options: the method's options (see its options dataclass, e.g. ``EEDOptions``).
 
     Returns:
