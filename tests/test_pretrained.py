@@ -14,6 +14,7 @@ from flowinpaint.cli import main
 from flowinpaint.io import write_image
 from flowinpaint.io.torchfile import save_torch_file
 from flowinpaint.models import ModelConfig, NeuroexplicitInpainting
+from flowinpaint.models.kinds import kind_of
 from flowinpaint.models.pretrained import available_models, model_record, save_model
 from flowinpaint.train import train
 from flowinpaint.train.export import export_run
@@ -87,8 +88,9 @@ def test_shipped_models_load():
     assert "default" in available_models()  # the product ships its headline model
     for name in available_models():
         model = load_model(name)
-        assert model_record(name)["validation"] is not None, name
-        assert isinstance(model, NeuroexplicitInpainting)
+        record = model_record(name)
+        assert record["validation"] is not None and record["kind"] == kind_of(model), name
+    assert isinstance(load_model("default"), NeuroexplicitInpainting)
 
 
 @pytest.mark.parametrize("shape", [(5, 7), (33, 47)])
