@@ -15,17 +15,16 @@ from .common import create_folder, output_folder
 def _cmd_explain(args: argparse.Namespace) -> int:
     from ..io import read_image
     from ..io._atomic import atomic_write_bytes
+    from ..methods.validation import as_float_image
     from ..models.pretrained import load_model
     from ..viz.explain import explain_levels, explanation_figure
 
     image = read_image(args.image)
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2)
-    image = image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image.astype(np.float32)
+    image = as_float_image(image, image.shape[:2])
     model = load_model(args.model)
-    minimum = 2 ** (len(model.config.level_steps) - 1) + 1
-    if min(image.shape[:2]) < minimum:
-        raise ValueError(f"{args.image}: the model needs at least {minimum}x{minimum} pixels, got {image.shape[0]}x{image.shape[1]}")
+    if min(image.shape[:2]) < model.min_side:
+        side = model.min_side
+        raise ValueError(f"{args.image}: the model needs at least {side}x{side} pixels, got {image.shape[0]}x{image.shape[1]}")
     out = output_folder(args.out)
     levels = explain_levels(model, image)
     contrast = float(model.contrast.detach())

@@ -36,8 +36,7 @@ def run(problem: Problem, options: NeuroexplicitOptions) -> Tensor:
     model = cached_model(options.model, options.device)
     height, width = problem.flow.shape[-2:]
     compiled = options.compiled if options.compiled is not None else height * width >= COMPILED_MIN_PIXELS
-    min_size = 2 ** (len(model.config.level_steps) - 1) + 1
-    return run_network(problem, options.model, options.device, min_size, compiled=compiled)
+    return run_network(problem, options.model, options.device, model.min_side, compiled=compiled)
 
 
 register(

@@ -74,6 +74,11 @@ class NeuroexplicitInpainting(nn.Module):
             self.dtm.to(memory_format=torch.channels_last)
 
     @property
+    def min_side(self) -> int:
+        """The fewest pixels per side an input needs: every pyramid level keeps 2x2 pixels."""
+        return 2 ** (len(self.config.level_steps) - 1) + 1
+
+    @property
     def contrast(self) -> Tensor:
         """The learned Perona-Malik contrast ``lambda > 0`` (a 0-d tensor)."""
         return self.log_contrast.exp()
