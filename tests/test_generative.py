@@ -124,3 +124,17 @@ def test_trains_exports_and_runs_as_a_method(tmp_path, kind, config):
     options = {"steps": 2} if kind == "pd" else {}
     dense = inpaint(flow, mask, rng.random((20, 27, 3)), method=kind, model=str(path), **options)
     np.testing.assert_array_equal(dense[mask], flow[mask])
+
+
+def test_standard_normal_is_reproducible_in_eval_and_fresh_in_training():
+    from flowinpaint.models.noise import standard_normal
+
+    like = torch.zeros(2, 2, 5, 7, dtype=torch.float64)
+    first = standard_normal(like, training=False, seed=3)
+    assert first.shape == like.shape and first.dtype == torch.float64
+    assert torch.equal(first, standard_normal(like, training=False, seed=3))
+    assert not torch.equal(first, standard_normal(like, training=False, seed=4))
+    torch.manual_seed(0)
+    a = standard_normal(like, training=True, seed=3)
+    b = standard_normal(like, training=True, seed=3)
+    assert not torch.equal(a, b)

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from .configbase import ConfigDict
 from .dtm import ImageNormalisation
+from .noise import standard_normal
 from .unet import UNet
 
 __all__ = ["PDConfig", "PDInpainting", "cosine_schedule"]
@@ -107,11 +108,7 @@ class PDInpainting(nn.Module):
         condition = self.condition(image, flow, known)
         data = condition[:, 3:5]
         shape = flow.shape
-        if self.training:
-            x = torch.randn(shape, device=flow.device, dtype=flow.dtype)
-        else:
-            generator = torch.Generator(device=flow.device).manual_seed(self.config.seed)
-            x = torch.randn(shape, generator=generator, device=flow.device, dtype=flow.dtype)
+        x = standard_normal(flow, training=self.training, seed=self.config.seed)
         times = torch.linspace(self.config.timesteps - 1, 0, steps).round().long().tolist()
         estimate = x
         for index, t in enumerate(times):

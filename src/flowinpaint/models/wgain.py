@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from .configbase import ConfigDict
 from .dtm import ImageNormalisation
+from .noise import standard_normal
 from .unet import UNet
 
 __all__ = ["Critic", "WGAINConfig", "WGAINInpainting"]
@@ -90,12 +91,7 @@ class WGAINInpainting(nn.Module):
     def generate(self, image: Tensor, flow: Tensor, known: Tensor) -> Tensor:
         """The generator's dense flow in scaled units, known pixels re-imposed."""
         sparse = flow.masked_fill(~known, 0.0) / self.config.flow_scale
-        if self.training:
-            noise = torch.randn_like(sparse)
-        else:
-            generator = torch.Generator(device=flow.device).manual_seed(self.config.seed)
-            noise = torch.randn(sparse.shape, generator=generator, device=flow.device, dtype=sparse.dtype)
-        noise = noise.masked_fill(known, 0.0)
+        noise = standard_normal(sparse, training=self.training, seed=self.config.seed).masked_fill(known, 0.0)
         inputs = torch.cat([self.normalise(image), sparse, noise, known.to(sparse.dtype)], dim=1)
         return torch.where(known, sparse, self.generator(inputs))
 
