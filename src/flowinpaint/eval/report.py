@@ -13,7 +13,7 @@ from typing import Any
 
 from ..io._atomic import atomic_write_bytes
 
-__all__ = ["aggregate", "render_report", "write_report"]
+__all__ = ["aggregate", "parameter_count", "render_report", "write_report"]
 
 _COLUMNS = {  # entry key -> column title of the per-density tables
     "epe": "EPE all",
@@ -34,7 +34,7 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _parameter_count(method: str) -> str:
+def parameter_count(method: str) -> str:
     """Trainable parameters of a method (a name or spec) with a network, else "-"."""
     from ..methods.options import parse_method_spec
     from ..methods.registry import build_options
@@ -103,7 +103,7 @@ def render_report(results: dict[str, Any]) -> str:
     for method in methods:
         cells = [_fmt(table.get((method, d), {}).get("epe")) for d in densities]
         times = [table[(method, d)]["seconds"] for d in densities if table.get((method, d), {}).get("seconds") is not None]
-        cells += [_fmt(statistics.median(times), 3) if times else "-", _parameter_count(method)]
+        cells += [_fmt(statistics.median(times), 3) if times else "-", parameter_count(method)]
         lines.append(_row([method, *cells]))
     lines.append("")
 
