@@ -69,7 +69,9 @@ def main() -> None:
     lines = ["# Data efficiency", "",
              f"Command: `python benchmarks/data_efficiency.py --steps {args.steps} --sizes {args.sizes} --kinds {args.kinds}`;",
              f"each model trained for {args.steps} steps (batch 8) on N distinct synthetic samples; EPE (px) on the fixed",
-             "synthetic val split.", "",
+             "synthetic val split.",
+             f"A run draws {args.steps} x 8 = {8 * args.steps:,} samples: sets larger than that are not seen in full,",
+             "so beyond it the curve measures the schedule, not the data.", "",
              "| model | samples | " + " | ".join(densities) + " |", "| --- | --- |" + " --- |" * len(densities)]
     for (kind, n), val in results.items():
         lines.append(f"| `{kind}` | {n:,} | " + " | ".join(f"{val[d]:.3f}" for d in densities) + " |")
@@ -86,6 +88,7 @@ def main() -> None:
         for density in densities:
             axis.plot(sizes, [results[(kind, n)][density] for n in sizes], marker="o", label=f"{kind} {density}")
     axis.set_xscale("log")
+    axis.set_yscale("log")
     axis.set_xlabel("distinct training samples")
     axis.set_ylabel("validation EPE (px)")
     axis.legend(fontsize=7)
