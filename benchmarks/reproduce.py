@@ -66,8 +66,11 @@ def run_part(work: Path, name: str, **config: Any) -> dict[str, Any]:
     return {"results": results, "table": aggregate(results)}
 
 
-def epe_table(part: dict[str, Any], densities: tuple[float, ...], methods: list[str]) -> list[str]:
+def epe_table(part: dict[str, Any], densities: tuple[float, ...], methods: list[str],
+              labels: dict[str, str] | None = None) -> list[str]:
+    """Markdown rows of mean EPE per density, median time and parameters; ``labels`` renames methods."""
     table = part["table"]
+    labels = labels or {}
     lines = ["| method | " + " | ".join(f"EPE @ {100 * d:g}%" for d in densities) + " | time/frame s | params |",
              "| --- |" + " --- |" * (len(densities) + 2)]
     for method in methods:
@@ -76,7 +79,7 @@ def epe_table(part: dict[str, Any], densities: tuple[float, ...], methods: list[
             continue
         cells = [f"{row['epe']:.3f}" if row and row.get("epe") is not None else "-" for row in rows]
         times = [row["seconds"] for row in rows if row and row.get("seconds") is not None]
-        lines.append(f"| `{method}` | " + " | ".join(cells) + f" | {(sorted(times)[len(times) // 2] if times else float('nan')):.3f} | {parameter_count(method)} |")
+        lines.append(f"| `{labels.get(method, method)}` | " + " | ".join(cells) + f" | {(sorted(times)[len(times) // 2] if times else float('nan')):.3f} | {parameter_count(method)} |")
     return lines
 
 
@@ -131,11 +134,12 @@ def main() -> None:
     report += [*paper_tables(), ""]
 
     report += ["## 2. Ablations (synthetic test split)", ""]
-    ablation_specs, missing = [], []
+    ablation_specs, missing, labels = [], [], {"neuroexplicit": "neuroexplicit (shipped)"}
     for name, what in ABLATIONS.items():
         weights = work / "ablations" / f"{name}.pt"
         if weights.is_file():
             ablation_specs.append(f"neuroexplicit:model={weights}")
+            labels[ablation_specs[-1]] = name
         else:
             config = "neuroexplicit" if name == "reference" else f"ablation_{name}"
             missing.append(f"- `{name}` ({what}): `flowinpaint train --config configs/{config}.toml --out runs/ablation_{name}"
@@ -146,7 +150,7 @@ def main() -> None:
     if ablation_specs:
         part = run_part(work, "ablations", dataset="synthetic", limit=args.limit, size=size, densities=DENSITIES,
                         methods=["neuroexplicit", *ablation_specs])
-        report += epe_table(part, DENSITIES, ["neuroexplicit", *ablation_specs]) + [""]
+        report += epe_table(part, DENSITIES, ["neuroexplicit", *ablation_specs], labels) + [""]
         report += [f"Rows: {', '.join(f'`{name}` = {what}' for name, what in ABLATIONS.items())}.", ""]
     if missing:
         report += ["Not trained yet (one switch changed each):", *missing, ""]
