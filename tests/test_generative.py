@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -138,3 +140,31 @@ def test_standard_normal_is_reproducible_in_eval_and_fresh_in_training():
     a = standard_normal(like, training=True, seed=3)
     b = standard_normal(like, training=True, seed=3)
     assert not torch.equal(a, b)
+
+
+def test_pd_sampling_stays_within_the_widened_known_range_even_untrained():
+    from flowinpaint.models.pd import known_range
+
+    torch.manual_seed(0)
+    model = PDInpainting(PDConfig(width=4, depth=2, timesteps=100, sampling_steps=10)).eval()
+    image = torch.rand(2, 3, 24, 32)
+    flow = torch.randn(2, 2, 24, 32) * 5
+    known = torch.rand(2, 1, 24, 32) < 0.1
+    with torch.no_grad():
+        dense = model(image, flow, known)
+    low, high = known_range(flow, known)
+    assert torch.isfinite(dense).all()
+    assert (dense >= low - 1e-4).all() and (dense <= high + 1e-4).all()
+    assert torch.equal(dense[known.expand_as(dense)], flow[known.expand_as(flow)])
+
+
+def test_known_range_widens_by_half_the_width_and_is_open_without_known_pixels():
+    from flowinpaint.models.pd import known_range
+
+    data = torch.zeros(2, 1, 2, 2)
+    data[0, 0, 0, 0], data[0, 0, 1, 1] = 1.0, 3.0
+    known = torch.zeros(2, 1, 2, 2, dtype=torch.bool)
+    known[0, 0, 0, 0] = known[0, 0, 1, 1] = True
+    low, high = known_range(data, known)
+    assert low[0].item() == 0.0 and high[0].item() == 4.0
+    assert low[1].item() == -math.inf and high[1].item() == math.inf

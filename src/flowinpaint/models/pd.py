@@ -7,8 +7,14 @@ The noise schedule is the cosine schedule of Nichol & Dhariwal (2021) over ``tim
 
 Sampling is DDIM (Song et al. 2021, ``eta = 0``) over ``sampling_steps`` evenly spaced steps; after
 every step the prediction of ``x_0`` takes the known values at the known pixels (replacement
-conditioning, the cheap relative of RePaint's resampling), and the result re-imposes them. In eval
-mode the start noise comes from a generator seeded with ``seed``, so results are reproducible.
+conditioning, the cheap relative of RePaint's resampling), and the result re-imposes them. The
+prediction of ``x_0`` at the unknown pixels is clipped to the known values' range per sample and
+channel, widened by half its width on each side (the thresholding of Imagen, with the bounds taken
+from the data), and the noise is recomputed from the clipped prediction: at the first steps
+``abar_t`` is ~1e-8, so ``(x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t)`` magnifies the denoiser's
+error 10^4-fold, and unclipped sampling diverged (validation EPE ~1.7e5 px after 200 training
+steps). In eval mode the start noise comes from a generator seeded with ``seed``, so results are
+reproducible.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from .dtm import ImageNormalisation
 from .noise import standard_normal
 from .unet import UNet
 
-__all__ = ["PDConfig", "PDInpainting", "cosine_schedule"]
+__all__ = ["PDConfig", "PDInpainting", "cosine_schedule", "known_range"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,19 @@ def cosine_schedule(timesteps: int) -> Tensor:
     abar = f / f[0]
     betas = (1 - abar[1:] / abar[:-1]).clamp(max=0.999)
     return torch.cumprod(1 - betas, dim=0)
+
+
+def known_range(data: Tensor, known: Tensor) -> tuple[Tensor, Tensor]:
+    """Per sample and channel, the known values' range widened by half its width on each side.
+
+    Shape: ``data`` ``(B, C, H, W)``, ``known`` ``(B, 1, H, W)`` bool; returns two ``(B, C, 1, 1)``
+    bounds (``-inf`` and ``inf`` for a sample without known pixels).
+    """
+    low = data.masked_fill(~known, math.inf).amin(dim=(2, 3), keepdim=True)
+    high = data.masked_fill(~known, -math.inf).amax(dim=(2, 3), keepdim=True)
+    empty = ~known.flatten(1).any(dim=1).view(-1, 1, 1, 1)
+    half = torch.where(empty, 0.0, (high - low) / 2)
+    return torch.where(empty, -math.inf, low - half), torch.where(empty, math.inf, high + half)
 
 
 def time_embedding(t: Tensor, size: int) -> Tensor:
@@ -110,12 +129,15 @@ class PDInpainting(nn.Module):
         shape = flow.shape
         x = standard_normal(flow, training=self.training, seed=self.config.seed)
         times = torch.linspace(self.config.timesteps - 1, 0, steps).round().long().tolist()
+        low, high = known_range(data, known)
         estimate = x
         for index, t in enumerate(times):
             abar = self.abar[t]
             noise = self.predict_noise(x, torch.full((shape[0],), t, device=flow.device), condition)
-            estimate = torch.where(known, data, (x - (1 - abar).sqrt() * noise) / abar.sqrt())
+            estimate = (x - (1 - abar).sqrt() * noise) / abar.sqrt()
+            estimate = torch.where(known, data, torch.minimum(torch.maximum(estimate, low), high))
             if index + 1 < len(times):
+                noise = (x - abar.sqrt() * estimate) / (1 - abar).sqrt()
                 abar_next = self.abar[times[index + 1]]
                 x = abar_next.sqrt() * estimate + (1 - abar_next).sqrt() * noise
         return torch.where(known, flow, estimate * self.config.flow_scale)
