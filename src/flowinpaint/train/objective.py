@@ -144,14 +144,15 @@ def wgain_loss(model: WGAINInpainting, batch: dict[str, Tensor]) -> Tensor:
 
 
 def denoising_loss(model: PDInpainting, batch: dict[str, Tensor]) -> Tensor:
-    """The noise-prediction MSE at a random time per sample, over the valid pixels."""
+    """The velocity-prediction MSE at a random time per sample, over the valid pixels."""
     condition = model.condition(batch["image"], batch["flow"], batch["known"])
     clean = batch["truth"].masked_fill(~batch["valid"], 0.0) / model.config.flow_scale
     t = torch.randint(0, model.config.timesteps, (clean.shape[0],), device=clean.device)
     abar = model.abar[t].view(-1, 1, 1, 1)
     noise = torch.randn_like(clean)
     noisy = abar.sqrt() * clean + (1 - abar).sqrt() * noise
-    error = ((model.predict_noise(noisy, t, condition) - noise) ** 2).sum(dim=1, keepdim=True)
+    velocity = abar.sqrt() * noise - (1 - abar).sqrt() * clean
+    error = ((model.predict_velocity(noisy, t, condition) - velocity) ** 2).sum(dim=1, keepdim=True)
     weight = batch["valid"].to(error.dtype)
     return (error * weight).sum() / weight.sum().clamp_min(1.0)
 
