@@ -82,6 +82,7 @@ def main() -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     figure, axis = plt.subplots(figsize=(6, 4))
     for kind in kinds:
@@ -89,6 +90,10 @@ def main() -> None:
             axis.plot(sizes, [results[(kind, n)][density] for n in sizes], marker="o", label=f"{kind} {density}")
     axis.set_xscale("log")
     axis.set_yscale("log")
+    axis.set_yticks([0.1, 0.2, 0.5, 1, 2, 5, 10], ["0.1", "0.2", "0.5", "1", "2", "5", "10"])
+    axis.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    values = [v for val in results.values() for v in val.values()]
+    axis.set_ylim(min(values) / 1.2, max(values) * 1.2)
     axis.set_xlabel("distinct training samples")
     axis.set_ylabel("validation EPE (px)")
     axis.legend(fontsize=7)
