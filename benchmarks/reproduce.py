@@ -110,10 +110,11 @@ def main() -> None:
     command = "python benchmarks/reproduce.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     report = ["# Reproduction of the paper's evaluation at this machine's scale", "",
               f"Command: `{command.strip()}`. Methods available here: {', '.join(f'`{m}`' for m in methods)}.",
+              *[f"Not available: `{name}` ({get_method(name).unavailable()})." for name in method_names() if name not in methods],
               "EPE in pixels over all valid pixels (known ones included, as the paper's code does),",
               "uniform random masks with the same seeds for every method; time = median per frame of `inpaint`",
               "inside the evaluation (2-core CPU, sometimes beside a training job: the controlled timings are in",
-              "`benchmarks/results/speed.md`); params = trainable parameters of the learned methods.", ""]
+              "`benchmarks/results/speed.md`, `speed_learned.md`); params = trainable parameters of the learned methods.", ""]
 
     report += ["## 1. Main comparison", ""]
     datasets: list[tuple[str, dict[str, Any]]] = [
@@ -123,14 +124,16 @@ def main() -> None:
     for name, split in (("middlebury", None), ("flyingchairs", "all")):
         if (SHARED / name).is_dir():
             datasets.append((name, {"dataset": name, "root": str(SHARED / name), "split": split}))
+    placeholders = []
     for name, root in (("sintel", args.sintel), ("kitti", args.kitti)):
         if root:
             datasets.append((name, {"dataset": name, "root": root}))
         else:
-            report += [f"### {name}", "", f"No data given: rerun with `--{name} PATH` to fill this table.", ""]
+            placeholders += [f"### {name}", "", f"No data given: rerun with `--{name} PATH` to fill this table.", ""]
     for title, config in datasets:
         part = run_part(work, f"main-{config['dataset']}", methods=methods, densities=DENSITIES, **config)
         report += [f"### {title}", "", *epe_table(part, DENSITIES, methods), ""]
+    report += placeholders
     report += [*paper_tables(), ""]
 
     report += ["## 2. Ablations (synthetic test split)", ""]
