@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, TypeVar
 
-from typing_extensions import Self
-
 __all__ = ["ConfigDict"]
 
 Config = TypeVar("Config", bound="ConfigDict")
@@ -20,7 +18,7 @@ class ConfigDict:
         return {key: list(value) if isinstance(value, tuple) else value for key, value in dataclasses.asdict(self).items()}  # type: ignore[call-overload]
 
     @classmethod
-    def from_dict(cls, fields: dict[str, Any]) -> Self:
+    def from_dict(cls: type[Config], fields: dict[str, Any]) -> Config:
         """The inverse of :meth:`to_dict`; unknown keys are a ``ValueError``."""
         unknown = set(fields) - {field.name for field in dataclasses.fields(cls)}  # type: ignore[arg-type]
         if unknown:
