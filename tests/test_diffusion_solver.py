@@ -16,6 +16,7 @@ from flowinpaint.diffusion import (
     fsi_weights,
     nonnegative_alpha_bounds,
     pixels_to_cells,
+    pull_push_fill,
     solve_to_convergence,
     sparse_pyramid,
     tensor_from_eigen,
@@ -194,6 +195,37 @@ def test_pyramid_shapes_and_upsampling() -> None:
     assert all(level[1].any() for level in pyramid)
     constant = torch.full((1, 2, 5, 7), 3.25)
     torch.testing.assert_close(upsample_to(constant, (10, 13)), torch.full((1, 2, 10, 13), 3.25))
+
+
+def test_pull_push_fill_keeps_known_values_stays_in_range_and_treats_samples_apart() -> None:
+    data = torch.randn(3, 2, 37, 50, dtype=torch.float64) * 5
+    known = torch.cat([random_mask((37, 50), density, seed=seed) for seed, density in ((1, 0.002), (2, 0.05), (3, 0.6))])
+    fill = pull_push_fill(data, known)
+    assert fill.shape == data.shape and torch.isfinite(fill).all()
+    where = known.expand_as(data)
+    assert torch.equal(fill[where], data[where])
+    for sample in range(3):
+        values = data[sample][where[sample]].view(2, -1)
+        low, high = values.amin(dim=1).view(2, 1, 1), values.amax(dim=1).view(2, 1, 1)
+        assert ((fill[sample] >= low - 1e-12) & (fill[sample] <= high + 1e-12)).all()
+        # the batch descends as deep as its sparsest sample needs; each sample's fill is its own
+        torch.testing.assert_close(fill[sample : sample + 1], pull_push_fill(data[sample : sample + 1], known[sample : sample + 1]))
+    constant = torch.full((1, 2, 20, 30), -1.5)
+    torch.testing.assert_close(pull_push_fill(constant, random_mask((20, 30), 0.01, seed=4)), constant)
+    assert torch.equal(pull_push_fill(data[:1], torch.zeros_like(known[:1])), torch.zeros_like(data[:1]))
+
+
+def test_pull_push_fill_of_one_known_pixel_is_that_value_everywhere() -> None:
+    known = torch.zeros(1, 1, 9, 13, dtype=torch.bool)
+    known[0, 0, 6, 2] = True
+    data = torch.zeros(1, 2, 9, 13).masked_fill(known, 4.0)
+    torch.testing.assert_close(pull_push_fill(data, known), torch.full((1, 2, 9, 13), 4.0))
+
+
+def test_gradcheck_through_pull_push_fill() -> None:
+    known = random_mask((11, 14), 0.05, seed=7)
+    data = torch.rand(1, 2, 11, 14, dtype=torch.float64).requires_grad_()
+    assert torch.autograd.gradcheck(lambda d: pull_push_fill(d, known), (data,))
 
 
 def test_coarse_to_fine_visits_levels_coarse_first() -> None:

@@ -10,6 +10,7 @@ import torch
 from test_train import tiny
 
 from flowinpaint import inpaint, load_model
+from flowinpaint.diffusion import pull_push_fill
 from flowinpaint.models import PDConfig, PDInpainting, WGAINConfig, WGAINInpainting
 from flowinpaint.models.pd import cosine_schedule
 from flowinpaint.train import train
@@ -82,6 +83,45 @@ def test_wgain_loss_trains_the_critic_and_the_generator_apart():
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-8)
 
 
+def test_untrained_pull_push_wgain_returns_the_fill_and_learns_a_correction():
+    model = WGAINInpainting(WGAINConfig(width=4, depth=2, critic_width=4, pull_push=True))
+    data = batch()
+    with torch.no_grad():
+        dense = model.eval()(data["image"], data["flow"], data["known"])
+    torch.testing.assert_close(dense, pull_push_fill(data["flow"], data["known"]))
+    wgain_loss(model.train(), data).backward()
+    assert model.generator.out.weight.grad.abs().sum() > 0
+
+
+def test_pull_push_pd_diffuses_the_correction_to_the_fill():
+    model = PDInpainting(PDConfig(width=4, depth=2, timesteps=50, sampling_steps=4, pull_push=True)).eval()
+    data = batch(size=1)
+    scale = model.config.flow_scale
+    start = pull_push_fill(data["flow"], data["known"]) / scale
+    correction = data["truth"] / scale - start
+
+    def oracle(noisy, t, condition):  # the exact velocity of x_t given the clean correction
+        torch.testing.assert_close(condition[:, 3:5], start)  # the network sees the fill
+        abar = model.abar[t].view(-1, 1, 1, 1)
+        noise = (noisy - abar.sqrt() * correction) / (1 - abar).sqrt()
+        return abar.sqrt() * noise - (1 - abar).sqrt() * correction
+
+    model.predict_velocity = oracle
+    with torch.no_grad():
+        dense = model(data["image"], data["flow"], data["known"])
+    torch.testing.assert_close(dense, data["truth"], rtol=1e-4, atol=1e-3)
+
+    model.predict_velocity = lambda noisy, t, condition: torch.zeros_like(noisy)
+    torch.manual_seed(5)
+    loss = denoising_loss(model, data)
+    torch.manual_seed(5)
+    t = torch.randint(0, model.config.timesteps, (1,))
+    noise = torch.randn_like(correction)
+    abar = model.abar[t].view(-1, 1, 1, 1)
+    velocity = abar.sqrt() * noise - (1 - abar).sqrt() * correction.masked_fill(~data["valid"], 0.0)
+    torch.testing.assert_close(loss, (velocity**2).sum(dim=1, keepdim=True)[data["valid"]].mean())
+
+
 def test_cosine_schedule_decreases_from_one():
     abar = cosine_schedule(1000)
     assert abar.shape == (1000,) and 0.99 < float(abar[0]) <= 1 and float(abar[-1]) < 1e-3
@@ -125,7 +165,11 @@ def test_ddim_with_a_perfect_denoiser_recovers_the_data():
     torch.testing.assert_close(dense, data["truth"], rtol=1e-4, atol=1e-3)
 
 
-@pytest.mark.parametrize(("kind", "config"), [("wgain", SMALL_WGAIN), ("pd", SMALL_PD)])
+@pytest.mark.parametrize(
+    ("kind", "config"),
+    [("wgain", SMALL_WGAIN), ("pd", SMALL_PD), ("wgain", WGAINConfig(width=4, depth=2, critic_width=4, pull_push=True))],
+    ids=["wgain", "pd", "wgain-pull-push"],
+)
 def test_trains_exports_and_runs_as_a_method(tmp_path, kind, config):
     run = tiny(tmp_path / "run", kind=kind, model=config, steps=2, val_every=2, adam_betas=(0.5, 0.999))
     result = train(run)

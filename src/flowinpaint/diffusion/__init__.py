@@ -5,6 +5,7 @@ from .pyramid import (
     coarse_to_fine,
     downsample_image,
     downsample_sparse,
+    pull_push_fill,
     sparse_pyramid,
     upsample_to,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "default_beta",
     "downsample_image",
     "downsample_sparse",
+    "pull_push_fill",
     "explicit_step",
     "fsi_cycle",
     "fsi_weights",

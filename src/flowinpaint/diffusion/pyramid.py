@@ -13,7 +13,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["auto_levels", "coarse_to_fine", "downsample_image", "downsample_sparse", "sparse_pyramid", "upsample_to"]
+__all__ = [
+    "auto_levels",
+    "coarse_to_fine",
+    "downsample_image",
+    "downsample_sparse",
+    "pull_push_fill",
+    "sparse_pyramid",
+    "upsample_to",
+]
 
 
 def downsample_sparse(data: Tensor, known: Tensor) -> tuple[Tensor, Tensor]:
@@ -57,6 +65,28 @@ def sparse_pyramid(data: Tensor, known: Tensor, levels: int) -> list[tuple[Tenso
     for _ in range(levels - 1):
         pyramid.append(downsample_sparse(*pyramid[-1]))
     return pyramid
+
+
+def pull_push_fill(data: Tensor, known: Tensor) -> Tensor:
+    """A dense fill of sparse data by pull-push interpolation (no diffusion steps, no parameters).
+
+    Pull: masked averaging halves the data until every pixel of a level is known (or the level is
+    one pixel). Push: from that level back to the finest, each level keeps its known values and takes
+    the bilinearly upsampled coarser fill elsewhere. The fill equals ``data`` on the known pixels,
+    lies within each channel's range of known values (every value is an average of known ones),
+    treats each sample on its own, and is 0 for a sample without known pixels. It is cheap (a few
+    pooling passes) and differentiable in ``data``.
+
+    Shape:
+        data: ``(B, C, H, W)``; known: ``(B, 1, H, W)`` bool; returns ``(B, C, H, W)``.
+    """
+    pyramid = [(data, known)]
+    while not bool(pyramid[-1][1].all()) and max(pyramid[-1][0].shape[-2:]) > 1:
+        pyramid.append(downsample_sparse(*pyramid[-1]))
+    fill = pyramid[-1][0]
+    for level_data, level_known in reversed(pyramid[:-1]):
+        fill = torch.where(level_known, level_data, upsample_to(fill, tuple(level_data.shape[-2:])))
+    return fill
 
 
 def auto_levels(height: int, width: int, min_size: int = 16, max_levels: int = 8) -> int:

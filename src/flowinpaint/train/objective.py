@@ -144,9 +144,10 @@ def wgain_loss(model: WGAINInpainting, batch: dict[str, Tensor]) -> Tensor:
 
 
 def denoising_loss(model: PDInpainting, batch: dict[str, Tensor]) -> Tensor:
-    """The velocity-prediction MSE at a random time per sample, over the valid pixels."""
-    condition = model.condition(batch["image"], batch["flow"], batch["known"])
-    clean = batch["truth"].masked_fill(~batch["valid"], 0.0) / model.config.flow_scale
+    """The velocity-prediction MSE at a random time per sample, over the valid pixels (the data
+    is the scaled flow minus the model's start: zeros, or the pull-push fill)."""
+    condition, _, start = model.inputs(batch["image"], batch["flow"], batch["known"])
+    clean = (batch["truth"] / model.config.flow_scale - start).masked_fill(~batch["valid"], 0.0)
     t = torch.randint(0, model.config.timesteps, (clean.shape[0],), device=clean.device)
     abar = model.abar[t].view(-1, 1, 1, 1)
     noise = torch.randn_like(clean)
