@@ -184,6 +184,21 @@ def test_channels_last_gives_the_same_flow() -> None:
     torch.testing.assert_close(fast(image, flow, known), net(image, flow, known), rtol=0, atol=1e-5)
 
 
+def test_bfloat16_network_is_close_keeps_known_pixels_and_trains() -> None:
+    image, flow, known = problem(41, 53, density=0.1)
+    net = model(head_std=0.3)
+    fast = NeuroexplicitInpainting(dataclasses.replace(SMALL, bfloat16=True))
+    fast.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        exact, rounded = net(image, flow, known), fast(image, flow, known)
+    assert rounded.dtype == torch.float32
+    assert torch.equal(rounded[known.expand_as(flow)], flow[known.expand_as(flow)])
+    # bfloat16 keeps 8 significant bits: the DTM's outputs move by ~1e-2 of their size, the flow less
+    torch.testing.assert_close(rounded, exact, rtol=0, atol=0.02 * float(flow.abs().max()))
+    assert not torch.equal(rounded, exact)  # the network did run in bfloat16
+    assert_all_reached(squared_error_gradients(fast))
+
+
 @pytest.mark.skipif(not fused_available(), reason="no C++ compiler for torch.compile")
 def test_compiled_steps_give_the_same_flow_at_inference() -> None:
     image, flow, known = problem(20, 24, density=0.1)

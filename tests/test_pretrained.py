@@ -111,7 +111,7 @@ def test_neuroexplicit_method_matches_the_model(exported):
     flow = rng.normal(size=(24, 40, 2)).astype(np.float32)
     mask = rng.random((24, 40)) < 0.2
     image = rng.random((24, 40, 3)).astype(np.float32)
-    dense = inpaint(flow, mask, image, method="neuroexplicit", model=str(path), compiled=False)
+    dense = inpaint(flow, mask, image, method="neuroexplicit", model=str(path), compiled=False, bfloat16=False)
     with torch.no_grad():
         expected = trained(
             torch.from_numpy(image).permute(2, 0, 1)[None],
@@ -119,6 +119,9 @@ def test_neuroexplicit_method_matches_the_model(exported):
             torch.from_numpy(mask)[None, None],
         )
     np.testing.assert_allclose(dense, expected[0].permute(1, 2, 0).numpy(), atol=1e-6)
+    fast = inpaint(flow, mask, image, method="neuroexplicit", model=str(path), compiled=False, bfloat16=True)
+    np.testing.assert_array_equal(fast[mask], flow[mask])
+    np.testing.assert_allclose(fast, dense, atol=0.02 * np.abs(flow).max())  # the network's bfloat16 rounding
 
 
 def test_neuroexplicit_needs_the_image_and_valid_options(exported):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
 
 from ..models.pretrained import cached_model
@@ -26,17 +27,30 @@ class NeuroexplicitOptions(LearnedOptions):
     Attributes:
         compiled: use the compiled diffusion kernels; None uses them from 262,144 pixels up,
             where they repay their compilation (seconds per new size, cached on disk).
+        bfloat16: run the network (not the solver) in bfloat16; None where the device computes
+            it fast (a CPU with AMX units, a CUDA GPU with bfloat16), float32 elsewhere.
     """
 
     model: str = "default"
     compiled: bool | None = None
+    bfloat16: bool | None = None
+
+
+def fast_bfloat16(device: str) -> bool:
+    """Whether ``device`` runs bfloat16 convolutions faster than float32 ones."""
+    where = torch.device(device)
+    if where.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    is_amx = getattr(torch.cpu, "_is_amx_tile_supported", None)  # no public query in torch 2.13
+    return where.type == "cpu" and is_amx is not None and bool(is_amx())
 
 
 def run(problem: Problem, options: NeuroexplicitOptions) -> Tensor:
     model = cached_model(options.model, options.device)
     height, width = problem.flow.shape[-2:]
     compiled = options.compiled if options.compiled is not None else height * width >= COMPILED_MIN_PIXELS
-    return run_network(problem, options.model, options.device, model.min_side, compiled=compiled)
+    bfloat16 = options.bfloat16 if options.bfloat16 is not None else fast_bfloat16(options.device)
+    return run_network(problem, options.model, options.device, model.min_side, compiled=compiled, bfloat16=bfloat16)
 
 
 register(

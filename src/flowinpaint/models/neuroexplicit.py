@@ -83,8 +83,11 @@ class NeuroexplicitInpainting(nn.Module):
         """The learned Perona-Malik contrast ``lambda > 0`` (a 0-d tensor)."""
         return self.log_contrast.exp()
 
-    def diffusion_levels(self, image: Tensor) -> list[LevelDiffusion]:
+    def diffusion_levels(self, image: Tensor, *, bfloat16: bool | None = None) -> list[LevelDiffusion]:
         """The explicit model of every pyramid level, coarse to fine.
+
+        Args:
+            bfloat16: run the DTM under bfloat16 autocast; None takes ``config.bfloat16``.
 
         Shape:
             image: ``(B, 3, H, W)``; level ``l`` (0 = finest) has tensor entries and alpha of
@@ -93,7 +96,10 @@ class NeuroexplicitInpainting(nn.Module):
         image = image.to(self.log_contrast.dtype)
         if self.config.channels_last:
             image = image.contiguous(memory_format=torch.channels_last)
-        raws = self.dtm(image)
+        bfloat16 = self.config.bfloat16 if bfloat16 is None else bfloat16
+        with torch.autocast(image.device.type, dtype=torch.bfloat16, enabled=bfloat16):
+            raws = self.dtm(image)
+        raws = [raw.to(self.log_contrast.dtype) for raw in raws]
         alpha = None if self.config.learned_alpha else self.config.fixed_alpha
         eigenvectors: list[Tensor | None] = [None] * len(raws)
         if self.config.eigenvectors == "structure_tensor":
@@ -108,16 +114,20 @@ class NeuroexplicitInpainting(nn.Module):
             for raw, eigenvector in zip(raws, eigenvectors)
         ]
 
-    def forward(self, image: Tensor, flow: Tensor, known: Tensor, *, compiled: bool | None = None) -> Tensor:
+    def forward(
+        self, image: Tensor, flow: Tensor, known: Tensor, *, compiled: bool | None = None, bfloat16: bool | None = None
+    ) -> Tensor:
         """The dense flow (see the class docstring for shapes).
 
         Args:
             compiled: use the compiled diffusion kernels; None takes ``config.compiled``.
+            bfloat16: run the DTM under bfloat16 autocast; None takes ``config.bfloat16``.
         """
         steps = self.config.level_steps
         compiled = self.config.compiled if compiled is None else compiled
         validate_inputs(image, flow, known, len(steps))
-        levels = self.diffusion_levels(image)
+        levels = self.diffusion_levels(image, bfloat16=bfloat16)
+
         def solve_level(level: int, start: Tensor, data: Tensor, level_known: Tensor) -> Tensor:
             diffusion, n_steps = levels[-1 - level], steps[-1 - level]
             stencil = www_stencil(diffusion.tensor, diffusion.alpha)

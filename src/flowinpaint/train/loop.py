@@ -53,7 +53,7 @@ LOG_NAME = "log.jsonl"
 # fields a resumed run may change; any other difference to the checkpoint's config is an error
 RESUMABLE_CHANGES = frozenset({"steps", "val_every", "checkpoint_every", "log_every", "threads", "workers", "device", "progress", "out"})
 # model fields that change how, not what, the model computes
-RESUMABLE_MODEL_CHANGES = frozenset({"channels_last", "compiled"})
+RESUMABLE_MODEL_CHANGES = frozenset({"channels_last", "compiled", "bfloat16"})
 _KEYS = ("format", "version", "step", "config", "model", "optimizer", "scheduler", "rng")
 
 
