@@ -3,12 +3,13 @@
 Inference (``--size``, default 1024x436, one frame, 5 % known pixels, warm, median of
 ``--repeats``; the FSI steps per level of the shipped ``default`` model): the DTM (network plus the per-level tensor assembly) and the coarse-to-fine
 diffusion timed separately, for each model width, in the default and the channels-last memory
-format, with eager and compiled diffusion kernels; OpenCV EPIC on the same frame in the same run.
+format, with eager and compiled diffusion kernels, and the fastest of these with the network in
+bfloat16 (``ModelConfig.bfloat16``); OpenCV EPIC on the same frame in the same run.
 
 Training (256x256 crops, batch 8, the spec's 5 / 15 / 30 / 45 FSI steps of stage 1): samples per second and peak resident memory of one training
 step (forward, backward, Adam) for three implementations of the diffusion: plain autograd through
 :func:`~flowinpaint.diffusion.fsi_cycle` (the state before the fused cycle), the fused cycle with
-the hand-written backward run eagerly, and compiled. Each configuration runs in a fresh subprocess
+the hand-written backward run eagerly, and compiled (also with the network in bfloat16). Each configuration runs in a fresh subprocess
 so that memory figures do not accumulate.
 
     python benchmarks/model_speed.py [--repeats 5] [--widths 16,22,44] [--train-steps 4] [--quick]
@@ -33,9 +34,11 @@ from solver_speed import (
 )
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# (channels_last, compiled diffusion, bfloat16 network) per inference row
+INFERENCE_VARIANTS = [(False, False, False), (False, True, False), (True, False, False), (True, True, False), (True, True, True)]
 
 
-def inference_child(width: int, channels_last: bool, compiled: bool, size: tuple[int, int], repeats: int) -> dict:
+def inference_child(width: int, channels_last: bool, compiled: bool, bfloat16: bool, size: tuple[int, int], repeats: int) -> dict:
     from flowinpaint import load_model
     from flowinpaint.data import make_example, uniform_mask
     from flowinpaint.models import ModelConfig, NeuroexplicitInpainting
@@ -46,7 +49,8 @@ def inference_child(width: int, channels_last: bool, compiled: bool, size: tuple
     flow = torch.from_numpy(example["flow"]).permute(2, 0, 1)[None] * torch.from_numpy(known)[None, None]
     known_t = torch.from_numpy(known)[None, None]
     steps = load_model("default").config.steps  # the shipped model's FSI steps per level
-    model = NeuroexplicitInpainting(ModelConfig(width=width, steps=steps, channels_last=channels_last, compiled=compiled)).eval()
+    config = ModelConfig(width=width, steps=steps, channels_last=channels_last, compiled=compiled, bfloat16=bfloat16)
+    model = NeuroexplicitInpainting(config).eval()
     with torch.inference_mode():
         network = median_seconds(lambda: model.diffusion_levels(image), repeats)
         total = median_seconds(lambda: model(image, flow, known_t), repeats)
@@ -70,7 +74,8 @@ def training_child(width: int, variant: str, steps: int) -> dict:
 
     if variant == "autograd":  # the state before the fused cycle: autograd records every step
         neuroexplicit.fused_fsi_cycle = lambda u, stencil, tau, n, known, data, compiled: fsi_cycle(u, stencil, tau, n, known, data)
-    model = NeuroexplicitInpainting(ModelConfig(width=width, channels_last=True, compiled=variant == "compiled"))
+    config = ModelConfig(width=width, channels_last=True, compiled=variant.startswith("compiled"), bfloat16=variant.endswith("bf16"))
+    model = NeuroexplicitInpainting(config)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     generator = torch.Generator().manual_seed(0)
     batch = 8
@@ -127,22 +132,26 @@ def main() -> None:
         "",
         f"## Inference, {size[1]}x{size[0]}, 5 % known, median of {repeats} warm runs",
         "",
-        "| width d | memory format | diffusion kernels | network s | diffusion s | total s | x EPIC |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| width d | memory format | diffusion kernels | network | network s | diffusion s | total s | x EPIC |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     epic = run_child("epic", size=size, repeats=repeats)
     for width in widths:
-        for channels_last in (False, True):
-            for compiled in (False, True):
-                result = run_child("inference", width=width, channels_last=channels_last, compiled=compiled, size=size, repeats=repeats)
-                if "error" in result:
-                    lines.append(f"| {width} | {'channels_last' if channels_last else 'default'} | {'compiled' if compiled else 'eager'} | failed: {result['error']} | | | |")
-                    continue
-                lines.append(
-                    f"| {width} | {'channels_last' if channels_last else 'default'} | {'compiled' if compiled else 'eager'} | "
-                    f"{result['network_s']:.3f} | {result['diffusion_s']:.3f} | {result['total_s']:.3f} | {result['total_s'] / epic['total_s']:.2f} |"
-                )
-                print(lines[-1], flush=True)
+        for channels_last, compiled, bfloat16 in INFERENCE_VARIANTS:
+            result = run_child(
+                "inference", width=width, channels_last=channels_last, compiled=compiled, bfloat16=bfloat16, size=size, repeats=repeats
+            )
+            row = (
+                f"| {width} | {'channels_last' if channels_last else 'default'} | {'compiled' if compiled else 'eager'} | "
+                f"{'bfloat16' if bfloat16 else 'float32'} | "
+            )
+            if "error" in result:
+                lines.append(row + f"failed: {result['error']} | | | |")
+                continue
+            lines.append(
+                row + f"{result['network_s']:.3f} | {result['diffusion_s']:.3f} | {result['total_s']:.3f} | {result['total_s'] / epic['total_s']:.2f} |"
+            )
+            print(lines[-1], flush=True)
     lines += ["", f"OpenCV EPIC on the same frame: {epic.get('total_s', float('nan')):.3f} s.", ""]
     lines += [
         f"## Training step, 256x256 crops, batch 8 (median of {args.train_steps} steps after one warm-up)",
@@ -151,7 +160,7 @@ def main() -> None:
         "| --- | --- | --- | --- |",
     ]
     for width in widths:
-        for variant in ("autograd", "fused-eager", "compiled"):
+        for variant in ("autograd", "fused-eager", "compiled", "compiled-bf16"):
             result = run_child("training", width=width, variant=variant, steps=args.train_steps)
             if "error" in result:
                 lines.append(f"| {width} | {variant} | failed: {result['error']} | |")
