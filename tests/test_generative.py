@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -93,43 +94,26 @@ def test_untrained_pull_push_wgain_returns_the_fill_and_learns_a_correction():
     assert model.generator.out.weight.grad.abs().sum() > 0
 
 
-def test_pull_push_pd_diffuses_the_correction_to_the_fill():
-    model = PDInpainting(PDConfig(width=4, depth=2, timesteps=50, sampling_steps=4, pull_push=True)).eval()
-    data = batch(size=1)
-    scale = model.config.flow_scale
-    start = pull_push_fill(data["flow"], data["known"]) / scale
-    correction = data["truth"] / scale - start
-
-    def oracle(noisy, t, condition):  # the exact velocity of x_t given the clean correction
-        torch.testing.assert_close(condition[:, 3:5], start)  # the network sees the fill
-        abar = model.abar[t].view(-1, 1, 1, 1)
-        noise = (noisy - abar.sqrt() * correction) / (1 - abar).sqrt()
-        return abar.sqrt() * noise - (1 - abar).sqrt() * correction
-
-    model.predict_velocity = oracle
-    with torch.no_grad():
-        dense = model(data["image"], data["flow"], data["known"])
-    torch.testing.assert_close(dense, data["truth"], rtol=1e-4, atol=1e-3)
-
-    model.predict_velocity = lambda noisy, t, condition: torch.zeros_like(noisy)
-    torch.manual_seed(5)
-    loss = denoising_loss(model, data)
-    torch.manual_seed(5)
-    t = torch.randint(0, model.config.timesteps, (1,))
-    noise = torch.randn_like(correction)
-    abar = model.abar[t].view(-1, 1, 1, 1)
-    velocity = abar.sqrt() * noise - (1 - abar).sqrt() * correction.masked_fill(~data["valid"], 0.0)
-    torch.testing.assert_close(loss, (velocity**2).sum(dim=1, keepdim=True)[data["valid"]].mean())
-
-
 def test_cosine_schedule_decreases_from_one():
     abar = cosine_schedule(1000)
     assert abar.shape == (1000,) and 0.99 < float(abar[0]) <= 1 and float(abar[-1]) < 1e-3
     assert (abar[1:] < abar[:-1]).all()
 
 
-def test_denoising_loss_is_the_velocity_mse_and_reaches_the_denoiser():
-    model = PDInpainting(SMALL_PD)
+def pd_model(pull_push: bool) -> PDInpainting:
+    return PDInpainting(dataclasses.replace(SMALL_PD, pull_push=pull_push))
+
+
+def diffused_data(model: PDInpainting, data: dict[str, torch.Tensor]) -> torch.Tensor:
+    """What the model diffuses: the scaled flow, minus its pull-push fill with ``pull_push``."""
+    scale = model.config.flow_scale
+    start = pull_push_fill(data["flow"], data["known"]) / scale if model.config.pull_push else 0.0
+    return data["truth"] / scale - start
+
+
+@pytest.mark.parametrize("pull_push", [False, True])
+def test_denoising_loss_is_the_velocity_mse_and_reaches_the_denoiser(pull_push):
+    model = pd_model(pull_push)
     data = batch()
     loss = denoising_loss(model, data)
     assert 0.05 < float(loss.detach()) < 20  # v is eps at low noise (variance 1), -x_0 at high noise
@@ -140,7 +124,7 @@ def test_denoising_loss_is_the_velocity_mse_and_reaches_the_denoiser():
     torch.manual_seed(5)
     loss = denoising_loss(model, data)
     torch.manual_seed(5)  # the same draws, in the loss's order: times, then noise
-    clean = data["truth"].masked_fill(~data["valid"], 0.0) / model.config.flow_scale
+    clean = diffused_data(model, data).masked_fill(~data["valid"], 0.0)
     t = torch.randint(0, model.config.timesteps, (clean.shape[0],))
     noise = torch.randn_like(clean)
     abar = model.abar[t].view(-1, 1, 1, 1)
@@ -149,12 +133,16 @@ def test_denoising_loss_is_the_velocity_mse_and_reaches_the_denoiser():
     torch.testing.assert_close(loss, expected)
 
 
-def test_ddim_with_a_perfect_denoiser_recovers_the_data():
-    model = PDInpainting(SMALL_PD).eval()
+@pytest.mark.parametrize("pull_push", [False, True])
+def test_ddim_with_a_perfect_denoiser_recovers_the_data(pull_push):
+    model = pd_model(pull_push).eval()
     data = batch(size=1)
-    clean = data["truth"] / model.config.flow_scale
+    clean = diffused_data(model, data)
+    seen = data["truth"] / model.config.flow_scale - clean  # the fill, or 0 (+ the known values)
 
-    def oracle(noisy, t, condition):  # the exact velocity of x_t given the clean flow
+    def oracle(noisy, t, condition):  # the exact velocity of x_t given the clean data
+        if pull_push:
+            torch.testing.assert_close(condition[:, 3:5], seen)  # the network reads the fill
         abar = model.abar[t].view(-1, 1, 1, 1)
         noise = (noisy - abar.sqrt() * clean) / (1 - abar).sqrt()
         return abar.sqrt() * noise - (1 - abar).sqrt() * clean
