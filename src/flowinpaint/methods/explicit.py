@@ -28,6 +28,7 @@ from ..diffusion import (
     www_stencil,
 )
 from ..diffusion.fused import fused_fsi_cycle
+from ..diffusion.native import native_library
 from .registry import Problem
 
 __all__ = ["SolverOptions", "cycle_length", "mean_filled", "solve_explicit_diffusion"]
@@ -35,6 +36,15 @@ __all__ = ["SolverOptions", "cycle_length", "mean_filled", "solve_explicit_diffu
 TensorField = Callable[[Tensor], DiffusionTensor]
 FLOAT32_MIN_TOL = 5e-6
 COMPILED_MIN_PIXELS = 262_144
+
+
+def use_compiled(option: bool | None, height: int, width: int) -> bool:
+    """The ``compiled`` option of a diffusion method: None means yes where the native kernel
+    builds (no cost per image size), else from ``COMPILED_MIN_PIXELS`` pixels up, where
+    TorchInductor's compilation (seconds per new size) repays itself."""
+    if option is not None:
+        return option
+    return native_library() is not None or height * width >= COMPILED_MIN_PIXELS
 
 
 @dataclass(frozen=True)
@@ -48,9 +58,10 @@ class SolverOptions:
         levels: pyramid levels; None picks as many as keep the coarsest side >= 16 pixels.
         dtype: ``"float32"`` (fast) or ``"float64"``; float32 rounding, amplified by the FSI
             extrapolation, limits ``tol`` to at least 5e-6.
-        compiled: use the compiled one-pass step (:mod:`flowinpaint.diffusion.fused`); None
-            uses it on levels of at least 262,144 pixels, where it repays its compilation
-            (seconds per new size, cached on disk by PyTorch).
+        compiled: use the compiled one-pass step (:mod:`flowinpaint.diffusion.fused`; the
+            native C kernel where a C compiler exists); None uses it wherever the native kernel
+            builds, else on levels of at least 262,144 pixels, where TorchInductor's compilation
+            (seconds per new size, cached on disk by PyTorch) repays itself.
     """
 
     tol: float = 1e-5
@@ -142,9 +153,7 @@ def solve_explicit_diffusion(
         cells = tensor_field(guides[level])
         stencil = www_stencil(cells, stencil_alpha(cells, alpha))
         tau = pixel_time_step(stencil)
-        compiled = options.compiled
-        if compiled is None:
-            compiled = known.shape[-2] * known.shape[-1] >= COMPILED_MIN_PIXELS
+        compiled = use_compiled(options.compiled, *known.shape[-2:])
         result, info = solve_to_convergence(
             start, stencil, tau, known, data,
             cycle_steps=cycle_length(known), growth=1.5, tol=options.tol, max_steps=options.max_steps,

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from ..models.pretrained import cached_model
-from .explicit import COMPILED_MIN_PIXELS
+from .explicit import use_compiled
 from .learned import LearnedOptions, network_parameters, run_network, shipped
 from .registry import Method, Problem, register
 
@@ -25,8 +25,8 @@ class NeuroexplicitOptions(LearnedOptions):
     """Options of ``neuroexplicit`` (see :class:`LearnedOptions`; ``model`` defaults to ``"default"``).
 
     Attributes:
-        compiled: use the compiled diffusion kernels; None uses them from 262,144 pixels up,
-            where they repay their compilation (seconds per new size, cached on disk).
+        compiled: use the compiled diffusion kernels (the native C kernel for inference where a
+            C compiler exists); None: as for the explicit methods (see ``SolverOptions``).
         bfloat16: run the network (not the solver) in bfloat16; None where the device computes
             it fast (a CPU with AMX units, a CUDA GPU with bfloat16), float32 elsewhere.
     """
@@ -48,7 +48,7 @@ def fast_bfloat16(device: str) -> bool:
 def run(problem: Problem, options: NeuroexplicitOptions) -> Tensor:
     model = cached_model(options.model, options.device)
     height, width = problem.flow.shape[-2:]
-    compiled = options.compiled if options.compiled is not None else height * width >= COMPILED_MIN_PIXELS
+    compiled = use_compiled(options.compiled, height, width)
     bfloat16 = options.bfloat16 if options.bfloat16 is not None else fast_bfloat16(options.device)
     return run_network(problem, options.model, options.device, model.min_side, compiled=compiled, bfloat16=bfloat16)
 

@@ -1,0 +1,67 @@
+/* One FSI cycle of the Weickert-Welk-Wickert stencil in gather form, for flowinpaint.diffusion.native.
+ *
+ * Each step computes, for every pixel p and channel,
+ *     next_p = known_p ? data_p : w_k (u_p + tau (sum_q w_pq (u_q - u_p))) + (1 - w_k) prev_p
+ * over the 8 neighbours q, as flowinpaint.diffusion.fused._forward_step does. The three states
+ * (prev, u, next) are (B, C, H + 2, W + 2) float32 buffers with a zero border, so that every
+ * neighbour read is in bounds; the padded pair weights are zero across the image border, so the
+ * border contributes nothing (no-flux). Pixels are independent within a step: the result does not
+ * depend on the number of threads.
+ */
+#include <stdint.h>
+#include <string.h>
+
+/* Pair weights, padded as flowinpaint.diffusion.fused.pad_stencil pads them:
+ * east (B, H, W + 1), south (B, H + 1, W), south_east and south_west (B, H + 1, W + 1). */
+int fsi_cycle(float *states, const float *east, const float *south, const float *south_east,
+              const float *south_west, const float *tau, int tau_per_pixel, const uint8_t *known,
+              const float *data, const float *step_weights, int n_steps, float *iterates,
+              int batch, int channels, int height, int width, int threads) {
+    const long H = height, W = width, C = channels, B = batch;
+    const long W2 = W + 2, plane = (H + 2) * W2, state = B * C * plane;
+    float *buffers[3] = {states, states + state, states + 2 * state}; /* prev, u, next */
+    for (int k = 0; k < n_steps; k++) {
+        float *prev = buffers[(k + 0) % 3], *u = buffers[(k + 1) % 3], *next = buffers[(k + 2) % 3];
+        const float w = step_weights[k];
+        if (iterates) { /* u^k, unpadded, for the backward of a training step */
+            #pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
+            for (long bc = 0; bc < B * C; bc++)
+                for (long y = 0; y < H; y++)
+                    memcpy(iterates + ((k * B * C + bc) * H + y) * W, u + bc * plane + (y + 1) * W2 + 1, W * sizeof(float));
+        }
+        #pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
+        for (long b = 0; b < B; b++) {
+            for (long y = 0; y < H; y++) {
+                const float *e0 = east + (b * H + y) * (W + 1);        /* pair (y, x-1)-(y, x) at e0[x] */
+                const float *s0 = south + (b * (H + 1) + y) * W;       /* pair (y-1, x)-(y, x) at s0[x] */
+                const float *s1 = s0 + W;                              /* pair (y, x)-(y+1, x) */
+                const float *se0 = south_east + (b * (H + 1) + y) * (W + 1);
+                const float *se1 = se0 + (W + 1);
+                const float *sw0 = south_west + (b * (H + 1) + y) * (W + 1);
+                const float *sw1 = sw0 + (W + 1);
+                const uint8_t *fixed = known + (b * H + y) * W;
+                const float *t_row = tau_per_pixel ? tau + (b * H + y) * W : 0;
+                const float t_scalar = tau_per_pixel ? 0.0f : tau[b];
+                for (long c = 0; c < C; c++) {
+                    const long offset = (b * C + c) * plane + (y + 1) * W2 + 1;
+                    const float *up = u + offset - W2, *uc = u + offset, *down = u + offset + W2;
+                    const float *before = prev + offset;
+                    float *out = next + offset;
+                    const float *value = data + ((b * C + c) * H + y) * W;
+                    #pragma omp simd
+                    for (long x = 0; x < W; x++) {
+                        const float p = uc[x];
+                        const float flux = e0[x + 1] * (uc[x + 1] - p) + e0[x] * (uc[x - 1] - p)
+                                         + s1[x] * (down[x] - p) + s0[x] * (up[x] - p)
+                                         + se1[x + 1] * (down[x + 1] - p) + se0[x] * (up[x - 1] - p)
+                                         + sw1[x] * (down[x - 1] - p) + sw0[x + 1] * (up[x + 1] - p);
+                        const float t = tau_per_pixel ? t_row[x] : t_scalar;
+                        const float stepped = w * (p + t * flux) + (1.0f - w) * before[x];
+                        out[x] = fixed[x] ? value[x] : stepped;
+                    }
+                }
+            }
+        }
+    }
+    return (n_steps + 1) % 3; /* the buffer that holds the result */
+}

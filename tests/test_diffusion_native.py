@@ -1,0 +1,114 @@
+"""The native C kernel of the FSI cycle computes what the torch kernels do, and falls back cleanly."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from test_diffusion_fused import random_problem
+
+from flowinpaint.diffusion import Stencil, fsi_cycle, fsi_weights, pixel_time_step, www_time_step
+from flowinpaint.diffusion import native
+from flowinpaint.diffusion.fused import EAGER, _forward_cycle, fused_fsi_cycle, pad_stencil
+from flowinpaint.diffusion.native import native_fsi_cycle, native_library
+
+needs_native = pytest.mark.skipif(native_library() is None, reason="no C compiler for the native kernel")
+
+
+def float32_problem(shape: tuple[int, int], seed: int, batch: int = 1):
+    problems = [random_problem(shape, seed + index) for index in range(batch)]
+    stencil = Stencil(*(torch.cat([p[0][k] for p in problems]).float() for k in range(4)))
+    alpha, known, data, start = (torch.cat([p[k] for p in problems]) for k in range(1, 5))
+    return stencil, alpha.float(), known, data.float(), start.float()
+
+
+@needs_native
+@pytest.mark.parametrize("time_step", ["scalar", "per_pixel"])
+@pytest.mark.parametrize("shape", [(2, 2), (2, 3), (17, 30)])
+def test_native_cycle_and_iterates_match_the_eager_cycle(time_step: str, shape: tuple[int, int]) -> None:
+    stencil, alpha, known, data, start = float32_problem(shape, seed=3, batch=2)
+    tau = www_time_step(alpha) if time_step == "scalar" else pixel_time_step(stencil)
+    steps = torch.tensor(fsi_weights(9))
+    weights = pad_stencil(stencil)
+    expected_iterates: list[torch.Tensor] = []
+    expected = _forward_cycle(EAGER, start, weights, tau, steps, known, data, expected_iterates)
+    end, iterates = native_fsi_cycle(start, weights, tau, steps, known, data, keep_iterates=True)
+    torch.testing.assert_close(end, expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(iterates, torch.stack(expected_iterates), rtol=1e-5, atol=1e-5)
+    assert torch.equal(end[known.expand_as(end)], data[known.expand_as(data)])
+    torch.testing.assert_close(end, fsi_cycle(start, stencil, tau, 9, known, data), rtol=1e-4, atol=1e-4)
+
+
+@needs_native
+def test_native_cycle_does_not_depend_on_the_thread_count() -> None:
+    stencil, alpha, known, data, start = float32_problem((40, 57), seed=8, batch=2)
+    arguments = (start, pad_stencil(stencil), www_time_step(alpha), torch.tensor(fsi_weights(12)), known, data)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one, _ = native_fsi_cycle(*arguments)
+        torch.set_num_threads(2)
+        two, _ = native_fsi_cycle(*arguments)
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(one, two)
+
+
+@needs_native
+def test_training_through_the_native_forward_matches_autograd() -> None:
+    stencil, alpha, known, data, start = float32_problem((12, 15), seed=4)
+    tau = www_time_step(alpha)
+    inputs = [start.clone().requires_grad_(), data.clone().requires_grad_(), *(w.clone().requires_grad_() for w in stencil)]
+    probe = torch.randn(start.shape, generator=torch.Generator().manual_seed(1))
+
+    def gradients(cycle) -> tuple[torch.Tensor, ...]:
+        return torch.autograd.grad((cycle(inputs[0], Stencil(*inputs[2:]), inputs[1]) * probe).sum(), inputs)
+
+    fused = gradients(lambda u, s, d: fused_fsi_cycle(u, s, tau, 7, known, d, compiled=True))
+    reference = gradients(lambda u, s, d: fsi_cycle(u, s, tau, 7, known, d))
+    for got, expected in zip(fused, reference):
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_float64_and_fallback_use_the_torch_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    stencil, alpha, known, data, start = random_problem((9, 11), seed=2)  # float64: never native
+    tau = www_time_step(alpha)
+    expected = fsi_cycle(start, stencil, tau, 8, known, data)
+    torch.testing.assert_close(fused_fsi_cycle(start, stencil, tau, 8, known, data), expected, rtol=1e-10, atol=1e-12)
+    monkeypatch.setattr("flowinpaint.diffusion.fused.native_applicable", lambda *tensors: False)
+    stencil32, alpha32, known32, data32, start32 = float32_problem((9, 11), seed=2)
+    result = fused_fsi_cycle(start32, stencil32, www_time_step(alpha32), 8, known32, data32, compiled=True)
+    torch.testing.assert_close(result, expected.float(), rtol=1e-4, atol=1e-5)
+
+
+def test_a_failing_build_warns_once_and_reports_no_library(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    failing = tmp_path / "cc"
+    failing.write_text("#!/bin/sh\necho 'cc: error: no such thing' >&2\nexit 1\n")
+    failing.chmod(0o755)
+    monkeypatch.setenv("CC", str(failing))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    native_library.cache_clear()
+    try:
+        with pytest.warns(UserWarning, match="native FSI kernel unavailable.*no such thing"):
+            assert native_library() is None
+        assert not list((tmp_path / "cache").rglob("*.so"))  # nothing half-written
+        with pytest.raises(RuntimeError, match="float32 CPU tensors"):
+            stencil, alpha, known, data, start = float32_problem((4, 5), seed=1)
+            native_fsi_cycle(start, pad_stencil(stencil), www_time_step(alpha), torch.tensor([1.0]), known, data)
+    finally:
+        native_library.cache_clear()
+
+
+@needs_native
+def test_the_library_is_built_once_into_the_cache(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    native_library.cache_clear()
+    try:
+        assert native_library() is not None
+        built = list((tmp_path / "flowinpaint").glob("fsi_kernel-*.so"))
+        assert len(built) == 1
+        stamp = built[0].stat().st_mtime_ns
+        native_library.cache_clear()
+        assert native_library() is not None and built[0].stat().st_mtime_ns == stamp  # reused, not rebuilt
+    finally:
+        native_library.cache_clear()
+    assert native.SOURCE.exists()
