@@ -1,6 +1,7 @@
 """Speed of the explicit diffusion solver on this machine.
 
-Reports, for a 1024x436 two-channel field: the time of one FSI step (eager and compiled), its
+Reports, for a 1024x436 two-channel field: the time of one FSI step (eager torch, TorchInductor's
+compiled step, and the native C kernel that the compiled path uses for forward cycles), its
 ratio to a memory-bandwidth floor (the bytes one step must read and write divided by the
 measured copy bandwidth), and the time of ``eed`` run to convergence at 1 %, 5 % and 10 %
 density on a synthetic example with exact ground truth.
@@ -21,7 +22,9 @@ import flowinpaint
 from flowinpaint.data.example import make_example
 from flowinpaint.data.masks import uniform_mask
 from flowinpaint.diffusion import fsi_cycle, www_stencil, www_time_step
+from flowinpaint.diffusion import fused
 from flowinpaint.diffusion.fused import fused_available, fused_fsi_cycle
+from flowinpaint.diffusion.native import native_library
 from flowinpaint.diffusion.structure import dominant_eigen, structure_tensor
 from flowinpaint.diffusion.tensor import tensor_from_eigen
 
@@ -58,9 +61,18 @@ def step_times(repeats: int, steps: int = 50) -> dict[str, float]:
     stencil, tau = www_stencil(cells, alpha), www_time_step(alpha)
     u = torch.randn(1, 2, HEIGHT, WIDTH, generator=generator)
     known = torch.rand(1, 1, HEIGHT, WIDTH, generator=generator) < 0.05
+    def inductor(*arguments: object) -> torch.Tensor:  # the compiled path with the native kernel off
+        native_applicable, fused.native_applicable = fused.native_applicable, lambda *tensors: False
+        try:
+            return fused_fsi_cycle(*arguments)
+        finally:
+            fused.native_applicable = native_applicable
+
     cycles = {"eager": fsi_cycle}
     if fused_available():
-        cycles["compiled"] = fused_fsi_cycle
+        cycles["compiled (TorchInductor)"] = inductor
+    if native_library() is not None:
+        cycles["native C kernel"] = fused_fsi_cycle
     with torch.inference_mode():
         return {
             name: median_seconds(lambda cycle=cycle: cycle(u, stencil, tau, steps, known, u), repeats) / steps
