@@ -130,6 +130,9 @@ def test_neuroexplicit_needs_the_image_and_valid_options(exported):
         inpaint(flow, mask, method="neuroexplicit", model=str(exported[0]))
     with pytest.raises(ValueError, match="device"):
         inpaint(flow, mask, np.zeros((20, 20, 3)), method="neuroexplicit", device="gpu-please")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="'cuda' is not available"):
+            inpaint(flow, mask, np.zeros((20, 20, 3)), method="neuroexplicit", device="cuda")
 
 
 def test_explain_writes_pictures_and_parameters(exported, tmp_path, capsys):

@@ -77,9 +77,11 @@ class LearnedOptions:
         if not isinstance(self.model, str):
             raise ValueError(f"model must be a model name or a path, got {self.model!r}")  # noqa: TRY004 - option errors are ValueErrors
         try:
-            torch.device(self.device)
+            device = torch.device(self.device)
         except (RuntimeError, TypeError):
             raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {self.device!r}") from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {self.device!r} is not available: this PyTorch build has no CUDA or sees no GPU")
 
 
 @dataclass(frozen=True)
