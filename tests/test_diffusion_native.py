@@ -112,3 +112,12 @@ def test_the_library_is_built_once_into_the_cache(tmp_path, monkeypatch: pytest.
     finally:
         native_library.cache_clear()
     assert native.SOURCE.exists()
+
+
+def test_methods_compile_at_any_size_where_the_native_kernel_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowinpaint.methods.explicit import use_compiled
+
+    assert use_compiled(False, 2000, 2000) is False and use_compiled(True, 4, 4) is True
+    assert use_compiled(None, 4, 4) is (native_library() is not None)
+    monkeypatch.setattr("flowinpaint.methods.explicit.native_library", lambda: None)
+    assert use_compiled(None, 4, 4) is False and use_compiled(None, 512, 512) is True  # TorchInductor from 262,144 px
