@@ -15,7 +15,7 @@ operations per step, each a full pass over memory, and autograd records all of t
 The compiled kernels need a C++ compiler; where it is missing or compilation fails, the same
 kernels run eagerly (identical up to floating-point summation order). With the compiled kernels,
 the forward cycle of float32 CPU tensors runs the native C kernel of :mod:`.native` instead of
-TorchInductor's step (about four times faster, no compilation per image size), also when a
+TorchInductor's step (two to four times faster, no compilation per image size), also when a
 training step keeps the iterates for the backward. The time step ``tau`` is a
 constant of the cycle: it receives no gradient (the solver's time steps are all detached).
 """
