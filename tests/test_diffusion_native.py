@@ -117,7 +117,9 @@ def test_the_library_is_built_once_into_the_cache(tmp_path, monkeypatch: pytest.
 def test_methods_compile_at_any_size_where_the_native_kernel_builds(monkeypatch: pytest.MonkeyPatch) -> None:
     from flowinpaint.methods.explicit import use_compiled
 
-    assert use_compiled(False, 2000, 2000) is False and use_compiled(True, 4, 4) is True
-    assert use_compiled(None, 4, 4) is (native_library() is not None)
+    assert use_compiled(False, 2000, 2000, float32_cpu=True) is False and use_compiled(True, 4, 4, float32_cpu=False) is True
+    assert use_compiled(None, 4, 4, float32_cpu=True) is (native_library() is not None)
+    # float64 or a GPU: no native kernel, so no per-size compilation on small frames
+    assert use_compiled(None, 4, 4, float32_cpu=False) is False and use_compiled(None, 512, 512, float32_cpu=False) is True
     monkeypatch.setattr("flowinpaint.methods.explicit.native_library", lambda: None)
-    assert use_compiled(None, 4, 4) is False and use_compiled(None, 512, 512) is True  # TorchInductor from 262,144 px
+    assert use_compiled(None, 4, 4, float32_cpu=True) is False and use_compiled(None, 512, 512, float32_cpu=True) is True

@@ -38,13 +38,14 @@ FLOAT32_MIN_TOL = 5e-6
 COMPILED_MIN_PIXELS = 262_144
 
 
-def use_compiled(option: bool | None, height: int, width: int) -> bool:
-    """The ``compiled`` option of a diffusion method: None means yes where the native kernel
-    builds (no cost per image size), else from ``COMPILED_MIN_PIXELS`` pixels up, where
-    TorchInductor's compilation (seconds per new size) repays itself."""
+def use_compiled(option: bool | None, height: int, width: int, *, float32_cpu: bool) -> bool:
+    """The ``compiled`` option of a diffusion method: None means yes where the native kernel runs
+    (``float32_cpu``: the method computes in float32 on the CPU, and the kernel builds; no cost
+    per image size), else from ``COMPILED_MIN_PIXELS`` pixels up, where TorchInductor's
+    compilation (seconds per new size) repays itself."""
     if option is not None:
         return option
-    return native_library() is not None or height * width >= COMPILED_MIN_PIXELS
+    return (float32_cpu and native_library() is not None) or height * width >= COMPILED_MIN_PIXELS
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class SolverOptions:
             extrapolation, limits ``tol`` to at least 5e-6.
         compiled: use the compiled one-pass step (:mod:`flowinpaint.diffusion.fused`; the
             native C kernel where a C compiler exists); None uses it wherever the native kernel
-            builds, else on levels of at least 262,144 pixels, where TorchInductor's compilation
+            runs (float32 and a C compiler), else on levels of at least 262,144 pixels, where TorchInductor's compilation
             (seconds per new size, cached on disk by PyTorch) repays itself.
     """
 
@@ -153,7 +154,7 @@ def solve_explicit_diffusion(
         cells = tensor_field(guides[level])
         stencil = www_stencil(cells, stencil_alpha(cells, alpha))
         tau = pixel_time_step(stencil)
-        compiled = use_compiled(options.compiled, *known.shape[-2:])
+        compiled = use_compiled(options.compiled, *known.shape[-2:], float32_cpu=dtype == torch.float32)
         result, info = solve_to_convergence(
             start, stencil, tau, known, data,
             cycle_steps=cycle_length(known), growth=1.5, tol=options.tol, max_steps=options.max_steps,

@@ -48,7 +48,7 @@ def fast_bfloat16(device: str) -> bool:
 def run(problem: Problem, options: NeuroexplicitOptions) -> Tensor:
     model = cached_model(options.model, options.device)
     height, width = problem.flow.shape[-2:]
-    compiled = use_compiled(options.compiled, height, width)
+    compiled = use_compiled(options.compiled, height, width, float32_cpu=torch.device(options.device).type == "cpu")
     bfloat16 = options.bfloat16 if options.bfloat16 is not None else fast_bfloat16(options.device)
     return run_network(problem, options.model, options.device, model.min_side, compiled=compiled, bfloat16=bfloat16)
 
