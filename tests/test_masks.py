@@ -282,16 +282,17 @@ def test_bad_arguments_raise(call, name: str) -> None:
 
 
 def test_registry_lists_every_kind() -> None:
-    assert set(MASK_SAMPLERS) == {"uniform", "clustered", "edge", "grid"}
+    assert set(MASK_SAMPLERS) == {"uniform", "clustered", "edge", "grid", "scanlines", "blocks"}
     assert SPARSE_KINDS == (*MASK_SAMPLERS, "matches")
 
 
-@pytest.mark.parametrize("kind", ["uniform", "clustered", "edge", "grid"])
+@pytest.mark.parametrize("kind", ["uniform", "clustered", "edge", "grid", "scanlines", "blocks"])
 def test_make_sparse_puts_the_ground_truth_at_the_mask(sample: dict, kind: str) -> None:
     sparse = make_sparse(kind, sample, 0.05, seed=2)
     assert np.array_equal(sparse.mask, MASK_SAMPLERS[kind](sample, 0.05, 2))
     assert np.array_equal(sparse.flow[sparse.mask], sample["flow"][sparse.mask])
     assert not sparse.flow[~sparse.mask].any() and sparse.flow.dtype == np.float32 and sparse.rejected == 0
+    assert not sparse.outliers.any()
 
 
 def test_make_sparse_matches_uses_the_matcher(sample: dict) -> None:

@@ -15,6 +15,7 @@ __all__ = [
     "check_writable",
     "create_folder",
     "densities",
+    "fraction",
     "frame_size",
     "output_folder",
     "parse_options",
@@ -93,6 +94,17 @@ def densities(text: str) -> list[float]:
             raise argparse.ArgumentTypeError(f"densities must be comma-separated numbers in (0, 1), got {text!r}")
         values.append(value)
     return values
+
+
+def fraction(text: str) -> float:
+    """A number in [0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}")
+    return value
 
 
 def positive_int(text: str) -> int:

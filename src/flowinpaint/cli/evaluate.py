@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .common import UsageError, densities, frame_size, output_folder, positive_int
+from ..data.masks import SPARSE_KINDS
+from ..eval.runner import DATASET_NAMES, FLOW_TYPE_DEFAULTS, PASS_DEFAULTS
+from .common import (
+    UsageError,
+    densities,
+    fraction,
+    frame_size,
+    output_folder,
+    positive_int,
+)
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -14,16 +23,26 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     out = output_folder(args.out)
     if args.dataset != "synthetic" and not args.root:
         raise UsageError(f"dataset {args.dataset!r} needs --root PATH")
+    if args.pass_name and args.dataset not in PASS_DEFAULTS:
+        raise UsageError(f"--pass is for {' and '.join(PASS_DEFAULTS)}, not for dataset {args.dataset!r}")
+    if args.flow_type and args.dataset not in FLOW_TYPE_DEFAULTS:
+        raise UsageError(f"--flow is for {' and '.join(FLOW_TYPE_DEFAULTS)}, not for dataset {args.dataset!r}")
+    pass_name = args.pass_name or PASS_DEFAULTS.get(args.dataset)
+    flow_type = args.flow_type or FLOW_TYPE_DEFAULTS.get(args.dataset)
     command = " ".join([  # the canonical command line (argv is unknown when main() is called in process)
         f"flowinpaint evaluate --dataset {args.dataset}", *([f"--root {args.root}"] if args.root else []),
-        *([f"--split {args.split}"] if args.split else []), f"--methods {args.methods}",
+        *([f"--split {args.split}"] if args.split else []), *([f"--pass {pass_name}"] if pass_name else []),
+        *([f"--flow {flow_type}"] if flow_type else []), f"--methods {args.methods}",
         f"--densities {','.join(f'{d:g}' for d in args.densities)}", f"--masks {args.masks}",
-        *([f"--limit {args.limit}"] if args.limit else []), f"--size {args.size[0]}x{args.size[1]}",
+        *([f"--outliers {args.outliers:g}"] if args.outliers else []),
+        *([f"--limit {args.limit}"] if args.limit else []),
+        *([f"--size {args.size[0]}x{args.size[1]}"] if args.dataset == "synthetic" else []),
         f"--seed {args.seed}", f"--out {args.out}",
     ])
     config = EvalConfig(
-        dataset=args.dataset, out=args.out, root=args.root, split=args.split, methods=args.methods,
-        densities=args.densities, masks=args.masks, limit=args.limit, size=args.size, seed=args.seed,
+        dataset=args.dataset, out=args.out, root=args.root, split=args.split, pass_name=pass_name,
+        flow_type=flow_type, methods=args.methods, densities=args.densities, masks=args.masks,
+        outliers=args.outliers, limit=args.limit, size=args.size, seed=args.seed,
         restart=args.restart, progress=not args.no_progress, command=command,
     )
     try:
@@ -48,18 +67,26 @@ def register(commands: Any, names: str) -> None:
         "DIR/results.md (tables) and DIR/error_vs_density.png, DIR/qualitative.png. EPE counts every "
         "valid pixel, the known ones included; 'EPE unknown' only the inpainted ones.",
     )
-    evaluation.add_argument(
-        "--dataset", required=True, choices=("synthetic", "sintel", "kitti", "middlebury", "flyingchairs", "flyingthings")
-    )
+    evaluation.add_argument("--dataset", required=True, choices=DATASET_NAMES,
+                            help="kitti is KITTI 2015, kitti2012 KITTI 2012")
     evaluation.add_argument("--root", metavar="PATH", help="the dataset's root folder (not for synthetic)")
     evaluation.add_argument("--split", help="split (synthetic: train, val or test, default test; others: the dataset's default)")
+    evaluation.add_argument("--pass", dest="pass_name", choices=("clean", "final", "all"),
+                            help="rendering pass of sintel (default final, the paper's; all = both) and flyingthings "
+                            "(default clean)")
+    evaluation.add_argument("--flow", dest="flow_type", choices=("occ", "noc"),
+                            help="ground truth of kitti / kitti2012: occ = all pixels (default), noc = non-occluded only")
     evaluation.add_argument("--methods", default="all", help=f"'all' or a comma-separated list of: {names} (default: all)")
     evaluation.add_argument(
         "--densities", type=densities, default=[0.01, 0.05, 0.1], metavar="LIST",
         help="comma-separated fractions of known pixels (default: 0.01,0.05,0.1)",
     )
-    evaluation.add_argument("--masks", default="uniform", choices=("uniform", "matches", "clustered", "edge", "grid"),
-                            help="mask kind (default: uniform; matches ignores the density)")
+    evaluation.add_argument("--masks", default="uniform", choices=SPARSE_KINDS,
+                            help="known pixels: uniform (default), clustered, edge, grid, scanlines (LiDAR-like), "
+                            "blocks (codec-like) or matches (SIFT matches with their errors; ignores the density)")
+    evaluation.add_argument("--outliers", type=fraction, default=0.0, metavar="FRACTION",
+                            help="replace this fraction of the known values by wrong ones: half random in the flow's "
+                            "range, half borrowed from a known pixel 20-80 px away (default 0)")
     evaluation.add_argument("--limit", type=positive_int, metavar="N", help="evaluate the first N samples (synthetic default: 8)")
     evaluation.add_argument("--size", type=frame_size, default=(256, 320), metavar="HxW", help="synthetic frame size (default: 256x320)")
     evaluation.add_argument("--seed", type=int, default=0, help="seed of the masks and the synthetic data (default: 0)")

@@ -6,29 +6,45 @@ pixels and fully determined by its ``seed``:
 * :func:`uniform_mask`: uniformly at random;
 * :func:`clustered_mask`: around random cluster centres, like keypoints on textured regions;
 * :func:`edge_mask`: biased towards image edges, like matches found at corners and edges;
-* :func:`grid_mask`: a regular grid with failed points dropped, like sparse-to-dense grids.
+* :func:`grid_mask`: a regular grid with failed points dropped, like sparse-to-dense grids;
+* :func:`~flowinpaint.data.sensor_masks.scanline_mask` and
+  :func:`~flowinpaint.data.sensor_masks.block_mask`: LiDAR scanlines and codec blocks.
 
 :func:`match_mask` builds a sparse flow from real feature matches instead (its values carry the
-matcher's errors), and :func:`make_sparse` gives any of these by name for a dataset sample.
+matcher's errors), and :func:`make_sparse` gives any of these by name for a dataset sample, with
+wrong values mixed in on request (:mod:`flowinpaint.data.outliers`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
 
 from ..methods.sparse import SparseFlow, points_to_sparse
+from ._sampling import (
+    check_image,
+    check_valid,
+    draw_setup,
+    mask_of,
+    number,
+    positive_int_or_none,
+    weighted_draw,
+)
+from .outliers import inject_outliers, wrong_values
+from .sensor_masks import block_mask, scanline_mask
 
 __all__ = [
     "MASK_SAMPLERS",
     "SPARSE_KINDS",
+    "SparseSample",
     "clustered_mask",
     "edge_mask",
     "grid_mask",
+    "known_wrong",
     "make_sparse",
     "match_mask",
     "sample_density",
@@ -44,89 +60,6 @@ _DETECTORS: dict[str, tuple[Callable[[], Any], int]] = {
     "sift": (cv2.SIFT_create, cv2.NORM_L2),
     "orb": (lambda: cv2.ORB_create(nfeatures=_ORB_FEATURES), cv2.NORM_HAMMING),
 }
-
-
-# --- shared checks ----------------------------------------------------------------------------
-
-
-def _number(
-    value: Any, name: str, low: float, high: float, low_closed: bool = False, high_closed: bool = False
-) -> float:
-    """``value`` as a float, checked to be a real number in the interval from ``low`` to ``high``.
-
-    Raises:
-        ValueError: naming ``name`` and the expected interval.
-    """
-    interval = f"{'[' if low_closed else '('}{low:g}, {high:g}{']' if high_closed else ')'}"
-    real = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
-    inside = real and (value >= low if low_closed else value > low) and (value <= high if high_closed else value < high)
-    if not inside:
-        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
-    return float(value)
-
-
-def _positive_int_or_none(value: Any, name: str) -> int | None:
-    """``value`` checked to be None or a positive int."""
-    if value is None:
-        return None
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int or None, got {value!r}")
-    return int(value)
-
-
-def _check_valid(valid: Any) -> np.ndarray:
-    """``valid`` as an ``(H, W)`` bool array with at least one True pixel."""
-    valid = np.asarray(valid)
-    if valid.ndim != 2 or valid.dtype != np.bool_:
-        raise ValueError(f"valid must be an (H, W) bool array, got shape {valid.shape} and dtype {valid.dtype}")
-    if not valid.any():
-        raise ValueError("valid has no True pixel to draw from")
-    return valid
-
-
-def _draw_setup(valid: Any, density: float) -> tuple[np.ndarray, np.ndarray, int]:
-    """The checked ``valid``, its flat candidate indices and the target count of known pixels.
-
-    Returns:
-        ``valid`` ``(H, W)`` bool, candidates ``(n_valid,)`` int64 flat indices, and
-        ``max(1, round(density * n_valid))``.
-    """
-    valid = _check_valid(valid)
-    density = _number(density, "density", 0.0, 1.0)
-    candidates = np.flatnonzero(valid)
-    return valid, candidates, max(1, round(density * candidates.size))
-
-
-def _check_image(image: Any, name: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
-    """``image`` checked to be ``(H, W, 3)`` uint8 RGB, with ``(H, W) == shape`` when given."""
-    image = np.asarray(image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(
-            f"{name} must be an (H, W, 3) uint8 RGB array, got shape {image.shape} and dtype {image.dtype}"
-        )
-    if shape is not None and image.shape[:2] != shape:
-        raise ValueError(f"{name} must have (H, W) = {shape}, got {image.shape[:2]}")
-    return image
-
-
-def _mask_of(indices: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """``(H, W)`` bool mask, True at the flat ``indices``."""
-    mask = np.zeros(math.prod(shape), dtype=bool)
-    mask[indices] = True
-    return mask.reshape(shape)
-
-
-def _weighted_draw(log_weights: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
-    """``count`` positions drawn without replacement with probability proportional to the weights.
-
-    Efraimidis-Spirakis: keep the ``count`` smallest keys ``E_i / w_i`` with ``E_i ~ Exp(1)``,
-    compared in log space so that any weight range (e.g. a large edge bias) stays exact.
-
-    Shape:
-        log_weights ``(n,)`` finite float; returns ``(count,)`` int positions into it.
-    """
-    keys = np.log(rng.standard_exponential(log_weights.size)) - log_weights
-    return np.argpartition(keys, count - 1)[:count]
 
 
 # --- mask samplers ------------------------------------------------------------------------------
@@ -146,9 +79,9 @@ def uniform_mask(valid: Any, density: float, seed: int | None = 0) -> np.ndarray
     Raises:
         ValueError: ``density`` outside (0, 1), ``valid`` not a 2-D bool array, or no valid pixel.
     """
-    valid, candidates, count = _draw_setup(valid, density)
+    valid, candidates, count = draw_setup(valid, density)
     chosen = np.random.default_rng(seed).choice(candidates, size=count, replace=False)
-    return _mask_of(chosen, valid.shape)
+    return mask_of(chosen, valid.shape)
 
 
 def _cluster_defaults(n_valid: int, count: int, n_clusters: int | None, spread: float | None) -> tuple[int, float]:
@@ -158,11 +91,11 @@ def _cluster_defaults(n_valid: int, count: int, n_clusters: int | None, spread: 
     spread (pixels) such that the clusters' areas ``2 pi spread^2`` add up to about a quarter of
     the valid area, so the known pixels are about four times denser inside clusters than on average.
     """
-    n_clusters = _positive_int_or_none(n_clusters, "n_clusters")
+    n_clusters = positive_int_or_none(n_clusters, "n_clusters")
     n_clusters = min(max(1, round(math.sqrt(count))) if n_clusters is None else n_clusters, n_valid)
     if spread is None:
         spread = max(1.0, math.sqrt(_CLUSTER_COVERAGE * n_valid / (2.0 * math.pi * n_clusters)))
-    return n_clusters, _number(spread, "spread", 0.0, math.inf)
+    return n_clusters, number(spread, "spread", 0.0, math.inf)
 
 
 def clustered_mask(
@@ -190,16 +123,16 @@ def clustered_mask(
     Raises:
         ValueError: a bad ``valid``, ``density``, ``n_clusters`` or ``spread``.
     """
-    valid, candidates, count = _draw_setup(valid, density)
+    valid, candidates, count = draw_setup(valid, density)
     n_clusters, spread = _cluster_defaults(candidates.size, count, n_clusters, spread)
     rng = np.random.default_rng(seed)
     centres = rng.choice(candidates, size=n_clusters, replace=False)
     mixture = cv2.GaussianBlur(
-        _mask_of(centres, valid.shape).astype(np.float64), (0, 0), spread, borderType=cv2.BORDER_CONSTANT
+        mask_of(centres, valid.shape).astype(np.float64), (0, 0), spread, borderType=cv2.BORDER_CONSTANT
     )
     weights = mixture.ravel()[candidates]
     log_weights = np.log(np.maximum(weights / weights.max(), math.exp(_LOG_FLOOR)))
-    return _mask_of(candidates[_weighted_draw(log_weights, count, rng)], valid.shape)
+    return mask_of(candidates[weighted_draw(log_weights, count, rng)], valid.shape)
 
 
 def _gradient_magnitude(image: np.ndarray) -> np.ndarray:
@@ -235,12 +168,12 @@ def edge_mask(image: Any, valid: Any, density: float, seed: int | None = 0, bias
     Raises:
         ValueError: a bad ``image``, ``valid``, ``density`` or ``bias``.
     """
-    valid, candidates, count = _draw_setup(valid, density)
-    image = _check_image(image, "image", valid.shape)
-    bias = _number(bias, "bias", 0.0, math.inf, low_closed=True)
+    valid, candidates, count = draw_setup(valid, density)
+    image = check_image(image, "image", valid.shape)
+    bias = number(bias, "bias", 0.0, math.inf, low_closed=True)
     magnitude = _gradient_magnitude(image).ravel()[candidates].astype(np.float64)
     log_weights = bias * np.log(_EDGE_EPSILON + magnitude)
-    return _mask_of(candidates[_weighted_draw(log_weights, count, np.random.default_rng(seed))], valid.shape)
+    return mask_of(candidates[weighted_draw(log_weights, count, np.random.default_rng(seed))], valid.shape)
 
 
 def _lattice(length: int, step: float) -> np.ndarray:
@@ -282,10 +215,10 @@ def grid_mask(
         ValueError: a bad ``valid``, ``density``, ``dropout`` or ``jitter``, or no grid node
             survived on a valid pixel.
     """
-    valid = _check_valid(valid)
-    step = 1.0 / math.sqrt(_number(density, "density", 0.0, 1.0))
-    dropout = _number(dropout, "dropout", 0.0, 1.0, low_closed=True)
-    jitter = _number(jitter, "jitter", 0.0, 0.5, low_closed=True)
+    valid = check_valid(valid)
+    step = 1.0 / math.sqrt(number(density, "density", 0.0, 1.0))
+    dropout = number(dropout, "dropout", 0.0, 1.0, low_closed=True)
+    jitter = number(jitter, "jitter", 0.0, 0.5, low_closed=True)
     rows, cols = np.meshgrid(_lattice(valid.shape[0], step), _lattice(valid.shape[1], step), indexing="ij")
     rng = np.random.default_rng(seed)
     offsets = rng.uniform(-jitter * step, jitter * step, size=(2, *rows.shape))
@@ -297,7 +230,7 @@ def grid_mask(
             f"grid_mask: no grid node survived on a valid pixel (step {step:.3g} px, dropout {dropout:g}); "
             "raise density or lower dropout"
         )
-    return _mask_of(rows[survive] * valid.shape[1] + cols[survive], valid.shape)
+    return mask_of(rows[survive] * valid.shape[1] + cols[survive], valid.shape)
 
 
 # --- sparse flow from feature matches ------------------------------------------------------------
@@ -368,13 +301,13 @@ def match_mask(
     Raises:
         ValueError: a bad argument, or no match survived.
     """
-    image1 = _check_image(image1, "image1")
-    image2 = _check_image(image2, "image2", image1.shape[:2])
+    image1 = check_image(image1, "image1")
+    image2 = check_image(image2, "image2", image1.shape[:2])
     if detector not in _DETECTORS:
         raise ValueError(f"detector must be one of {sorted(_DETECTORS)}, got {detector!r}")
-    ratio = _number(ratio, "ratio", 0.0, 1.0, high_closed=True)
-    fb_threshold = _number(fb_threshold, "fb_threshold", 0.0, math.inf, low_closed=True)
-    max_matches = _positive_int_or_none(max_matches, "max_matches")
+    ratio = number(ratio, "ratio", 0.0, 1.0, high_closed=True)
+    fb_threshold = number(fb_threshold, "fb_threshold", 0.0, math.inf, low_closed=True)
+    max_matches = positive_int_or_none(max_matches, "max_matches")
     create, norm = _DETECTORS[detector]
     extractor = create()
     (points1, descriptors1), (points2, descriptors2) = (
@@ -420,8 +353,8 @@ def sample_density(rng: np.random.Generator, low: float = 0.005, high: float = 0
     """
     if not isinstance(rng, np.random.Generator):
         raise ValueError(f"rng must be a np.random.Generator, got {type(rng).__name__}")
-    low = _number(low, "low", 0.0, 1.0)
-    high = _number(high, "high", low, 1.0, low_closed=True)
+    low = number(low, "low", 0.0, 1.0)
+    high = number(high, "high", low, 1.0, low_closed=True)
     return float(np.exp(rng.uniform(math.log(low), math.log(high))))
 
 
@@ -441,6 +374,10 @@ MASK_SAMPLERS: dict[str, MaskSampler] = {
     "clustered": lambda sample, density, seed: clustered_mask(_field(sample, "valid"), density, seed),
     "edge": lambda sample, density, seed: edge_mask(_field(sample, "image1"), _field(sample, "valid"), density, seed),
     "grid": lambda sample, density, seed: grid_mask(_field(sample, "valid"), density, seed),
+    "scanlines": lambda sample, density, seed: scanline_mask(_field(sample, "valid"), density, seed),
+    "blocks": lambda sample, density, seed: block_mask(
+        _field(sample, "valid"), density, seed, flow=_field(sample, "flow")
+    ),
 }
 
 #: Every kind :func:`make_sparse` knows: the mask samplers and ``"matches"``.
@@ -459,30 +396,71 @@ def _ground_truth_at(flow: Any, mask: np.ndarray) -> np.ndarray:
     return np.where(mask[..., None], flow, 0.0).astype(np.float32)
 
 
-def make_sparse(kind: str, sample: Mapping[str, Any], density: float, seed: int | None = 0) -> SparseFlow:
+class SparseSample(NamedTuple):
+    """The sparse input made from a dataset sample by :func:`make_sparse`.
+
+    Attributes:
+        flow: ``(H, W, 2)`` float32, pixels; 0 at unknown pixels.
+        mask: ``(H, W)`` bool, True = known.
+        rejected: matches dropped for a start outside the image (``"matches"`` only; else 0).
+        outliers: ``(H, W)`` bool, True at the known pixels whose value was replaced by a wrong
+            one on purpose (``outliers=``); the matcher's own mistakes are not marked here
+            (:func:`known_wrong` finds every wrong value against the ground truth).
+    """
+
+    flow: np.ndarray
+    mask: np.ndarray
+    rejected: int
+    outliers: np.ndarray
+
+
+def known_wrong(sparse: SparseSample | SparseFlow, truth: Any, valid: Any) -> np.ndarray:
+    """The known, valid pixels whose input value is more than 3 px from the ground truth.
+
+    Covers the injected outliers and the matcher's own mistakes alike (threshold
+    :data:`flowinpaint.data.outliers.OUTLIER_THRESHOLD`).
+
+    Shape:
+        truth ``(H, W, 2)`` px, valid ``(H, W)`` bool -> ``(H, W)`` bool.
+    """
+    where = np.asarray(sparse.mask, dtype=bool) & np.asarray(valid, dtype=bool)
+    return where & wrong_values(sparse.flow, truth)
+
+
+def make_sparse(
+    kind: str, sample: Mapping[str, Any], density: float, seed: int | None = 0, outliers: float = 0.0
+) -> SparseSample:
     """The sparse input of kind ``kind`` for a dataset sample, so evaluation code can ask by name.
 
     For a mask kind (:data:`MASK_SAMPLERS`) the flow is the sample's ground truth at the mask,
     0 elsewhere, and ``rejected`` is 0. For ``"matches"`` it is :func:`match_mask` on the two
     frames with default options: its flow carries the matcher's errors and ``density`` is ignored
-    (the density is whatever the matcher finds).
+    (the density is whatever the matcher finds). With ``outliers`` > 0 that fraction of the known
+    values is then replaced by wrong ones (:func:`~flowinpaint.data.outliers.inject_outliers`:
+    half random in the flow's range, half borrowed from a known pixel 20-80 px away), from a
+    random stream of the same ``seed`` that leaves the mask as it is without outliers.
 
     Args:
         kind: one of :data:`SPARSE_KINDS`.
         sample: mapping with ``image1``, ``image2`` (``(H, W, 3)`` uint8 RGB), ``flow``
             (``(H, W, 2)`` pixels) and ``valid`` (``(H, W)`` bool); each kind reads what it needs.
         density: fraction of the valid pixels to know, in (0, 1) (before dropout for ``"grid"``).
-        seed: seed of the sampler.
+        seed: seed of the sampler and of the outliers.
+        outliers: fraction of the known values made wrong, in [0, 1].
 
     Returns:
-        A :class:`~flowinpaint.SparseFlow` ``(flow, mask, rejected)``.
+        A :class:`SparseSample` ``(flow, mask, rejected, outliers)``.
 
     Raises:
-        ValueError: unknown ``kind`` (listing the kinds), a missing sample key, or a sampler's error.
+        ValueError: unknown ``kind`` (listing the kinds), a missing sample key, a bad
+            ``outliers``, or a sampler's error.
     """
     if kind == "matches":
-        return match_mask(_field(sample, "image1"), _field(sample, "image2"), seed=seed)
-    if kind not in MASK_SAMPLERS:
+        flow, mask, rejected = match_mask(_field(sample, "image1"), _field(sample, "image2"), seed=seed)
+    elif kind in MASK_SAMPLERS:
+        mask = MASK_SAMPLERS[kind](sample, density, seed)
+        flow, rejected = _ground_truth_at(_field(sample, "flow"), mask), 0
+    else:
         raise ValueError(f"kind must be one of {list(SPARSE_KINDS)}, got {kind!r}")
-    mask = MASK_SAMPLERS[kind](sample, density, seed)
-    return SparseFlow(_ground_truth_at(_field(sample, "flow"), mask), mask, 0)
+    flow, injected = inject_outliers(flow, mask, outliers, seed)
+    return SparseSample(flow, mask, rejected, injected)

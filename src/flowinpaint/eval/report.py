@@ -23,7 +23,11 @@ _COLUMNS = {  # entry key -> column title of the per-density tables
     "epe_occ": "EPE occ",
     "epe_near": "EPE near MB",
     "epe_far": "EPE far MB",
+    "known_wrong_fraction": "wrong known %",
+    "epe_known_inlier": "EPE known inliers",
+    "epe_known_outlier": "EPE known outliers",
 }
+_PERCENT = {"known_wrong_fraction"}  # stored as fractions, shown as percentages
 
 
 def _mean(values: list[float]) -> float | None:
@@ -81,9 +85,12 @@ def render_report(results: dict[str, Any]) -> str:
     lines = [f"# flowinpaint evaluation: {dataset}", ""]
     where = f" ({config['root']})" if config.get("root") else ""
     split = f", split {config['split']}" if config.get("split") else ""
+    variant = "".join(f", {what} {config[key]}" for key, what in (("pass_name", "pass"), ("flow_type", "ground truth"))
+                      if config.get(key))
     size = f", {config['size'][0]}x{config['size'][1]}" if config.get("size") else ""
+    outliers = f", {100 * config['outliers']:g}% of the known values replaced by wrong ones" if config.get("outliers") else ""
     lines += [
-        f"Dataset {dataset}{where}{split}{size}; masks {config.get('masks')} (seed {config.get('seed')}); "
+        f"Dataset {dataset}{where}{split}{variant}{size}; masks {config.get('masks')} (seed {config.get('seed')}){outliers}; "
         f"densities {', '.join(f'{d:g}' for d in densities)}.",
         "",
         "EPE all = mean end-point error (px) over every pixel with valid ground truth, the known pixels "
@@ -107,8 +114,10 @@ def render_report(results: dict[str, Any]) -> str:
         lines.append(_row([method, *cells]))
     lines.append("")
 
-    shown = ["epe", "epe_unknown"] + (["fl_all"] if dataset == "kitti" else [])
+    shown = ["epe", "epe_unknown"] + (["fl_all"] if dataset.startswith("kitti") else [])
     shown += [m for m in ("epe_noc", "epe_occ") if has[m]] + [m for m in ("epe_near", "epe_far") if has[m]]
+    if any(row["known_wrong_fraction"] for row in table.values()):
+        shown += [m for m in ("known_wrong_fraction", "epe_known_inlier", "epe_known_outlier") if has[m]]
     for density in densities:
         known = _mean([table[(m, density)]["known_fraction"] for m in methods
                        if (m, density) in table and table[(m, density)]["known_fraction"] is not None])
@@ -119,13 +128,16 @@ def render_report(results: dict[str, Any]) -> str:
             row = table.get((method, density))
             if row is None:
                 continue
-            digits = {"fl_all": 2}
-            cells = [_fmt(row[m], digits.get(m, 3)) for m in shown]
+            digits = {"fl_all": 2, "known_wrong_fraction": 1}
+            cells = [_fmt(100 * row[m] if m in _PERCENT and row[m] is not None else row[m], digits.get(m, 3)) for m in shown]
             lines.append(_row([method, *cells, _fmt(row["seconds"]), str(row["n"]), str(row["failed"])]))
         lines.append("")
     if "epe_near" in shown:
         definition = results.get("definitions", {}).get("boundaries", "")
         lines += [f"Motion boundaries (MB): {definition}.", ""]
+    if "known_wrong_fraction" in shown:
+        definition = results.get("definitions", {}).get("known_wrong", "")
+        lines += [f"Wrong known values: {definition}.", ""]
 
     failures = [entry for entry in results["entries"].values() if entry.get("error")]
     if failures:

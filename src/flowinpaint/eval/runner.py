@@ -13,6 +13,11 @@ Definitions of the numbers stored per (sample, method, density) entry:
   always computed, shown in the report for KITTI;
 * ``epe_occ`` / ``epe_noc``: EPE over valid occluded / non-occluded pixels, only where the
   sample's ``occlusion`` mask has any True pixel (else None);
+* ``known_wrong_fraction``: the fraction of the valid known pixels whose input value is more than
+  3 px from the ground truth (the injected outliers, ``outliers``, and a matcher's own mistakes);
+* ``epe_known_inlier`` / ``epe_known_outlier``: EPE of the result over the valid known pixels whose
+  input value was right / wrong in that sense (None where a side is empty): with hard constraints
+  the first is 0 and the second the input's error; a robust method may move both;
 * ``epe_near`` / ``epe_far``: EPE over valid pixels near / far from motion boundaries. A motion
   boundary is a pixel where the Frobenius norm of the ground-truth flow's Jacobian (central
   differences, ``sqrt(u_x^2 + u_y^2 + v_x^2 + v_y^2)``) exceeds ``BOUNDARY_THRESHOLD`` px/px;
@@ -24,12 +29,13 @@ Definitions of the numbers stored per (sample, method, density) entry:
   then None). Failed entries do not stop the run, and are retried when the run is resumed.
 
 The mask of sample ``i`` at density ``d`` is drawn with a seed derived from ``(seed, i, d)``, so
-every method sees exactly the same known pixels. Methods that need the image get frame 1.
+every method sees exactly the same known pixels (and, with ``outliers``, the same wrong values;
+the known pixels are the same at every outlier fraction). Methods that need the image get frame 1.
 
 Resuming: ``results.json`` is rewritten atomically after every entry. Running again into the
 same folder keeps the successful entries and computes only the missing (or failed) ones, provided
-the result-defining configuration (:data:`IDENTITY_KEYS`: dataset, root, split, size, seed, masks)
-is the same; methods, densities and limit may change between runs (entries are merged). A
+the result-defining configuration (:data:`IDENTITY_KEYS`: dataset, root, split, pass, flow type,
+size, seed, masks, outliers) is the same; methods, densities and limit may change between runs (entries are merged). A
 different identity is a ``ValueError`` unless ``restart=True``, which starts afresh.
 """
 
@@ -49,10 +55,11 @@ from typing import Any
 
 import numpy as np
 
+from ..data.masks import SPARSE_KINDS, known_wrong, make_sparse
 from ..io._atomic import atomic_write_bytes
 from ..methods import get_method, inpaint, method_names
 from ..methods.options import parse_method_spec
-from ..provenance import environment
+from ..provenance import environment, portable_path
 from .figures import qualitative_path
 from .metrics import epe, fl_all
 
@@ -72,12 +79,19 @@ __all__ = [
 BOUNDARY_THRESHOLD = 0.5
 #: "Near a motion boundary": within this many pixels (disc) of a boundary pixel.
 BOUNDARY_RADIUS = 5
-DATASET_NAMES = ("synthetic", "sintel", "kitti", "middlebury", "flyingchairs", "flyingthings")
-MASK_KINDS = ("uniform", "matches", "clustered", "edge", "grid")
+DATASET_NAMES = ("synthetic", "sintel", "kitti", "kitti2012", "middlebury", "flyingchairs", "flyingthings")
+MASK_KINDS = SPARSE_KINDS
+#: The datasets that take a rendering pass (``pass_name``) and a ground-truth type (``flow_type``),
+#: with the value used when none is given.
+PASS_DEFAULTS = {"sintel": "final", "flyingthings": "clean"}
+FLOW_TYPE_DEFAULTS = {"kitti": "occ", "kitti2012": "occ"}
 #: Configuration keys that define the value of every entry: a resumed run must match them.
-IDENTITY_KEYS = ("dataset", "root", "split", "size", "seed", "masks")
+IDENTITY_KEYS = ("dataset", "root", "split", "pass_name", "flow_type", "size", "seed", "masks", "outliers")
+#: What a results.json written before a key existed meant by its absence.
+_IDENTITY_FALLBACKS = {"pass_name": None, "flow_type": None, "outliers": 0.0}
 RESULTS_VERSION = 1
-METRIC_KEYS = ("epe", "epe_unknown", "fl_all", "epe_occ", "epe_noc", "epe_near", "epe_far")
+METRIC_KEYS = ("epe", "epe_unknown", "fl_all", "epe_occ", "epe_noc", "epe_near", "epe_far",
+               "known_wrong_fraction", "epe_known_inlier", "epe_known_outlier")
 SYNTHETIC_DEFAULT_LENGTH = 8  # synthetic samples evaluated without a limit
 QUALITATIVE_SAMPLES = 3  # first samples whose flows are kept for the qualitative figure
 
@@ -91,9 +105,15 @@ class EvalConfig:
         out: output folder (created).
         root: the dataset's folder (ignored for synthetic).
         split: the dataset's split (synthetic default: ``"test"``; others: the dataset's default).
+        pass_name: Sintel's / FlyingThings3D's rendering pass (Sintel: ``"final"`` by default,
+            ``"clean"`` or ``"all"``; FlyingThings3D: ``"clean"`` or ``"final"``); None for the
+            others.
+        flow_type: KITTI's ground truth, ``"occ"`` (default) or ``"noc"``; None for the others.
         methods: ``"all"`` (every registered, available method) or a sequence of names.
         densities: fractions of the valid pixels to know, each in (0, 1).
         masks: mask kind (:data:`MASK_KINDS`); ``"matches"`` ignores the density.
+        outliers: fraction of the known values replaced by wrong ones, in [0, 1)
+            (:func:`flowinpaint.data.make_sparse`).
         limit: evaluate only the first ``limit`` samples (None: all; synthetic: 8).
         size: synthetic frame size ``(H, W)``.
         seed: seed of the masks (and of the synthetic data).
@@ -107,9 +127,12 @@ class EvalConfig:
     out: str | os.PathLike
     root: str | os.PathLike | None = None
     split: str | None = None
+    pass_name: str | None = None
+    flow_type: str | None = None
     methods: str | Sequence[str] = "all"
     densities: Sequence[float] = (0.01, 0.05, 0.1)
     masks: str = "uniform"
+    outliers: float = 0.0
     limit: int | None = None
     size: tuple[int, int] = (256, 320)
     seed: int = 0
@@ -178,9 +201,15 @@ def _epe_or_none(dense: np.ndarray, truth: np.ndarray, where: np.ndarray) -> flo
 
 
 def sample_metrics(dense: np.ndarray, truth: np.ndarray, valid: np.ndarray, known: np.ndarray,
-                   occlusion: np.ndarray | None) -> dict[str, float | None]:
-    """The per-entry numbers of the module docstring (times excepted)."""
+                   occlusion: np.ndarray | None, wrong: np.ndarray | None = None) -> dict[str, float | None]:
+    """The per-entry numbers of the module docstring (times excepted).
+
+    ``wrong`` marks the known pixels whose input value was wrong (:func:`flowinpaint.data.known_wrong`);
+    None means every known value was right.
+    """
     near = motion_boundaries(truth, valid)
+    known_valid = known & valid
+    wrong = np.zeros_like(known_valid) if wrong is None else np.asarray(wrong, dtype=bool) & known_valid
     has_occlusion = occlusion is not None and bool(np.asarray(occlusion).any())
     occluded = np.asarray(occlusion, dtype=bool) if has_occlusion else None
     return {
@@ -191,6 +220,9 @@ def sample_metrics(dense: np.ndarray, truth: np.ndarray, valid: np.ndarray, know
         "epe_noc": _epe_or_none(dense, truth, valid & ~occluded) if has_occlusion else None,
         "epe_near": _epe_or_none(dense, truth, valid & near),
         "epe_far": _epe_or_none(dense, truth, valid & ~near),
+        "known_wrong_fraction": float(wrong.sum() / known_valid.sum()) if known_valid.any() else None,
+        "epe_known_inlier": _epe_or_none(dense, truth, known_valid & ~wrong),
+        "epe_known_outlier": _epe_or_none(dense, truth, wrong),
     }
 
 
@@ -210,22 +242,37 @@ def _check_config(config: EvalConfig) -> dict[str, Any]:
         raise ValueError(f"limit must be a positive integer, got {config.limit!r}")
     if isinstance(config.seed, bool) or not isinstance(config.seed, int) or config.seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {config.seed!r}")
+    outliers = config.outliers
+    if isinstance(outliers, bool) or not isinstance(outliers, (int, float)) or not 0 <= outliers < 1:
+        raise ValueError(f"outliers must be a fraction in [0, 1), got {outliers!r}")
     synthetic = config.dataset == "synthetic"
     if not synthetic and config.root is None:
         raise ValueError(f"dataset {config.dataset!r} needs a root folder (--root)")
     methods, notes = resolve_methods(config.methods)
     return {
         "dataset": config.dataset,
-        "root": None if synthetic else str(Path(config.root).resolve()),
+        "root": None if synthetic else portable_path(config.root),
         "split": (config.split or "test") if synthetic else config.split,
+        "pass_name": _dataset_option("pass_name", config.pass_name, config.dataset, PASS_DEFAULTS),
+        "flow_type": _dataset_option("flow_type", config.flow_type, config.dataset, FLOW_TYPE_DEFAULTS),
         "size": list(config.size) if synthetic else None,
         "seed": config.seed,
         "masks": config.masks,
+        "outliers": float(outliers),
         "methods": methods,
         "densities": [float(d) for d in sorted(set(densities))],
         "limit": config.limit,
         "notes": notes,
     }
+
+
+def _dataset_option(name: str, value: str | None, dataset: str, defaults: dict[str, str]) -> str | None:
+    """``value`` (or the dataset's default) for a dataset that takes option ``name``; None for the others."""
+    if dataset not in defaults:
+        if value is not None:
+            raise ValueError(f"{name} is an option of {', '.join(defaults)}, not of dataset {dataset!r}")
+        return None
+    return defaults[dataset] if value is None else value
 
 
 def _load(checked: dict[str, Any]) -> Any:
@@ -235,7 +282,7 @@ def _load(checked: dict[str, Any]) -> Any:
         length = checked["limit"] or SYNTHETIC_DEFAULT_LENGTH
         return load_dataset("synthetic", None, split=checked["split"], size=tuple(checked["size"]), length=length,
                             seed=checked["seed"])
-    options = {"split": checked["split"]} if checked["split"] else {}
+    options = {key: checked[key] for key in ("split", "pass_name", "flow_type") if checked[key]}
     return load_dataset(checked["dataset"], checked["root"], **options)
 
 
@@ -262,12 +309,19 @@ def _previous(path: Path, checked: dict[str, Any], restart: bool) -> dict[str, A
         entries = old["entries"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: cannot read the existing results ({exc}); pass --restart to start afresh") from None
-    differing = [key for key in IDENTITY_KEYS if old_config.get(key) != checked[key]]
+    differing = [key for key in IDENTITY_KEYS if not _same(key, old_config.get(key, _IDENTITY_FALLBACKS.get(key)), checked[key])]
     if differing:
         detail = ", ".join(f"{key} {old_config.get(key)!r} there, {checked[key]!r} now" for key in differing)
         raise ValueError(f"{path} holds results of a different configuration ({detail}); "
                          f"use another --out or pass --restart to discard them")
     return {key: entry for key, entry in entries.items() if entry.get("error") is None}
+
+
+def _same(key: str, old: Any, new: Any) -> bool:
+    """Whether identity value ``old`` (from results.json) means ``new``; roots compare as folders."""
+    if key == "root" and old is not None and new is not None:
+        return old == new or Path(old).resolve() == Path(new).resolve()
+    return bool(old == new)
 
 
 def _save_qualitative(folder: Path, index: int, sample: dict[str, Any], known: np.ndarray) -> None:
@@ -296,8 +350,6 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
     """
     from tqdm import tqdm
 
-    from ..data.masks import make_sparse
-
     checked = _check_config(config)
     out = Path(config.out)
     if out.exists() and not out.is_dir():
@@ -323,6 +375,9 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
         "definitions": {
             "epe": "mean end-point error over all valid GT pixels, known (mask) pixels included",
             "epe_unknown": "mean EPE over valid GT pixels that were not known",
+            "known_wrong": "a known input value more than 3 px from the GT (injected outlier or matcher error); "
+                           "epe_known_inlier / epe_known_outlier: EPE of the result over the valid known pixels "
+                           "with a right / wrong input value",
             "boundaries": f"|J(flow_gt)|_F > {BOUNDARY_THRESHOLD} px/px, dilated by a disc of radius "
                           f"{BOUNDARY_RADIUS} px; near = inside, far = outside",
             "seconds": "wall-clock time of inpaint() alone per frame (time.perf_counter)",
@@ -351,7 +406,8 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
                 sparse, mask_error = None, load_error
                 if sample is not None:
                     try:
-                        sparse = make_sparse(checked["masks"], sample, density, seed=mask_seed(checked["seed"], index, density))
+                        sparse = make_sparse(checked["masks"], sample, density, seed=mask_seed(checked["seed"], index, density),
+                                             outliers=checked["outliers"])
                     except Exception as exc:  # noqa: BLE001
                         mask_error = f"making the mask: {type(exc).__name__}: {exc}"
                 if sparse is not None and density == middle and index < QUALITATIVE_SAMPLES:
@@ -381,13 +437,14 @@ def _run_one(name: str, sample: dict[str, Any], sparse: Any, out: Path, index: i
     method, options = parse_method_spec(name)
     truth, valid = np.asarray(sample["flow"]), np.asarray(sample["valid"], dtype=bool)
     known = np.asarray(sparse.mask, dtype=bool)
+    wrong = known_wrong(sparse, truth, valid)
     result: dict[str, Any] = {"known_fraction": float(known.mean()), "error": None}
     try:
         image = sample["image1"] if method.needs_image else None
         start = time.perf_counter()
         dense = inpaint(sparse.flow, known, image, method.name, **options)
         result["seconds"] = time.perf_counter() - start
-        metrics = sample_metrics(dense, truth, valid, known, sample.get("occlusion"))
+        metrics = sample_metrics(dense, truth, valid, known, sample.get("occlusion"), wrong)
         result.update({key: _finite_or_none(value) for key, value in metrics.items()})
     except Exception as exc:  # noqa: BLE001 - one failing method must not stop the benchmark
         result.update({"seconds": None, "error": f"{type(exc).__name__}: {' '.join(str(exc).split())}",

@@ -10,7 +10,7 @@ from typing import Any
 from ..models import count_parameters
 from ..models.kinds import get_kind
 from ..models.pretrained import WEIGHTS_DIR, save_model
-from ..provenance import environment
+from ..provenance import environment, portable_command, portable_path
 from .config import TrainConfig
 from .loop import CHECKPOINT_NAME, LOG_NAME, load_checkpoint
 
@@ -40,19 +40,19 @@ def training_record(run: str | Path, command: str | None = None, note: str | Non
     records = _log_records(run)
     starts = [record for record in records if "start" in record]
     validations = [record for record in records if "val" in record and record["step"] <= state["step"]]
-    commands = [" ".join(record["argv"]) for record in starts]
+    commands = [record["command"] if "command" in record else portable_command(record["argv"]) for record in starts]
     if command:
         commands = [command, *commands]
     machine = environment()
     record = {
         "training_commands": commands,
         "training_commits": sorted({record["commit"] for record in starts}),
-        "config": config.to_dict(),
+        "config": {**config.to_dict(), "out": portable_path(config.out)},
         "step": state["step"],
         "samples_seen": state["step"] * config.batch_size,
         "validation": validations[-1] if validations else None,
         "validation_split": f"synthetic val, {config.val_length} samples of {list(config.crop)} px, seed {config.data_seed}",
-        "machine": {key: machine[key] for key in ("platform", "machine", "cpus_usable", "torch")},
+        "machine": {key: machine[key] for key in ("cpu", "platform", "machine", "cpus_usable", "torch")},
         "export_commit": machine["git_commit"],
         "exported": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
     }

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from ..io.torchfile import load_torch_file, save_torch_file
 from ..models.kinds import get_kind
-from ..provenance import git_commit
+from ..provenance import git_commit, portable_command
 from . import distributed
 from .config import FORMAT_VERSION, TrainConfig
 from .data import StepBatchSampler, TrainingSamples, validation_batches
@@ -281,7 +281,8 @@ def _train(
     if context.is_main:
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n", encoding="utf-8")
-        _append_log(log_path, {"start": start, "argv": sys.argv, "commit": git_commit(), "time": time.time()})
+        _append_log(log_path, {"start": start, "command": portable_command(sys.argv), "commit": git_commit(),
+                              "time": time.time()})
     val_batches = validation_batches(config) if context.is_main and config.val_every else None
 
     def checkpoint(step: int) -> None:

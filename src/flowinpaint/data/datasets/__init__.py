@@ -9,13 +9,14 @@ class's docstring shows the directory tree it expects under its root.
 from ._base import FlowDataset, FlowSample, SampleFiles
 from .flyingchairs import FlyingChairs
 from .flyingthings import FlyingThings3D
-from .kitti import KITTI2015
+from .kitti import KITTI2012, KITTI2015
 from .middlebury import Middlebury
 from .registry import DATASETS, load_dataset
 from .sintel import Sintel
 
 __all__ = [
     "DATASETS",
+    "KITTI2012",
     "KITTI2015",
     "FlowDataset",
     "FlowSample",

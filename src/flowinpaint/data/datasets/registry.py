@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 from ._base import FlowSample, PathLike
 from .flyingchairs import FlyingChairs
 from .flyingthings import FlyingThings3D
-from .kitti import KITTI2015
+from .kitti import KITTI2012, KITTI2015
 from .middlebury import Middlebury
 from .sintel import Sintel
 
@@ -24,6 +24,7 @@ DATASETS: Mapping[str, Callable[..., Dataset[FlowSample]]] = MappingProxyType(
         "flyingthings": FlyingThings3D,
         "sintel": Sintel,
         "kitti": KITTI2015,
+        "kitti2012": KITTI2012,
         "middlebury": Middlebury,
     }
 )
@@ -36,11 +37,12 @@ def load_dataset(name: str, root: PathLike | None = None, **kwargs: Any) -> Data
 
     Args:
         name: ``"synthetic"`` (:class:`flowinpaint.data.SyntheticFlow`, generated, no root) or one
-            of :data:`DATASETS` (``"flyingchairs"``, ``"flyingthings"``, ``"sintel"``, ``"kitti"``,
-            ``"middlebury"``).
+            of :data:`DATASETS` (``"flyingchairs"``, ``"flyingthings"``, ``"sintel"``, ``"kitti"``
+            (2015), ``"kitti2012"``, ``"middlebury"``).
         root: the dataset's folder (see each class for its expected layout); ignored for
             ``"synthetic"``.
-        **kwargs: the class's other arguments, e.g. ``split="val"`` or ``pass_name="final"``.
+        **kwargs: the class's other arguments, e.g. ``split="val"``, ``pass_name="final"``
+            (Sintel, FlyingThings3D) or ``flow_type="noc"`` (KITTI).
 
     Raises:
         ValueError: unknown ``name`` (the message lists the known ones), or no ``root``.

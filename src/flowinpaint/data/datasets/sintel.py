@@ -22,10 +22,15 @@ class Sintel(FlowDataset):
     unoccluded), but when it is present every sample must have its mask. Sample ids are
     ``"sintel/<pass>/<scene>/frame_000n"``.
 
+    ``pass_name="all"`` takes every pair of both passes (clean first, then final), so a scene
+    rendered in both passes counts twice; a root holding only one of the pass folders (such as a
+    small sample of the dataset) gives the pairs that folder has.
+
     Args:
         root: the folder holding ``training/``.
         split: ``"training"`` (the test set has no ground truth).
-        pass_name: ``"clean"`` or ``"final"`` rendering.
+        pass_name: ``"final"`` (motion blur, defocus, atmospheric effects: the paper's and the
+            benchmark's main pass; the default), ``"clean"``, or ``"all"`` (both).
 
     Raises:
         FileNotFoundError: missing root, no pair, or a pair missing its flow or a mask.
@@ -53,20 +58,25 @@ training/
         self,
         root: PathLike,
         split: Literal["training"] = "training",
-        pass_name: Literal["clean", "final"] = "clean",
+        pass_name: Literal["clean", "final", "all"] = "final",
     ) -> None:
         self.split = check_option("split", split, ("training",))
-        self.pass_name = check_option("pass_name", pass_name, ("clean", "final"))
+        self.pass_name = check_option("pass_name", pass_name, ("clean", "final", "all"))
         super().__init__(root, split=split, pass_name=pass_name)
 
     def _list_samples(self) -> Iterator[SampleFiles]:
         training = self.root / self.split
-        for scene, folder in self._entries(training / self.pass_name).items():
+        passes = ("clean", "final") if self.pass_name == "all" else (self.pass_name,)
+        for pass_name in passes:
+            yield from self._list_pass(training, pass_name)
+
+    def _list_pass(self, training: Path, pass_name: str) -> Iterator[SampleFiles]:
+        for scene, folder in self._entries(training / pass_name).items():
             frames = self._matching(folder, r"frame_(\d+)\.png")
             for number, image1, image2 in consecutive_pairs(frames):
                 name = f"frame_{number}"
                 yield SampleFiles(
-                    id=f"sintel/{self.pass_name}/{scene}/{name}",
+                    id=f"sintel/{pass_name}/{scene}/{name}",
                     image1=image1,
                     image2=image2,
                     flow=self._require(training / "flow" / scene / f"{name}.flo", "flow"),
