@@ -1,12 +1,14 @@
 """The paper's evaluation at this machine's scale, written to ``benchmarks/reproduce.md``.
 
 One command runs (or resumes) every part with :func:`flowinpaint.eval.evaluate` into
-``--work DIR`` (default ``runs/reproduce``) and writes the report:
+``--work DIR`` (default ``runs/evaluations``, shared with ``benchmarks/robustness.py``: a part
+computed by either script is reused by the other) and writes the report:
 
 1. main comparison: every available method (explicit, peers, learned) x 1 / 5 / 10 % uniform masks
-   on the synthetic test split, Middlebury and FlyingChairs from ``../shared/data``, and Sintel /
-   KITTI 2015 when their roots are given (otherwise the table says how to fill it); beside it the
-   paper's published figures (spec section 8), labelled as different data;
+   on the real dev set from ``../shared/data`` (Sintel final, Sintel clean, KITTI 2012), the
+   synthetic test split, Middlebury and FlyingChairs, and the full Sintel (final pass) / KITTI 2015
+   when their roots are given; beside it the paper's published figures (spec section 8), labelled
+   as different data;
 2. ablations of the neuroexplicit model (fixed alpha, structure-tensor eigenvectors, no pyramid)
    next to the full model trained with the same short schedule (``reference``): each is a weights
    file ``DIR/ablations/<name>.pt`` trained with ``configs/ablation_<name>.toml`` (the reference
@@ -32,12 +34,23 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from flowinpaint.eval.report import aggregate, parameter_count
-from flowinpaint.eval.runner import EvalConfig, evaluate
-from flowinpaint.methods import get_method, method_names
+from _evaluations import (
+    HERE,
+    SHARED,
+    SINTEL_PASSES,
+    available_methods,
+    dev_sets_present,
+    epe_columns,
+    first_samples,
+    frames,
+    id_prefix,
+    run_part,
+    select,
+    unavailable_notes,
+)
 
-HERE = Path(__file__).resolve().parent
-SHARED = HERE.parent.parent / "shared" / "data"
+from flowinpaint.provenance import cpu_model
+
 DENSITIES = (0.01, 0.05, 0.1)
 UNSEEN = (0.0025, 0.3)
 ABLATIONS = {
@@ -53,34 +66,6 @@ PAPER = {
     "FlyingThings3D": {"neuroexplicit": (1.01, 0.55, 0.39), "eed": (2.06, 1.00, 0.73)},
     "KITTI 2015": {"neuroexplicit": (1.07, None, None), "lb": (1.07, None, None)},
 }
-
-
-def available_methods() -> list[str]:
-    return [name for name in method_names() if get_method(name).unavailable() is None]
-
-
-def run_part(work: Path, name: str, **config: Any) -> dict[str, Any]:
-    """Evaluate one part (resuming), returning its aggregated table ``{(method, density): row}``."""
-    print(f"== {name}", flush=True)
-    results = evaluate(EvalConfig(out=work / name, progress=False, figures=True, **config))
-    return {"results": results, "table": aggregate(results)}
-
-
-def epe_table(part: dict[str, Any], densities: tuple[float, ...], methods: list[str],
-              labels: dict[str, str] | None = None) -> list[str]:
-    """Markdown rows of mean EPE per density, median time and parameters; ``labels`` renames methods."""
-    table = part["table"]
-    labels = labels or {}
-    lines = ["| method | " + " | ".join(f"EPE @ {100 * d:g}%" for d in densities) + " | time/frame s | params |",
-             "| --- |" + " --- |" * (len(densities) + 2)]
-    for method in methods:
-        rows = [table.get((method, d)) for d in densities]
-        if not any(rows):
-            continue
-        cells = [f"{row['epe']:.3f}" if row and row.get("epe") is not None else "-" for row in rows]
-        times = [row["seconds"] for row in rows if row and row.get("seconds") is not None]
-        lines.append(f"| `{labels.get(method, method)}` | " + " | ".join(cells) + f" | {(sorted(times)[len(times) // 2] if times else float('nan')):.3f} | {parameter_count(method)} |")
-    return lines
 
 
 def paper_tables() -> list[str]:
@@ -100,39 +85,56 @@ def main() -> None:
                         help="synthetic test samples of the generalisation parts (default 8)")
     parser.add_argument("--ablation-steps", type=int, default=400, help="training steps of every ablation run (default 400)")
     parser.add_argument("--size", default="384x512", help="synthetic frame size HxW (default 384x512)")
-    parser.add_argument("--sintel", help="MPI-Sintel root (training/clean, training/flow, ...)")
-    parser.add_argument("--kitti", help="KITTI 2015 root (training/image_2, training/flow_occ)")
-    parser.add_argument("--work", default="runs/reproduce", help="where the evaluations are kept (default runs/reproduce)")
+    parser.add_argument("--sintel", help="the full MPI-Sintel root (training/final, training/flow, ...); final pass")
+    parser.add_argument("--kitti", help="the full KITTI 2015 root (training/image_2, training/flow_occ)")
+    parser.add_argument("--work", default="runs/evaluations", help="where the evaluations are kept (default runs/evaluations)")
     args = parser.parse_args()
     work = Path(args.work)
     size = tuple(int(v) for v in args.size.split("x"))
+    synthetic = {"dataset": "synthetic", "split": "test", "size": size}
     methods = available_methods()
     command = "python benchmarks/reproduce.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     report = ["# Reproduction of the paper's evaluation at this machine's scale", "",
-              f"Command: `{command.strip()}`. Methods available here: {', '.join(f'`{m}`' for m in methods)}.",
-              *[f"Not available: `{name}` ({get_method(name).unavailable()})." for name in method_names() if name not in methods],
+              f"Command: `{command.strip()}`, on {cpu_model()} (2 threads). Methods available here: "
+              f"{', '.join(f'`{m}`' for m in methods)}.",
+              *[f"Not available: {note}." for note in unavailable_notes()],
               "EPE in pixels over all valid pixels (known ones included, as the paper's code does),",
-              "uniform random masks with the same seeds for every method; time = median per frame of `inpaint`",
-              "inside the evaluation (2-core CPU, sometimes beside a training job: the controlled timings are in",
-              "`benchmarks/results/speed.md`, `speed_learned.md`); params = trainable parameters of the learned methods.", ""]
+              "uniform random masks with the same seeds for every method, best per column in bold; s/frame = median",
+              "per frame of `inpaint` inside the evaluation (the controlled timings are in `benchmarks/results/speed*.md`",
+              "and `model_speed.md`); params = trainable parameters of the learned methods.", ""]
 
-    report += ["## 1. Main comparison", ""]
-    datasets: list[tuple[str, dict[str, Any]]] = [
-        ("synthetic test split", {"dataset": "synthetic", "limit": args.limit, "size": size}),
-    ]
+    report += ["## 1. Main comparison", "", "### Real dev set (`../shared/data`: validation only, never trained on)", ""]
+    dev = dev_sets_present()
+    if "sintel" in dev:
+        results = run_part(work, dev["sintel"], methods, DENSITIES)
+        for name, prefix in SINTEL_PASSES.items():
+            chosen = select(results, id_prefix(prefix))
+            if chosen["entries"]:
+                report += [f"#### Sintel {name} ({frames(chosen)} frames, 1024x436)", "", *epe_columns(chosen, methods, DENSITIES), ""]
+        report += [f"#### Sintel, both passes ({frames(results)} frames)", "", *epe_columns(results, methods, DENSITIES), ""]
+    if "kitti2012" in dev:
+        results = run_part(work, dev["kitti2012"], methods, DENSITIES)
+        report += [f"#### KITTI 2012 ({frames(results)} pairs, non-occluded LiDAR ground truth, ~22-26 % of the pixels)", "",
+                   *epe_columns(results, methods, DENSITIES), ""]
+    if not dev:
+        report += [f"No dev set at {SHARED}.", ""]
+
+    parts: list[tuple[str, dict[str, Any], int | None]] = [(f"synthetic test split ({args.limit} x {size[0]}x{size[1]})", synthetic, args.limit)]
     # The FlyingChairs sample in ../shared has no official split file: all its pairs are evaluated.
     for name, split in (("middlebury", None), ("flyingchairs", "all")):
         if (SHARED / name).is_dir():
-            datasets.append((name, {"dataset": name, "root": str(SHARED / name), "split": split}))
+            parts.append((name, {"dataset": name, "root": str(SHARED / name), "split": split}, None))
     placeholders = []
-    for name, root in (("sintel", args.sintel), ("kitti", args.kitti)):
+    for name, root, extra in (("sintel", args.sintel, {"pass_name": "final"}), ("kitti", args.kitti, {})):
         if root:
-            datasets.append((name, {"dataset": name, "root": root}))
+            parts.append((f"{name} (full)", {"dataset": name, "root": root, **extra}, None))
         else:
-            placeholders += [f"### {name}", "", f"No data given: rerun with `--{name} PATH` to fill this table.", ""]
-    for title, config in datasets:
-        part = run_part(work, f"main-{config['dataset']}", methods=methods, densities=DENSITIES, **config)
-        report += [f"### {title}", "", *epe_table(part, DENSITIES, methods), ""]
+            placeholders += [f"### {name} (full dataset)", "", f"No data given: rerun with `--{name} PATH` to fill this table.", ""]
+    for title, config, limit in parts:
+        results = run_part(work, config, methods, DENSITIES, limit)
+        if limit is not None:
+            results = select(results, first_samples(limit))
+        report += [f"### {title}", "", *epe_columns(results, methods, DENSITIES), ""]
     report += placeholders
     report += [*paper_tables(), ""]
 
@@ -149,21 +151,23 @@ def main() -> None:
                            f" --set steps={args.ablation_steps}` then `flowinpaint export-model runs/ablation_{name} --name {name} --dir {work / 'ablations'}`")
     report += [f"Every row is trained with the same schedule ({args.ablation_steps} steps of stage 1: batch 8, lr 5e-4,",
                "256x256 crops of the synthetic generator), so they compare the design, not the budget;",
-               "`neuroexplicit` is the shipped model (two stages, 3,500 steps), for scale.", ""]
+               "`neuroexplicit` is the shipped model, for scale.", ""]
     if ablation_specs:
-        part = run_part(work, "ablations", dataset="synthetic", limit=args.limit, size=size, densities=DENSITIES,
-                        methods=["neuroexplicit", *ablation_specs])
-        report += epe_table(part, DENSITIES, ["neuroexplicit", *ablation_specs], labels) + [""]
+        results = select(run_part(work, synthetic, ["neuroexplicit", *ablation_specs], DENSITIES, args.limit),
+                         first_samples(args.limit))
+        report += epe_columns(results, ["neuroexplicit", *ablation_specs], DENSITIES, labels) + [""]
         report += [f"Rows: {', '.join(f'`{name}` = {what}' for name, what in ABLATIONS.items())}.", ""]
     if missing:
         report += ["Not trained yet (one switch changed each):", *missing, ""]
 
     report += ["## 3. Generalisation", "", "### Unseen densities (trained on 0.5-20 %)", ""]
-    part = run_part(work, "unseen-densities", dataset="synthetic", limit=args.generalisation_limit, size=size, densities=UNSEEN, methods=methods)
-    report += [*epe_table(part, UNSEEN, methods), ""]
-    report += ["### Match-like masks (SIFT matches with their matching errors, synthetic test split)", ""]
-    part = run_part(work, "matches", dataset="synthetic", limit=args.generalisation_limit, size=size, densities=(0.05,), masks="matches", methods=methods)
-    report += [*epe_table(part, (0.05,), methods), ""]
+    results = select(run_part(work, synthetic, methods, UNSEEN, args.generalisation_limit), first_samples(args.generalisation_limit))
+    report += [*epe_columns(results, methods, UNSEEN), ""]
+    report += ["### Match-like masks (SIFT matches with their matching errors, synthetic test split)", "",
+               "Real matches on the dev set, and wrong known values in general: `benchmarks/results/robustness.md`.", ""]
+    results = select(run_part(work, {**synthetic, "masks": "matches"}, methods, (0.05,), args.generalisation_limit),
+                     first_samples(args.generalisation_limit))
+    report += [*epe_columns(results, methods, (0.05,)), ""]
 
     report += ["## 4. Data efficiency", ""]
     efficiency = HERE / "results" / "data_efficiency.md"
@@ -175,7 +179,7 @@ def main() -> None:
     out = HERE / "reproduce.md"
     out.write_text("\n".join(report) + "\n", encoding="utf-8")
     print(f"wrote {out}")
-    print(json.dumps({"parts": [name for name, _ in datasets]}))
+    print(json.dumps({"parts": [title for title, _, _ in parts]}))
 
 
 if __name__ == "__main__":

@@ -222,3 +222,16 @@ def test_data_preview_of_synthetic_data(tmp_path) -> None:
     assert main(["data", "preview", "--n", "3", "--size", "64x80", "--out", str(out)]) == 0
     sheet = cv2.imread(str(out / "preview.png"))
     assert sheet is not None and sheet.shape[0] > 3 * 64 and sheet.shape[1] > 4 * 80
+
+
+def test_portable_commands_and_paths(tmp_path, monkeypatch):
+    from flowinpaint.provenance import cpu_model, portable_command, portable_path
+
+    monkeypatch.chdir(tmp_path)
+    assert portable_command([str(tmp_path / ".venv/bin/flowinpaint"), "train", "--config", "configs/x.toml",
+                             "--out", str(tmp_path / "runs" / "x")]) == "flowinpaint train --config configs/x.toml --out runs/x"
+    assert portable_command(["/site-packages/flowinpaint/__main__.py", "evaluate", f"--root={tmp_path}/data"]) \
+        == "flowinpaint evaluate --root=data"
+    assert portable_path("a/./b") == os.path.join("a", "b")
+    assert not portable_path("/elsewhere/file").startswith("/")
+    assert cpu_model() and isinstance(cpu_model(), str)

@@ -12,6 +12,7 @@ import torch
 
 from flowinpaint.data.datasets import (
     DATASETS,
+    KITTI2012,
     KITTI2015,
     FlowDataset,
     FlyingChairs,
@@ -243,6 +244,26 @@ def test_sintel_pairing_and_masks(tmp_path):
     assert Sintel(tmp_path, pass_name="clean")[0]["id"] == "sintel/clean/alley_1/frame_0001"
 
 
+def test_sintel_default_pass_is_final_and_all_takes_both(tmp_path):
+    make_sintel(tmp_path)
+    assert Sintel(tmp_path).ids == Sintel(tmp_path, pass_name="final").ids
+    both = Sintel(tmp_path, pass_name="all")
+    clean, final = Sintel(tmp_path, pass_name="clean"), Sintel(tmp_path, pass_name="final")
+    assert both.ids == clean.ids + final.ids
+    np.testing.assert_array_equal(both[len(clean)]["image1"], final[0]["image1"])
+    np.testing.assert_array_equal(both[0]["flow"], both[len(clean)]["flow"])  # one flow, two renderings
+
+
+def test_sintel_all_with_one_pass_folder(tmp_path):
+    make_sintel(tmp_path)
+    for path in sorted((tmp_path / "training" / "clean").rglob("*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()
+    (tmp_path / "training" / "clean").rmdir()
+    assert Sintel(tmp_path, pass_name="all").ids == Sintel(tmp_path, pass_name="final").ids
+    with pytest.raises(FileNotFoundError, match="no samples found for split='training', pass_name='clean'"):
+        Sintel(tmp_path, pass_name="clean")
+
+
 def test_sintel_masks_optional(tmp_path):
     truth = make_sintel(tmp_path, masks=False)
     sample = Sintel(tmp_path)[0]
@@ -263,20 +284,21 @@ def test_sintel_present_masks_are_required(tmp_path):
 # -- KITTI 2015 --------------------------------------------------------------------------------
 
 
-def make_kitti(root: Path, noc: bool = True) -> dict[tuple, np.ndarray]:
+def make_kitti(root: Path, noc: bool = True, frames: str = "image_2", occ: bool = True) -> dict[tuple, np.ndarray]:
+    """Two KITTI pairs: ``frames`` = ``image_2`` (2015) or ``colored_0`` (2012)."""
     truth = {}
     training = root / "training"
     for number in ("000000", "000001"):
         seed = int(number)
-        truth[number, 1] = put_image(training / "image_2" / f"{number}_10.png", image(seed))
-        truth[number, 2] = put_image(training / "image_2" / f"{number}_11.png", image(seed + 50))
+        truth[number, 1] = put_image(training / frames / f"{number}_10.png", image(seed))
+        truth[number, 2] = put_image(training / frames / f"{number}_11.png", image(seed + 50))
         put_image(training / "image_3" / f"{number}_10.png", image(7))
         rng = np.random.default_rng(seed)
         occ_valid = rng.random((H, W)) < 0.7
         noc_valid = occ_valid & (rng.random((H, W)) < 0.6)
-        truth[number, "flow"] = put_flow(
-            training / "flow_occ" / f"{number}_10.png", flow(seed), occ_valid
-        )
+        truth[number, "flow"] = flow(seed)
+        if occ:
+            put_flow(training / "flow_occ" / f"{number}_10.png", flow(seed), occ_valid)
         truth[number, "occ"], truth[number, "noc"] = occ_valid, noc_valid
         if noc:
             put_flow(training / "flow_noc" / f"{number}_10.png", flow(seed), noc_valid)
@@ -298,6 +320,32 @@ def test_kitti_occlusion_from_occ_and_noc(tmp_path, flow_type):
     occlusion = truth["000001", "occ"] & ~truth["000001", "noc"]
     assert occlusion.any()
     np.testing.assert_array_equal(sample["occlusion"], occlusion)
+
+
+@pytest.mark.parametrize("flow_type", ["occ", "noc"])
+def test_kitti2012_reads_colored_0(tmp_path, flow_type):
+    truth = make_kitti(tmp_path, frames="colored_0")
+    dataset = KITTI2012(tmp_path, flow_type=flow_type)
+    assert dataset.ids == ["kitti2012/000000", "kitti2012/000001"]
+    sample = dataset[1]
+    check_sample(sample)
+    np.testing.assert_array_equal(sample["image1"], truth["000001", 1])
+    np.testing.assert_array_equal(sample["image2"], truth["000001", 2])
+    valid = truth["000001", flow_type]
+    np.testing.assert_array_equal(sample["valid"], valid)
+    np.testing.assert_array_equal(sample["flow"][valid], truth["000001", "flow"][valid])
+    np.testing.assert_array_equal(sample["occlusion"], truth["000001", "occ"] & ~truth["000001", "noc"])
+    with pytest.raises(FileNotFoundError, match=r"KITTI2015 at .*missing first frame: .*image_2"):
+        KITTI2015(tmp_path)  # the 2012 layout is not the 2015 one
+
+
+def test_kitti2012_with_noc_only_says_which_flag(tmp_path):
+    truth = make_kitti(tmp_path, frames="colored_0", occ=False)
+    sample = load_dataset("kitti2012", tmp_path, flow_type="noc")[0]
+    np.testing.assert_array_equal(sample["valid"], truth["000000", "noc"])
+    assert not sample["occlusion"].any()  # no flow_occ: occlusion unknown
+    with pytest.raises(FileNotFoundError, match="flow_occ.* is missing, but flow_noc/ is there.*--flow noc"):
+        KITTI2012(tmp_path)
 
 
 def test_kitti_without_noc(tmp_path):
@@ -349,7 +397,7 @@ def test_middlebury_grey_fallback_and_unknown_flow(tmp_path):
 
 # -- errors and the registry -------------------------------------------------------------------
 
-CLASSES = [FlyingChairs, FlyingThings3D, Sintel, KITTI2015, Middlebury]
+CLASSES = [FlyingChairs, FlyingThings3D, Sintel, KITTI2015, KITTI2012, Middlebury]
 
 
 @pytest.mark.parametrize("cls", CLASSES)
@@ -383,6 +431,8 @@ def test_layout_is_in_the_docstring(cls):
         (FlyingThings3D, {"pass_name": "albedo"}),
         (Sintel, {"split": "test"}),
         (KITTI2015, {"flow_type": "all"}),
+        (KITTI2012, {"split": "testing"}),
+        (Sintel, {"pass_name": "albedo"}),
     ],
 )
 def test_unknown_options(tmp_path, cls, kwargs):
@@ -391,7 +441,7 @@ def test_unknown_options(tmp_path, cls, kwargs):
 
 
 def test_load_dataset(tmp_path):
-    assert {"flyingchairs", "flyingthings", "sintel", "kitti", "middlebury"} <= set(DATASETS)
+    assert {"flyingchairs", "flyingthings", "sintel", "kitti", "kitti2012", "middlebury"} <= set(DATASETS)
     make_chairs(tmp_path, count=2)
     dataset = load_dataset("FlyingChairs", tmp_path, split="val")
     assert isinstance(dataset, FlyingChairs) and dataset.ids == ["flyingchairs/00002"]
@@ -453,3 +503,21 @@ def test_real_flyingchairs(shared_data):
         if sample["id"] in ("flyingchairs/00002", "flyingchairs/00005"):
             warped, still = warp_errors(sample)  # 5.8 vs 17.1 and 7.7 vs 53.3
             assert warped < 0.5 * still, (sample["id"], warped, still)
+
+
+def test_real_dev_set(shared_data):
+    """The real dev set: 8 Sintel frames (7 final, 1 clean) and 2 KITTI 2012 pairs with LiDAR GT."""
+    sintel = Sintel(shared_data / "sintel", pass_name="all")
+    assert len(sintel) == 8 and len(Sintel(shared_data / "sintel")) == 7
+    assert [i.split("/")[1] for i in sintel.ids].count("clean") == 1
+    sample = sintel[0]
+    check_sample(sample, (436, 1024))
+    assert sample["occlusion"].any() and 0.9 < sample["valid"].mean()
+    kitti = KITTI2012(shared_data / "kitti2012", flow_type="noc")
+    assert kitti.ids == ["kitti2012/000045", "kitti2012/000157"]
+    for index, shape in enumerate([(376, 1241), (370, 1226)]):
+        sample = kitti[index]
+        check_sample(sample, shape)
+        assert 0.15 < sample["valid"].mean() < 0.35  # sparse LiDAR ground truth
+    warped, still = warp_errors(kitti[0])  # 6.6 vs 14.5
+    assert warped < 0.6 * still

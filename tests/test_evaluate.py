@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import pytest
 
 from flowinpaint.cli import main
@@ -116,6 +117,10 @@ def test_a_different_config_is_an_error_unless_restart(tmp_path, monkeypatch):
         (["--dataset", "sintel"], "needs --root"),
         (["--masks", "dots"], "invalid choice"),
         (["--limit", "0"], "positive integer"),
+        (["--outliers", "1.5"], "fraction in [0, 1)"),
+        (["--pass", "final"], "--pass is for sintel and flyingthings"),
+        (["--flow", "noc"], "--flow is for kitti and kitti2012"),
+        (["--dataset", "kitti2012"], "needs --root"),
     ],
 )
 def test_cli_bad_input_exits_2(tmp_path, capsys, argv, message):
@@ -133,6 +138,77 @@ def test_cli_runs_synthetic(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     assert "1 results (0 failed)" in capsys.readouterr().out
     assert "griddata" in (tmp_path / "results.md").read_text()
+
+
+def test_outliers_are_stored_and_measured(tmp_path):
+    results = evaluate(_config(tmp_path, methods="griddata", densities=(0.1,), outliers=0.2, masks="scanlines"))
+    assert results["config"]["outliers"] == 0.2 and results["config"]["masks"] == "scanlines"
+    stored = json.loads((tmp_path / "results.json").read_text())
+    assert stored["config"]["outliers"] == 0.2
+    sample = load_dataset("synthetic", split="test", size=SIZE, length=2, seed=0)[1]
+    sparse = make_sparse("scanlines", sample, 0.1, seed=mask_seed(0, 1, 0.1), outliers=0.2)
+    dense = inpaint(sparse.flow, sparse.mask, None, "griddata")
+    valid = sample["valid"]
+    wrong = sparse.mask & valid & (np.linalg.norm(sparse.flow - sample["flow"], axis=-1) > 3)
+    assert wrong.any() and (wrong <= sparse.outliers).all()
+    entry = results["entries"][entry_key(1, "griddata", 0.1)]
+    assert entry["epe"] == pytest.approx(epe(dense, sample["flow"], valid), rel=1e-6)
+    assert entry["known_wrong_fraction"] == pytest.approx(wrong.sum() / (sparse.mask & valid).sum())
+    # Hard constraints: right known values stay exact, wrong ones keep their input error.
+    assert entry["epe_known_inlier"] == pytest.approx(epe(sparse.flow, sample["flow"], sparse.mask & valid & ~wrong), abs=1e-6)
+    assert entry["epe_known_outlier"] == pytest.approx(epe(sparse.flow, sample["flow"], wrong), rel=1e-6)
+    assert "wrong known %" in (tmp_path / "results.md").read_text()
+    with pytest.raises(ValueError, match="different configuration.*outliers"):
+        evaluate(_config(tmp_path, methods="griddata", densities=(0.1,), masks="scanlines"))
+
+
+def test_exact_inputs_have_no_wrong_known_values(finished):
+    out, results = finished
+    assert "wrong known %" not in (out / "results.md").read_text()  # the columns show only with wrong values
+    entry = results["entries"][entry_key(0, "eed", 0.05)]
+    assert entry["known_wrong_fraction"] == 0.0 and entry["epe_known_inlier"] == pytest.approx(0.0, abs=1e-6)
+    assert entry["epe_known_outlier"] is None
+
+
+def test_a_results_file_from_before_the_new_settings_resumes(tmp_path, monkeypatch):
+    evaluate(_config(tmp_path, methods="griddata", densities=(0.1,), limit=1))
+    path = tmp_path / "results.json"
+    stored = json.loads(path.read_text())
+    for key in ("pass_name", "flow_type", "outliers"):
+        del stored["config"][key]
+    path.write_text(json.dumps(stored))
+    calls = _counting(monkeypatch)
+    evaluate(_config(tmp_path, methods="griddata", densities=(0.1,), limit=1))
+    assert calls == []
+
+
+def test_dataset_options_are_checked():
+    with pytest.raises(ValueError, match="pass_name is an option of sintel, flyingthings"):
+        evaluate(EvalConfig(dataset="middlebury", root=".", out="x", pass_name="final"))
+    with pytest.raises(ValueError, match="outliers must be a fraction"):
+        evaluate(EvalConfig(dataset="synthetic", out="x", outliers=1.0))
+
+
+def test_dev_set_from_shared_data(shared_data, tmp_path, capsys):
+    """Sintel's final pass is the default; KITTI 2012 with its noc ground truth; roots stay relative."""
+    out = tmp_path / "sintel"
+    code = main(["evaluate", "--dataset", "sintel", "--root", str(shared_data / "sintel"), "--limit", "1",
+                 "--methods", "griddata", "--densities", "0.05", "--out", str(out), "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    stored = json.loads((out / "results.json").read_text())
+    assert stored["config"]["pass_name"] == "final" and "--pass final" in stored["command"]
+    assert next(iter(stored["entries"].values()))["id"].startswith("sintel/final/")
+    assert not stored["config"]["root"].startswith("/")
+    out = tmp_path / "kitti"
+    code = main(["evaluate", "--dataset", "kitti2012", "--root", str(shared_data / "kitti2012"), "--flow", "noc",
+                 "--limit", "1", "--methods", "griddata", "--densities", "0.05", "--masks", "blocks",
+                 "--outliers", "0.1", "--out", str(out), "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    report = (out / "results.md").read_text()
+    assert "ground truth noc" in report and "Fl-all %" in report and "10% of the known values replaced" in report
+    code = main(["evaluate", "--dataset", "kitti2012", "--root", str(shared_data / "kitti2012"), "--methods",
+                 "griddata", "--out", str(tmp_path / "occ"), "--no-progress"])
+    assert code == 2 and "--flow noc" in capsys.readouterr().err
 
 
 def test_middlebury_from_shared_data(shared_data, tmp_path):

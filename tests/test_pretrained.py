@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -42,6 +43,27 @@ def test_export_writes_weights_and_a_record_that_load_back(exported):
     assert set(record["validation"]["val"]) == {"epe_1%", "epe_5%", "epe_10%"}
     assert record["parameters"] == sum(p.numel() for p in model.parameters())
     assert ModelConfig.from_dict(record["config"]["model"]) == model.config
+
+
+def _strings(value):
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, str):
+        yield value
+
+
+@pytest.mark.parametrize("name", [None, *available_models()])
+def test_records_name_no_absolute_path(exported, name):
+    """Training records read the same on any machine: relative paths, ``flowinpaint train ...``."""
+    record = model_record(exported[0] if name is None else name)
+    paths = [found for text in _strings(record) for found in re.findall(r"(?<![\w.])/[\w.-]+/", text)]
+    assert paths == []
+    if name is not None:  # the test run's own log names pytest, which started it
+        assert all(command.startswith("flowinpaint train ") for command in record["training_commands"])
 
 
 def test_unknown_name_lists_the_shipped_models():

@@ -163,8 +163,9 @@ def block_mask(
     proportions that give about ``density * n_valid`` vectors; with ``flow`` the split blocks are
     drawn preferring those where the flow varies (weights ``0.1 px + std(u) + std(v)`` inside the
     block), as encoders split at motion edges. Each block keeps one vector at its centre pixel
-    (row and column ``offset + size // 2``), unless the block has no vector (an intra-coded or
-    skipped block, probability ``dropout``) or its centre is outside the frame or not valid. The
+    (row and column ``offset + size // 2``; for a block cut by the frame's right or bottom edge,
+    the centre of its part inside the frame), unless the block has no vector (an intra-coded or
+    skipped block, probability ``dropout``) or its centre is not valid. The
     density lies between ``(1 - dropout) / 256`` (below it, macroblocks are dropped) and
     ``(1 - dropout) / 16`` (every block 4x4; a higher density is capped there).
 
@@ -203,10 +204,11 @@ def block_mask(
     rows, cols = np.meshgrid(np.arange(cells.shape[0]) * 4, np.arange(cells.shape[1]) * 4, indexing="ij")
     starts = (rows % cells == 0) & (cols % cells == 0)
     size, top, left = cells[starts], rows[starts], cols[starts]
-    centre_row, centre_col = top + size // 2, left + size // 2
+    centre_row = top + np.minimum(size, height - top) // 2  # a block cut by the frame's edge: its visible part's centre
+    centre_col = left + np.minimum(size, width - left) // 2
     kept = rng.random(size.shape) >= dropout
     kept &= rng.random(size.shape) < np.where(size == 16, keep, 1.0)
-    kept &= (centre_row < height) & (centre_col < width)
+    kept &= (top < height) & (left < width)
     kept[kept] = valid[centre_row[kept], centre_col[kept]]
     if not kept.any():
         raise ValueError("block_mask: no block centre fell on a valid pixel; the frame is too small or the density too low")

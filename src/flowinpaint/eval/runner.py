@@ -196,33 +196,38 @@ def motion_boundaries(flow: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return cv2.dilate(boundary.astype(np.uint8), disc).astype(bool)
 
 
-def _epe_or_none(dense: np.ndarray, truth: np.ndarray, where: np.ndarray) -> float | None:
-    return epe(dense, truth, where) if where.any() else None
-
-
 def sample_metrics(dense: np.ndarray, truth: np.ndarray, valid: np.ndarray, known: np.ndarray,
-                   occlusion: np.ndarray | None, wrong: np.ndarray | None = None) -> dict[str, float | None]:
+                   occlusion: np.ndarray | None, wrong: np.ndarray | None = None,
+                   near: np.ndarray | None = None) -> dict[str, float | None]:
     """The per-entry numbers of the module docstring (times excepted).
 
     ``wrong`` marks the known pixels whose input value was wrong (:func:`flowinpaint.data.known_wrong`);
-    None means every known value was right.
+    None means every known value was right. ``near`` is :func:`motion_boundaries` of the truth,
+    when the caller has it already (it depends on the sample only). The end-point error map is
+    computed once (float64) and averaged over each region.
     """
-    near = motion_boundaries(truth, valid)
+    total = epe(dense, truth, valid)  # also checks shapes and finiteness at the valid pixels
+    errors = np.sqrt(np.sum((np.asarray(dense, np.float64) - np.asarray(truth, np.float64)) ** 2, axis=-1))
+    near = motion_boundaries(truth, valid) if near is None else near
     known_valid = known & valid
     wrong = np.zeros_like(known_valid) if wrong is None else np.asarray(wrong, dtype=bool) & known_valid
     has_occlusion = occlusion is not None and bool(np.asarray(occlusion).any())
-    occluded = np.asarray(occlusion, dtype=bool) if has_occlusion else None
+    occluded = np.asarray(occlusion, dtype=bool) if has_occlusion else np.zeros_like(valid)
+
+    def mean_over(where: np.ndarray, applies: bool = True) -> float | None:
+        return float(np.mean(errors[where])) if applies and where.any() else None
+
     return {
-        "epe": epe(dense, truth, valid),
-        "epe_unknown": _epe_or_none(dense, truth, valid & ~known),
+        "epe": total,
+        "epe_unknown": mean_over(valid & ~known),
         "fl_all": fl_all(dense, truth, valid),
-        "epe_occ": _epe_or_none(dense, truth, valid & occluded) if has_occlusion else None,
-        "epe_noc": _epe_or_none(dense, truth, valid & ~occluded) if has_occlusion else None,
-        "epe_near": _epe_or_none(dense, truth, valid & near),
-        "epe_far": _epe_or_none(dense, truth, valid & ~near),
+        "epe_occ": mean_over(valid & occluded, has_occlusion),
+        "epe_noc": mean_over(valid & ~occluded, has_occlusion),
+        "epe_near": mean_over(valid & near),
+        "epe_far": mean_over(valid & ~near),
         "known_wrong_fraction": float(wrong.sum() / known_valid.sum()) if known_valid.any() else None,
-        "epe_known_inlier": _epe_or_none(dense, truth, known_valid & ~wrong),
-        "epe_known_outlier": _epe_or_none(dense, truth, wrong),
+        "epe_known_inlier": mean_over(known_valid & ~wrong),
+        "epe_known_outlier": mean_over(wrong),
     }
 
 
@@ -397,8 +402,10 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
             try:
                 sample = dataset[index]
                 sample_id, load_error = str(sample["id"]), None
+                near = motion_boundaries(np.asarray(sample["flow"]), np.asarray(sample["valid"], dtype=bool))
             except Exception as exc:  # noqa: BLE001 - a broken sample is recorded, not fatal
-                sample, sample_id, load_error = None, f"#{index}", f"loading the sample: {type(exc).__name__}: {exc}"
+                sample, sample_id, near = None, f"#{index}", None
+                load_error = f"loading the sample: {type(exc).__name__}: {exc}"
             for density in densities:
                 pending = [m for m in methods if (m, density) in missing]
                 if not pending:
@@ -417,7 +424,7 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
                                              "known_fraction": None, "seconds": None, "error": mask_error,
                                              **dict.fromkeys(METRIC_KEYS)}
                     if sparse is not None:
-                        entry.update(_run_one(name, sample, sparse, out, index, density == middle))
+                        entry.update(_run_one(name, sample, sparse, near, out, index, density == middle))
                     entries[keys[(name, density)]] = entry
                     _write_json(path, results)
                     bar.update(1)
@@ -432,7 +439,8 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
     return results
 
 
-def _run_one(name: str, sample: dict[str, Any], sparse: Any, out: Path, index: int, keep: bool) -> dict[str, Any]:
+def _run_one(name: str, sample: dict[str, Any], sparse: Any, near: np.ndarray | None, out: Path, index: int,
+             keep: bool) -> dict[str, Any]:
     """Inpaint one (sample, method spec, density) and measure it; errors become the entry's message."""
     method, options = parse_method_spec(name)
     truth, valid = np.asarray(sample["flow"]), np.asarray(sample["valid"], dtype=bool)
@@ -444,7 +452,7 @@ def _run_one(name: str, sample: dict[str, Any], sparse: Any, out: Path, index: i
         start = time.perf_counter()
         dense = inpaint(sparse.flow, known, image, method.name, **options)
         result["seconds"] = time.perf_counter() - start
-        metrics = sample_metrics(dense, truth, valid, known, sample.get("occlusion"), wrong)
+        metrics = sample_metrics(dense, truth, valid, known, sample.get("occlusion"), wrong, near)
         result.update({key: _finite_or_none(value) for key, value in metrics.items()})
     except Exception as exc:  # noqa: BLE001 - one failing method must not stop the benchmark
         result.update({"seconds": None, "error": f"{type(exc).__name__}: {' '.join(str(exc).split())}",
