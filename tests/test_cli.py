@@ -235,3 +235,16 @@ def test_portable_commands_and_paths(tmp_path, monkeypatch):
     assert portable_path("a/./b") == os.path.join("a", "b")
     assert not portable_path("/elsewhere/file").startswith("/")
     assert cpu_model() and isinstance(cpu_model(), str)
+
+
+def test_data_preview_draws_realistic_masks_and_wrong_values(tmp_path, capsys):
+    from flowinpaint.io import read_image
+
+    code = main(["data", "preview", "--masks", "blocks", "--outliers", "0.3", "--n", "1", "--size", "64x96",
+                 "--out", str(tmp_path)])
+    assert code == 0, capsys.readouterr().err
+    sheet = read_image(tmp_path / "preview.png")
+    red = (sheet[..., 0] == 255) & (sheet[..., 1] == 0) & (sheet[..., 2] == 0)
+    assert red.any()  # the wrong values are drawn red
+    assert main(["data", "preview", "--masks", "dots", "--out", str(tmp_path / "x")]) == 2
+    assert "invalid choice" in capsys.readouterr().err

@@ -7,7 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from .common import UsageError, create_folder, frame_size, output_folder, write_output
+from ..data.datasets import DATASETS
+from ..data.masks import SPARSE_KINDS
+from .common import UsageError, create_folder, fraction, frame_size, output_folder, write_output
 
 
 def _cmd_data_preview(args: argparse.Namespace) -> int:
@@ -22,8 +24,9 @@ def _cmd_data_preview(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {}
     if args.dataset == "synthetic":
         options = {"split": args.split or "train", "size": args.size, "length": args.n, "seed": args.seed}
-    elif args.split:
-        options = {"split": args.split}
+    else:
+        chosen = {"split": args.split, "pass_name": args.pass_name, "flow_type": args.flow_type}
+        options = {key: value for key, value in chosen.items() if value}
     dataset = load_dataset(args.dataset, args.root, **options)
     if len(dataset) == 0:
         raise UsageError(f"dataset {args.dataset!r} has no samples")
@@ -32,7 +35,7 @@ def _cmd_data_preview(args: argparse.Namespace) -> int:
     for index in range(min(args.n, len(dataset))):
         sample = dataset[index]
         density = sample_density(rng)
-        sparse = make_sparse(args.masks, sample, density, seed=args.seed + index)
+        sparse = make_sparse(args.masks, sample, density, seed=args.seed + index, outliers=args.outliers)
         scale = min(1.0, 384 / sample["flow"].shape[1])  # keep the sheet readable for large frames
 
         def shown(picture: np.ndarray, scale: float = scale) -> np.ndarray:
@@ -40,10 +43,12 @@ def _cmd_data_preview(args: argparse.Namespace) -> int:
 
         magnitude = np.sqrt((sample["flow"] ** 2).sum(axis=2))[sample["valid"]]
         mask_picture = np.repeat(sparse.mask[..., None].astype(np.uint8) * 255, 3, axis=2)
+        mask_picture[sparse.outliers] = (255, 0, 0)  # the wrong values in red
+        wrong = f", {sparse.outliers.sum()} wrong (red)" if args.outliers else ""
         rows.append(panel_row([
             (shown(sample["image1"]), f"{sample['id']}"),
             (shown(flow_to_color(sample["flow"], valid=sample["valid"])), f"flow, max {magnitude.max(initial=0):.1f} px"),
-            (shown(mask_picture), f"{args.masks} mask, {100 * sparse.mask.mean():.2f}% known"),
+            (shown(mask_picture), f"{args.masks} mask, {100 * sparse.mask.mean():.2f}% known{wrong}"),
             (shown(sample["image2"]), "frame 2"),
         ]))
     create_folder(out)
@@ -62,11 +67,16 @@ def register(commands: Any, names: str) -> None:
         description="Write DIR/preview.png: for each of N samples, frame 1, the flow's colour coding, a mask "
         "drawn as in training (density sampled per sample from 0.5%%-20%%, log-uniform) and frame 2.",
     )
-    preview.add_argument("--dataset", default="synthetic", help="synthetic, flyingchairs, flyingthings, sintel, kitti or middlebury")
+    preview.add_argument("--dataset", default="synthetic", choices=("synthetic", *DATASETS),
+                         help="the dataset (default synthetic; kitti is KITTI 2015)")
     preview.add_argument("--root", metavar="PATH", help="the dataset's root folder (not for synthetic)")
     preview.add_argument("--split", help="split (synthetic: train, val or test; default: the dataset's default)")
     preview.add_argument("--n", type=int, default=8, help="number of samples (default: 8)")
-    preview.add_argument("--masks", default="uniform", help="mask kind: uniform, clustered, edge, grid or matches")
+    preview.add_argument("--pass", dest="pass_name", choices=("clean", "final", "all"), help="sintel / flyingthings pass")
+    preview.add_argument("--flow", dest="flow_type", choices=("occ", "noc"), help="kitti / kitti2012 ground truth")
+    preview.add_argument("--masks", default="uniform", choices=SPARSE_KINDS, help="mask kind (default: uniform)")
+    preview.add_argument("--outliers", type=fraction, default=0.0, metavar="FRACTION",
+                         help="replace this fraction of the known values by wrong ones, drawn red (default 0)")
     preview.add_argument("--size", type=frame_size, default=(256, 256), metavar="HxW", help="synthetic frame size (default: 256x256)")
     preview.add_argument("--seed", type=int, default=0, help="seed of the masks and the synthetic data (default: 0)")
     preview.add_argument("--out", default="flowinpaint-preview", metavar="DIR", help="output folder (default: ./flowinpaint-preview)")

@@ -11,6 +11,22 @@ from ._base import FlowDataset, PathLike, SampleFiles, check_option
 __all__ = ["KITTI2012", "KITTI2015"]
 
 
+def _layout(frames: str, noc_note: str) -> str:
+    """The expected tree of a KITTI flow set whose left colour frames are in ``frames``."""
+    return f"""
+training/
+    {frames}/
+        000000_10.png
+        000000_11.png
+        000001_10.png
+        ...
+    flow_occ/
+        000000_10.png
+        ...
+    flow_noc/ ...       ({noc_note})
+"""
+
+
 class _KITTI(FlowDataset):
     """The common logic of the KITTI flow sets; subclasses set the frame folder and the id prefix.
 
@@ -87,51 +103,18 @@ class KITTI2015(_KITTI):
 
     FRAMES = "image_2"
     PREFIX = "kitti2015"
-    LAYOUT = """
-training/
-    image_2/
-        000000_10.png
-        000000_11.png
-        000001_10.png
-        ...
-    flow_occ/
-        000000_10.png
-        ...
-    flow_noc/ ...       (same names; optional unless flow_type="noc")
-"""
+    LAYOUT = _layout(FRAMES, 'same names; optional unless flow_type="noc"')
 
 
 class KITTI2012(_KITTI):
     """KITTI 2012: 194 real road pairs of about 1241x376 RGB frames with sparse LiDAR-based flow.
 
     The root is the unpacked ``data_stereo_flow`` folder; its expected layout ends this
-    docstring. Flows are KITTI 16-bit PNGs: ``flow_occ`` covers all pixels with ground truth,
-    ``flow_noc`` only the non-occluded ones; when both folders exist, a pixel is occluded where
-    ``flow_occ`` is valid and ``flow_noc`` is not (otherwise occlusion is all False). Only the
-    chosen folder is required. Sample ids are ``"kitti2012/NNNNNN"``.
-
-    Args:
-        root: the folder holding ``training/``.
-        split: ``"training"`` (the test set has no ground truth).
-        flow_type: ``"occ"`` (all pixels) or ``"noc"`` (non-occluded pixels only) ground truth.
-
-    Raises:
-        FileNotFoundError: missing root, no pair (the chosen ground-truth folder missing: the
-            message says when the other one is there), or a pair missing a frame or flow file.
-        ValueError: unknown ``split`` or ``flow_type``.
+    docstring. The ground truth and occlusion are read as in :class:`KITTI2015`, from the same
+    folder names; only the chosen ground-truth folder is required. Sample ids are
+    ``"kitti2012/NNNNNN"``. Arguments and errors are those of :class:`KITTI2015`.
     """
 
     FRAMES = "colored_0"
     PREFIX = "kitti2012"
-    LAYOUT = """
-training/
-    colored_0/
-        000000_10.png
-        000000_11.png
-        000001_10.png
-        ...
-    flow_occ/
-        000000_10.png
-        ...
-    flow_noc/ ...       (same names; either folder may be missing, not the chosen one)
-"""
+    LAYOUT = _layout(FRAMES, "same names; either folder may be missing, not the chosen one")
