@@ -20,7 +20,8 @@ computed by either script is reused by the other) and writes the report:
    ``benchmarks/data_efficiency.py`` has produced it.
 
     python benchmarks/reproduce.py [--limit 24] [--generalisation-limit 8] [--ablation-steps 400]
-                                   [--sintel PATH] [--kitti PATH] [--work DIR]
+                                   [--sintel PATH [--sintel-pass final|clean|all]] [--kitti PATH]
+                                   [--work DIR]
 
 Interrupted runs resume (each part's results.json keeps every finished sample).
 """
@@ -85,7 +86,9 @@ def main() -> None:
                         help="synthetic test samples of the generalisation parts (default 8)")
     parser.add_argument("--ablation-steps", type=int, default=400, help="training steps of every ablation run (default 400)")
     parser.add_argument("--size", default="384x512", help="synthetic frame size HxW (default 384x512)")
-    parser.add_argument("--sintel", help="the full MPI-Sintel root (training/final, training/flow, ...); final pass")
+    parser.add_argument("--sintel", help="the full MPI-Sintel root (training/final, training/flow, ...)")
+    parser.add_argument("--sintel-pass", default="final", choices=("final", "clean", "all"),
+                        help="pass of the full Sintel (default final, the paper's)")
     parser.add_argument("--kitti", help="the full KITTI 2015 root (training/image_2, training/flow_occ)")
     parser.add_argument("--work", default="runs/evaluations", help="where the evaluations are kept (default runs/evaluations)")
     args = parser.parse_args()
@@ -125,9 +128,10 @@ def main() -> None:
         if (SHARED / name).is_dir():
             parts.append((name, {"dataset": name, "root": str(SHARED / name), "split": split}, None))
     placeholders = []
-    for name, root, extra in (("sintel", args.sintel, {"pass_name": "final"}), ("kitti", args.kitti, {})):
+    for name, root, extra in (("sintel", args.sintel, {"pass_name": args.sintel_pass}), ("kitti", args.kitti, {})):
         if root:
-            parts.append((f"{name} (full)", {"dataset": name, "root": root, **extra}, None))
+            title = f"{name} (full{', ' + args.sintel_pass + ' pass' if name == 'sintel' else ''})"
+            parts.append((title, {"dataset": name, "root": root, **extra}, None))
         else:
             placeholders += [f"### {name} (full dataset)", "", f"No data given: rerun with `--{name} PATH` to fill this table.", ""]
     for title, config, limit in parts:

@@ -35,8 +35,10 @@ the known pixels are the same at every outlier fraction). Methods that need the 
 Resuming: ``results.json`` is rewritten atomically after every entry. Running again into the
 same folder keeps the successful entries and computes only the missing (or failed) ones, provided
 the result-defining configuration (:data:`IDENTITY_KEYS`: dataset, root, split, pass, flow type,
-size, seed, masks, outliers) is the same; methods, densities and limit may change between runs (entries are merged). A
-different identity is a ``ValueError`` unless ``restart=True``, which starts afresh.
+size, seed, masks, outliers) is the same; methods, densities and limit may change between runs
+(entries are merged). A different identity is a ``ValueError`` unless ``restart=True``, which
+starts afresh. The root is stored relative to the current folder (no machine's absolute path),
+and compared as a folder.
 """
 
 from __future__ import annotations
