@@ -3,6 +3,7 @@
 The public API::
 
     dense = flowinpaint.inpaint(flow, mask, image)  # method="neuroexplicit", the shipped model
+    result = flowinpaint.densify(frame1, frame2)  # dense flow from two frames: result.flow, .confidence
     model = flowinpaint.load_model("default")  # the network itself (torch.nn.Module)
     flow, valid = flowinpaint.read_flow("frame.flo")
     flowinpaint.write_flow("dense.flo", dense)
@@ -10,6 +11,7 @@ The public API::
     error = flowinpaint.epe(dense, ground_truth)
 """
 
+from .densify import DenseFlow, densify
 from .errors import FlowFormatError
 from .eval import angular_error, epe, epe_map, fl_all
 from .io import read_flow, read_image, read_mask, write_flow, write_image
@@ -20,9 +22,11 @@ from .viz import flow_to_color
 __version__ = "0.1.0"
 
 __all__ = [
+    "DenseFlow",
     "FlowFormatError",
     "SparseFlow",
     "angular_error",
+    "densify",
     "epe",
     "epe_map",
     "fl_all",

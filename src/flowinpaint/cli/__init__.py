@@ -1,5 +1,5 @@
-"""The ``flowinpaint`` command line: ``inpaint``, ``demo``, ``methods``, ``data preview``, ``train``,
-``export-model``, ``explain`` and ``evaluate`` (one module per command).
+"""The ``flowinpaint`` command line: ``inpaint``, ``densify``, ``demo``, ``methods``, ``data preview``,
+``train``, ``export-model``, ``explain`` and ``evaluate`` (one module per command).
 
 Bad input (missing or corrupt files, unknown methods or options, shapes that do not match) is
 reported as one line ``flowinpaint: error: ...`` on stderr with exit code 2, and no output file
@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import __version__
 from ..errors import FlowFormatError
-from . import data, demo, evaluate, explain, inpaint, methods, train
+from . import data, demo, densify, evaluate, explain, inpaint, methods, train
 from .common import Parser, UsageError, parse_options
 
 __all__ = ["UsageError", "build_parser", "main", "parse_options"]
@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="flowinpaint", description="Dense optical flow from sparse flow, guided by the reference image.")
     parser.add_argument("--version", action="version", version=f"flowinpaint {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for register in (inpaint.register, demo.register, methods.register, data.register, train.register,
+    for register in (inpaint.register, densify.register, demo.register, methods.register, data.register, train.register,
                      train.register_export, explain.register, evaluate.register):
         register(commands, names)
     return parser

@@ -1,0 +1,26 @@
+"""Dense flow from two frames: an initial estimate, a reliability test, inpainting of the rest.
+
+:func:`densify` does one pair (:mod:`.pipeline`); :mod:`.sequence` runs it over a folder, a
+glob or a video, resumable and split across processes.
+"""
+
+from .pipeline import MATCHERS, DenseFlow, check_settings, densify
+from .sequence import (
+    FrameSource,
+    SequenceSummary,
+    densify_sequence,
+    find_frames,
+    write_flow_video,
+)
+
+__all__ = [
+    "MATCHERS",
+    "DenseFlow",
+    "FrameSource",
+    "SequenceSummary",
+    "check_settings",
+    "densify",
+    "densify_sequence",
+    "find_frames",
+    "write_flow_video",
+]

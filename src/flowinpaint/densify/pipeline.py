@@ -1,0 +1,141 @@
+"""``densify``: dense flow from two frames, an estimate kept where it is reliable and inpainted elsewhere.
+
+The pipeline:
+
+1. an initial estimate between the frames: OpenCV's DIS flow both ways (``matcher="dis"``), or
+   SIFT matches with ratio and forward-backward tests (``matcher="sift"``, sparse);
+2. a reliability test: for DIS, forward-backward consistency (:mod:`.reliability`), which rejects
+   occluded, mismatched and out-of-frame pixels; SIFT matches are already checked both ways;
+3. inpainting of the unreliable pixels by one of the project's methods, frame 1 as the guide
+   (:func:`flowinpaint.inpaint`);
+4. optionally, OpenCV's variational refinement of the result on the two frames (``refine=True``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import cv2
+import numpy as np
+
+from ..methods import build_options, get_method, inpaint
+from ..methods.validation import as_float_image
+from .estimate import DIS_PRESETS, forward_backward, to_grey, to_uint8
+from .reliability import consistency_ratio, estimate_confidence
+
+__all__ = ["MATCHERS", "DenseFlow", "check_settings", "densify"]
+
+#: The initial estimates :func:`densify` knows.
+MATCHERS = ("dis", "sift")
+
+
+class DenseFlow(NamedTuple):
+    """The result of :func:`densify`.
+
+    Attributes:
+        flow: ``(H, W, 2)`` float32 ``(u, v)`` px, frame 1 to frame 2.
+        confidence: ``(H, W)`` float32 in [0, 1] (see
+            :func:`~flowinpaint.densify.reliability.estimate_confidence`): a ranking of how much
+            to trust each pixel, not a probability.
+        reliable: ``(H, W)`` bool, the pixels whose initial estimate passed the reliability
+            test and was kept; the others were inpainted.
+    """
+
+    flow: np.ndarray
+    confidence: np.ndarray
+    reliable: np.ndarray
+
+
+def _frames(image1: Any, image2: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Both frames as ``(H, W, 3)`` float32 RGB in [0, 1], checked to be the same size."""
+    shape = tuple(np.shape(image1)[:2])
+    if np.ndim(image1) not in (2, 3):
+        raise ValueError(f"image1 must be (H, W, 3) RGB or (H, W) grey, got shape {np.shape(image1)}")
+    if min(shape) < 8:
+        raise ValueError(f"the frames must be at least 8x8 pixels, got {shape[0]}x{shape[1]}")
+    try:
+        second = as_float_image(image2, shape)
+    except ValueError as exc:
+        raise ValueError(f"image2: {exc} (image1 is {shape[0]}x{shape[1]})") from None
+    return as_float_image(image1, shape), second
+
+
+def _initial(grey1: np.ndarray, grey2: np.ndarray, image1: np.ndarray, image2: np.ndarray, matcher: str,
+             preset: str, alpha: float, beta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(estimate, reliable, ratio)``: the initial flow, where to keep it, and its test ratio."""
+    if matcher == "dis":
+        forward, backward = forward_backward(grey1, grey2, preset)
+        ratio = consistency_ratio(forward, backward, alpha, beta)
+        return forward, ratio <= 1.0, ratio
+    from ..data.masks import match_mask
+
+    sparse = match_mask(to_uint8(image1), to_uint8(image2))
+    ratio = np.where(sparse.mask, 0.0, np.inf).astype(np.float32)
+    return sparse.flow, sparse.mask, ratio
+
+
+def check_settings(method: str = "neuroexplicit", matcher: str = "dis", preset: str = "medium",
+                   alpha: float = 0.01, beta: float = 0.5, refine: bool = False, **options: Any) -> None:
+    """Check :func:`densify`'s settings (the same keywords) without frames, so a run over many
+    pairs fails before the first one on a bad setting.
+
+    Raises:
+        ValueError: an unknown matcher, preset or method, a bad tolerance, or a bad method option.
+    """
+    if matcher not in MATCHERS:
+        raise ValueError(f"matcher must be one of {', '.join(MATCHERS)}, got {matcher!r}")
+    if preset not in DIS_PRESETS:
+        raise ValueError(f"preset must be one of {', '.join(DIS_PRESETS)}, got {preset!r}")
+    if not (isinstance(alpha, (int, float)) and alpha >= 0 and isinstance(beta, (int, float)) and beta > 0):
+        raise ValueError(f"alpha must be >= 0 and beta > 0, got {alpha!r} and {beta!r}")
+    if not isinstance(refine, bool):
+        raise ValueError(f"refine must be True or False, got {refine!r}")
+    found = get_method(method)
+    build_options(found, options)
+
+
+def densify(
+    image1: Any,
+    image2: Any,
+    *,
+    method: str = "neuroexplicit",
+    matcher: str = "dis",
+    preset: str = "medium",
+    alpha: float = 0.01,
+    beta: float = 0.5,
+    refine: bool = False,
+    **options: Any,
+) -> DenseFlow:
+    """Dense optical flow from ``image1`` to ``image2``.
+
+    Args:
+        image1, image2: the frames, ``(H, W, 3)`` RGB or ``(H, W)`` grey, uint8 or float in [0, 1],
+            the same size (at least 8x8).
+        method: the inpainting method of :func:`flowinpaint.inpaint` for the unreliable pixels.
+        matcher: the initial estimate, ``"dis"`` (OpenCV DIS both ways, forward-backward test)
+            or ``"sift"`` (SIFT matches, sparse).
+        preset: DIS preset, ``"ultrafast"``, ``"fast"`` or ``"medium"``.
+        alpha, beta: the forward-backward test's tolerance ``alpha (|w_f|^2 + |w_b|^2) + beta``
+            (px^2; Sundaram et al. 2010).
+        refine: run OpenCV's variational refinement on the result (slower, sometimes sharper).
+        **options: options of the inpainting method (e.g. ``device="cuda"``).
+
+    Returns:
+        A :class:`DenseFlow` ``(flow, confidence, reliable)``. Where every pixel passes the test
+        the estimate is returned as it is; where none does, the estimate is returned with
+        confidence 0 (nothing to anchor an inpainting).
+
+    Raises:
+        ValueError: bad frames, an unknown matcher, preset or method, or a bad method option.
+    """
+    check_settings(method, matcher, preset, alpha, beta, refine, **options)
+    first, second = _frames(image1, image2)
+    grey1, grey2 = to_grey(first), to_grey(second)
+    estimate, reliable, ratio = _initial(grey1, grey2, first, second, matcher, preset, alpha, beta)
+    if not reliable.any():
+        return DenseFlow(estimate, np.zeros(reliable.shape, np.float32), reliable)
+    flow = estimate if reliable.all() else inpaint(estimate, reliable, first, method, **options)
+    if refine:
+        refinement = cv2.VariationalRefinement_create()
+        flow = refinement.calc(grey1, grey2, np.ascontiguousarray(flow, dtype=np.float32))
+    return DenseFlow(np.asarray(flow, dtype=np.float32), estimate_confidence(ratio, reliable), reliable)
