@@ -79,6 +79,16 @@ def paper_tables() -> list[str]:
     return lines
 
 
+def save(report: list[str], finished: bool = False) -> Path:
+    """Write ``benchmarks/reproduce.md`` as it stands: after every part, so an interrupted run still
+    leaves what it measured (marked as unfinished until the last part)."""
+    out = HERE / "reproduce.md"
+    tail = [] if finished else ["*Unfinished: the command was still running or was stopped here; rerun it to complete "
+                                "the report (finished parts are not recomputed).*", ""]
+    out.write_text("\n".join([*report, *tail]) + "\n", encoding="utf-8")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=24, help="synthetic test samples (default 24)")
@@ -115,10 +125,12 @@ def main() -> None:
             if chosen["entries"]:
                 report += [f"#### Sintel {name} ({frames(chosen)} frames, 1024x436)", "", *epe_columns(chosen, methods, DENSITIES), ""]
         report += [f"#### Sintel, both passes ({frames(results)} frames)", "", *epe_columns(results, methods, DENSITIES), ""]
+        save(report)
     if "kitti2012" in dev:
         results = run_part(work, dev["kitti2012"], methods, DENSITIES)
         report += [f"#### KITTI 2012 ({frames(results)} pairs, non-occluded LiDAR ground truth, ~22-26 % of the pixels)", "",
                    *epe_columns(results, methods, DENSITIES), ""]
+        save(report)
     if not dev:
         report += [f"No dev set at {SHARED}.", ""]
 
@@ -139,6 +151,7 @@ def main() -> None:
         if limit is not None:
             results = select(results, first_samples(limit))
         report += [f"### {title}", "", *epe_columns(results, methods, DENSITIES), ""]
+        save(report)
     report += placeholders
     report += [*paper_tables(), ""]
 
@@ -167,6 +180,7 @@ def main() -> None:
     report += ["## 3. Generalisation", "", "### Unseen densities (trained on 0.5-20 %)", ""]
     results = select(run_part(work, synthetic, methods, UNSEEN, args.generalisation_limit), first_samples(args.generalisation_limit))
     report += [*epe_columns(results, methods, UNSEEN), ""]
+    save(report)
     report += ["### Match-like masks (SIFT matches with their matching errors, synthetic test split)", "",
                "Real matches on the dev set, and wrong known values in general: `benchmarks/results/robustness.md`.", ""]
     results = select(run_part(work, {**synthetic, "masks": "matches"}, methods, (0.05,), args.generalisation_limit),
@@ -180,8 +194,7 @@ def main() -> None:
     else:
         report += ["Not run yet: `python benchmarks/data_efficiency.py` (trains neuroexplicit and flownets on 100, 1,000",
                    "and 10,000 samples with the same schedule)."]
-    out = HERE / "reproduce.md"
-    out.write_text("\n".join(report) + "\n", encoding="utf-8")
+    out = save(report, finished=True)
     print(f"wrote {out}")
     print(json.dumps({"parts": [title for title, _, _ in parts]}))
 
