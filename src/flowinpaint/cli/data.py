@@ -9,7 +9,14 @@ import numpy as np
 
 from ..data.datasets import DATASETS
 from ..data.masks import SPARSE_KINDS
-from .common import UsageError, create_folder, fraction, frame_size, output_folder, write_output
+from .common import (
+    UsageError,
+    create_folder,
+    fraction,
+    frame_size,
+    output_folder,
+    write_output,
+)
 
 
 def _cmd_data_preview(args: argparse.Namespace) -> int:

@@ -66,11 +66,7 @@ def _cmd_sequence(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     start = time.perf_counter()
     summary = densify_sequence(args.input, folder, flow_format=args.format, confidence=bool(args.confidence),
                                video=args.video, progress=not args.no_progress, **settings)
-    seconds = time.perf_counter() - start
-    failed = "".join(f"; failed: {name} ({reason})" for name, reason in list(summary.failed.items())[:5])
-    video = f"; video {summary.video}" if summary.video else ""
-    print(f"{len(summary.written)} flows written, {len(summary.skipped)} already there, {len(summary.failed)} "
-          f"failed, {seconds:.1f} s -> {folder}{video}{failed}")
+    print(summary.line(time.perf_counter() - start, folder))
     return 0
 
 

@@ -6,10 +6,34 @@ import argparse
 import time
 from typing import Any
 
-from .common import UsageError, check_writable, parse_options, write_output
+from .common import UsageError, check_writable, create_folder, output_folder, parse_options, write_output
+
+
+def _cmd_folder(args: argparse.Namespace) -> int:
+    from ..batch import inpaint_folder
+    from ..methods import get_method
+
+    for flag, given in (("--flow", args.flow), ("--mask", args.mask), ("--image", args.image), ("--color", args.color)):
+        if given:
+            raise UsageError(f"{flag} is for one file; with --input the images come from --images DIR and the "
+                             "colour codings go to OUT/color/")
+    options = parse_options(get_method(args.method), args.option)
+    folder = output_folder(args.out)
+    create_folder(folder)
+    start = time.perf_counter()
+    summary = inpaint_folder(args.input, folder, images=args.images, method=args.method, flow_format=args.format,
+                             progress=not args.no_progress, **options)
+    print(summary.line(time.perf_counter() - start, folder))
+    return 0
 
 
 def _cmd_inpaint(args: argparse.Namespace) -> int:
+    if args.input:
+        return _cmd_folder(args)
+    if not args.flow:
+        raise UsageError("give --flow FILE (one sparse flow) or --input DIR (a folder of them)")
+    if args.images:
+        raise UsageError("--images is for --input; for one file give --image FILE")
     from ..io import read_flow, read_image, read_mask, write_flow, write_image
     from ..methods import build_options, get_method, inpaint
     from ..viz import flow_to_color
@@ -59,9 +83,15 @@ def register(commands: Any, names: str) -> None:
     run = commands.add_parser(
         "inpaint",
         help="fill the unknown pixels of a sparse flow file",
-        description="Fill the unknown pixels of a sparse flow file and write the dense flow.",
+        description="Fill the unknown pixels of a sparse flow file and write the dense flow; with --input, of every "
+        "sparse flow file of a folder (resumable: files already done are skipped; a corrupt file is reported and "
+        "skipped; under torchrun each process takes its share).",
     )
-    run.add_argument("--flow", required=True, metavar="FILE", help="sparse flow: .flo, KITTI .png or .pfm")
+    run.add_argument("--flow", metavar="FILE", help="sparse flow: .flo, KITTI .png or .pfm")
+    run.add_argument("--input", metavar="SOURCE", help="a folder (or glob) of sparse flow files, instead of --flow")
+    run.add_argument("--images", metavar="DIR", help="with --input: the reference images, matched by file name")
+    run.add_argument("--format", choices=("flo", "png"), default="flo", help="with --input: output format (default flo)")
+    run.add_argument("--no-progress", action="store_true", help="with --input: no progress bar")
     run.add_argument(
         "--mask",
         metavar="FILE",
@@ -70,7 +100,8 @@ def register(commands: Any, names: str) -> None:
     )
     run.add_argument("--image", metavar="FILE", help="reference image (frame 1), needed by image-guided methods")
     run.add_argument("--method", default="neuroexplicit", help=f"inpainting method: {names} (default: neuroexplicit)")
-    run.add_argument("--out", required=True, metavar="FILE", help="dense flow to write: .flo, KITTI .png or .pfm")
+    run.add_argument("--out", required=True, metavar="PATH",
+                     help="dense flow to write: .flo, KITTI .png or .pfm; with --input the output folder")
     run.add_argument("--color", metavar="FILE", help="also write the dense flow's colour coding (e.g. dense.png)")
     run.add_argument(
         "--option",

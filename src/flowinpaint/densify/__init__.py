@@ -5,19 +5,12 @@ glob or a video, resumable and split across processes.
 """
 
 from .pipeline import MATCHERS, DenseFlow, check_settings, densify
-from .sequence import (
-    FrameSource,
-    SequenceSummary,
-    densify_sequence,
-    find_frames,
-    write_flow_video,
-)
+from .sequence import FrameSource, densify_sequence, find_frames, write_flow_video
 
 __all__ = [
     "MATCHERS",
     "DenseFlow",
     "FrameSource",
-    "SequenceSummary",
     "check_settings",
     "densify",
     "densify_sequence",

@@ -8,37 +8,42 @@ skips it (resumable). A frame that cannot be read is reported and the pairs it b
 skipped; the run goes on. With ``video=True``, ``OUT/flow.mp4`` shows every flow colour-coded with
 one fixed scale for the whole clip.
 
-Split across processes: under ``torchrun --nproc_per_node N`` (or any launcher that sets ``RANK``
-and ``WORLD_SIZE``) process ``r`` takes the pairs ``i`` with ``i % N == r``, so N processes on one
-or several machines (sharing the output folder) divide a folder of thousands of frames. The
-video is written by rank 0 once every rank is done, which needs a process group (torchrun, or
+Split across processes (:mod:`flowinpaint.batch`): under ``torchrun --nproc_per_node N`` (or any
+launcher that sets ``RANK`` and ``WORLD_SIZE``) process ``r`` takes the pairs ``i`` with
+``i % N == r``, so N processes on one or several machines (sharing the output folder) divide a
+folder of thousands of frames. The video is written by rank 0 once every rank is done, which needs a process group (torchrun, or
 ``MASTER_ADDR`` / ``MASTER_PORT`` set).
 """
 
 from __future__ import annotations
 
-import glob
 import os
-import re
 import secrets
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..batch import (
+    FLOW_FORMATS,
+    IMAGE_SUFFIXES,
+    BatchSummary,
+    list_files,
+    outputs_done,
+    report,
+    shard,
+)
 from ..errors import FlowFormatError
 from ..io import read_flow, read_image, write_flow, write_image
 from ..viz import flow_to_color
 from .pipeline import check_settings, densify
 
-__all__ = ["IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "FrameSource", "SequenceSummary", "densify_sequence", "find_frames"]
+__all__ = ["VIDEO_SUFFIXES", "FrameSource", "densify_sequence", "find_frames", "write_flow_video"]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".pbm", ".bmp", ".tif", ".tiff", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
-FLOW_FORMATS = {"flo": ".flo", "png": ".png"}
 VIDEO_NAME = "flow.mp4"
 _VIDEO_FPS = 10.0
 _VIDEO_SCALE_PERCENTILE = 99.0  # the clip's colour scale: this percentile of |flow| over all its frames
@@ -55,21 +60,6 @@ class FrameSource:
         return f"video {self.video}" if self.video else f"{len(self.images)} images"
 
 
-@dataclass
-class SequenceSummary:
-    """What :func:`densify_sequence` did (this process's share)."""
-
-    written: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # done by an earlier run
-    failed: dict[str, str] = field(default_factory=dict)  # pair or frame name -> reason
-    video: Path | None = None
-
-
-def _natural_key(path: Path) -> list[Any]:
-    """Sort key that orders ``frame_2`` before ``frame_10``."""
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
-
-
 def find_frames(source: str | os.PathLike[str]) -> FrameSource:
     """The frames of ``source``: a folder of images, a glob pattern, or a video file.
 
@@ -79,28 +69,14 @@ def find_frames(source: str | os.PathLike[str]) -> FrameSource:
         ValueError: nothing found, fewer than two frames, or two images with the same stem (their
             flows would share a name).
     """
-    text = os.fspath(source)
-    path = Path(text)
+    path = Path(os.fspath(source))
     if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
         return FrameSource(video=path)
-    if path.is_dir():
-        images = [entry for entry in path.iterdir() if entry.is_file() and entry.suffix.lower() in IMAGE_SUFFIXES]
-        where = f"folder {path}"
-    elif any(char in text for char in "*?["):
-        images = [Path(name) for name in glob.glob(text) if Path(name).suffix.lower() in IMAGE_SUFFIXES]
-        where = f"pattern {text!r}"
-    elif path.is_file():
+    if path.is_file():
         raise ValueError(f"{path}: not a video ({', '.join(VIDEO_SUFFIXES)}), a folder or a glob pattern")
-    else:
-        raise ValueError(f"{path}: no such file or folder")
-    images.sort(key=_natural_key)
+    images = list_files(source, IMAGE_SUFFIXES, "frames")
     if len(images) < 2:
-        raise ValueError(f"{where}: {len(images)} image(s) ({', '.join(IMAGE_SUFFIXES)}); two frames at least are needed")
-    stems: dict[str, Path] = {}
-    for image in images:
-        if image.stem in stems:
-            raise ValueError(f"{stems[image.stem]} and {image} share the name {image.stem!r}; their flows would too")
-        stems[image.stem] = image
+        raise ValueError(f"{source}: {len(images)} image(s) ({', '.join(IMAGE_SUFFIXES)}); two frames at least are needed")
     return FrameSource(images=tuple(images))
 
 
@@ -130,19 +106,6 @@ def _frames(source: FrameSource) -> Iterator[tuple[str, np.ndarray | None, str |
         capture.release()
 
 
-def _shard() -> tuple[int, int]:
-    """``(rank, world)`` from ``RANK`` / ``WORLD_SIZE`` (0, 1 when unset)."""
-    try:
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        rank = int(os.environ.get("RANK", "0"))
-    except ValueError:
-        raise ValueError(f"RANK and WORLD_SIZE must be integers, got {os.environ.get('RANK')!r} and "
-                         f"{os.environ.get('WORLD_SIZE')!r}") from None
-    if world < 1 or not 0 <= rank < world:
-        raise ValueError(f"RANK must be in [0, WORLD_SIZE), got RANK={rank}, WORLD_SIZE={world}")
-    return rank, world
-
-
 def _outputs(out: Path, name: str, suffix: str, confidence: bool) -> dict[str, Path]:
     paths = {"flow": out / f"{name}{suffix}", "color": out / "color" / f"{name}.png"}
     if confidence:
@@ -158,13 +121,6 @@ def _write_pair(paths: dict[str, Path], result: Any) -> None:
     write_flow(paths["flow"], result.flow)
 
 
-def _report(message: str, progress: Any) -> None:
-    if progress is not None:
-        progress.write(message, file=sys.stderr)
-    else:
-        print(message, file=sys.stderr)
-
-
 def densify_sequence(
     source: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -174,7 +130,7 @@ def densify_sequence(
     video: bool = False,
     progress: bool = True,
     **options: Any,
-) -> SequenceSummary:
+) -> BatchSummary:
     """Densify every consecutive pair of ``source`` into ``out`` (see the module docstring).
 
     Args:
@@ -187,7 +143,7 @@ def densify_sequence(
         **options: the options of :func:`flowinpaint.densify` (method, matcher, preset, ...).
 
     Returns:
-        This process's :class:`SequenceSummary`.
+        This process's :class:`~flowinpaint.batch.BatchSummary`.
 
     Raises:
         ValueError: a bad source, format, rank setting, or ``video`` with several processes but no
@@ -199,14 +155,14 @@ def densify_sequence(
         raise ValueError(f"flow_format must be one of {', '.join(FLOW_FORMATS)}, got {flow_format!r}")
     check_settings(**options)
     frames = find_frames(source)
-    rank, world = _shard()
+    rank, world = shard()
     if video and world > 1 and not ({"MASTER_ADDR", "MASTER_PORT"} <= set(os.environ)):
         raise ValueError("video with several processes needs a process group to wait on: launch with torchrun "
                          "(or set MASTER_ADDR and MASTER_PORT), or write the video afterwards in one process")
     folder = Path(out)
     for sub in ("color", *(("confidence",) if confidence else ())):
         (folder / sub).mkdir(parents=True, exist_ok=True)
-    summary = SequenceSummary()
+    summary = BatchSummary()
     suffix = FLOW_FORMATS[flow_format]
     total = len(frames.images) - 1 if frames.video is None else None
     names: list[str] = []
@@ -218,7 +174,7 @@ def densify_sequence(
             if error is not None:
                 summary.failed[name] = error
                 if rank == 0 or world == 1:
-                    _report(f"flowinpaint: skipped frame {name}: {error}", bar)
+                    report(f"flowinpaint: skipped frame {name}: {error}", bar)
             if previous is not None:
                 pair_name, first = previous
                 names.append(pair_name)
@@ -235,8 +191,8 @@ def densify_sequence(
 
 
 def _densify_pair(name: str, first: np.ndarray | None, second: np.ndarray | None, paths: dict[str, Path],
-                  summary: SequenceSummary, options: dict[str, Any], bar: Any) -> None:
-    if all(path.exists() for path in paths.values()):
+                  summary: BatchSummary, options: dict[str, Any], bar: Any) -> None:
+    if outputs_done(paths):
         summary.skipped.append(name)
         return
     if first is None or second is None:
@@ -246,7 +202,7 @@ def _densify_pair(name: str, first: np.ndarray | None, second: np.ndarray | None
         result = densify(first, second, **options)
     except ValueError as exc:  # the settings were checked up front: this is the pair's own problem
         summary.failed[name] = str(exc)
-        _report(f"flowinpaint: skipped pair {name}: {exc}", bar)
+        report(f"flowinpaint: skipped pair {name}: {exc}", bar)
         return
     _write_pair(paths, result)
     summary.written.append(name)
