@@ -17,7 +17,11 @@ from flowinpaint.cli import main
 from flowinpaint.data import make_example
 from flowinpaint.densify import densify_sequence, find_frames, sequence
 from flowinpaint.densify.estimate import dis_flow, to_grey
-from flowinpaint.densify.reliability import consistency_ratio, distance_to_reliable, estimate_confidence
+from flowinpaint.densify.reliability import (
+    consistency_ratio,
+    distance_to_reliable,
+    estimate_confidence,
+)
 from flowinpaint.io import read_flow, write_image
 
 SRC = Path(__file__).resolve().parents[1] / "src"

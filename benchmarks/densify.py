@@ -1,0 +1,160 @@
+"""Two frames to dense flow: ``flowinpaint.densify`` against OpenCV's dense flows, and the search for its defaults.
+
+On the real dev set (``../shared/data``: Sintel, 8 pairs of both passes; KITTI 2012, 2 pairs) and
+the first ``--synthetic`` pairs of the synthetic test split (384x512), in one run on this machine:
+
+* peers: OpenCV DIS at each preset (``ultrafast``, ``fast``, ``medium``), DeepFlow, and the
+  EpicFlow-style pipeline, SIFT matches + OpenCV EPIC (``densify(matcher="sift", method="epic")``);
+* ``densify`` over a grid of settings (inpainting method x DIS preset x refinement).
+
+EPE (px, over the valid ground truth) and seconds per pair. The score of a setting is the geometric
+mean, over all pairs (real and synthetic; never one frame), of its EPE divided by the better of DIS
+medium and DeepFlow on that pair; the report ranks the settings by it and says which is chosen as
+the default (the best score among those faster than DeepFlow on average).
+
+    python benchmarks/densify.py [--synthetic 8] [--methods eed,epic,neuroexplicit,lb] [--work runs/densify]
+
+Every (pair, setting) result is kept in ``--work/results.json`` and not recomputed on a rerun.
+Writes ``benchmarks/results/densify.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from _evaluations import HERE, dev_sets_present, fmt, table
+
+from flowinpaint import densify, epe
+from flowinpaint.data import load_dataset
+from flowinpaint.io._atomic import atomic_write_bytes
+from flowinpaint.provenance import cpu_model
+
+PEERS = ("dis-ultrafast", "dis-fast", "dis-medium", "deepflow", "sift+epic")
+PRESETS = ("fast", "medium")
+
+
+def pairs(synthetic: int) -> list[dict[str, Any]]:
+    """Every evaluated pair: ``{"id", "group", "image1", "image2", "flow", "valid"}``."""
+    found = []
+    for name, config in dev_sets_present().items():
+        dataset = load_dataset(config["dataset"], config["root"],
+                               **{key: config[key] for key in ("pass_name", "flow_type") if key in config})
+        found += [{**dataset[index], "group": name} for index in range(len(dataset))]
+    if synthetic:
+        dataset = load_dataset("synthetic", split="test", size=(384, 512), length=synthetic, seed=0)
+        found += [{**dataset[index], "group": "synthetic"} for index in range(synthetic)]
+    return found
+
+
+def grey(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+
+
+def peer(name: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The two-frame flow function of a peer."""
+    if name.startswith("dis-"):
+        preset = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+                  "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}[name[4:]]
+        return lambda a, b: cv2.DISOpticalFlow_create(preset).calc(grey(a), grey(b), None)
+    if name == "deepflow":
+        return lambda a, b: cv2.optflow.createOptFlow_DeepFlow().calc(grey(a), grey(b), None)
+    if name == "sift+epic":
+        return lambda a, b: densify(a, b, matcher="sift", method="epic").flow
+    raise ValueError(name)
+
+
+def setting_name(method: str, preset: str, refine: bool) -> str:
+    return f"densify:{method}:{preset}" + (":refine" if refine else "")
+
+
+def densifier(name: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    _, method, preset, *rest = name.split(":")
+    return lambda a, b: densify(a, b, method=method, preset=preset, refine=bool(rest)).flow
+
+
+def measure(work: Path, data: list[dict[str, Any]], names: list[str]) -> dict[str, dict[str, Any]]:
+    """``{pair id: {name: {"epe", "seconds"}}}``, resumed from ``work/results.json``."""
+    path = work / "results.json"
+    results: dict[str, dict[str, Any]] = json.loads(path.read_text()) if path.is_file() else {}
+    warmed: set[str] = set()  # the first call of a setting (model loading, kernel build) is not timed
+    for sample in data:
+        row = results.setdefault(sample["id"], {"group": sample["group"]})
+        for name in names:
+            if name in row:
+                continue
+            run = densifier(name) if name.startswith("densify:") else peer(name)
+            if name not in warmed:
+                run(sample["image1"], sample["image2"])
+                warmed.add(name)
+            start = time.perf_counter()
+            flow = run(sample["image1"], sample["image2"])
+            seconds = time.perf_counter() - start
+            row[name] = {"epe": epe(flow, sample["flow"], sample["valid"]), "seconds": seconds}
+            print(f"{sample['id']} {name}: EPE {row[name]['epe']:.3f}, {seconds:.2f} s", flush=True)
+            work.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, (json.dumps(results, indent=1) + "\n").encode())
+    return {sample["id"]: results[sample["id"]] for sample in data}
+
+
+def score(results: dict[str, dict[str, Any]], name: str) -> float:
+    """Geometric mean over pairs of EPE / min(EPE of DIS medium, EPE of DeepFlow)."""
+    logs = [math.log(row[name]["epe"] / min(row["dis-medium"]["epe"], row["deepflow"]["epe"]))
+            for row in results.values()]
+    return math.exp(sum(logs) / len(logs))
+
+
+def mean_seconds(results: dict[str, dict[str, Any]], name: str) -> float:
+    return float(np.mean([row[name]["seconds"] for row in results.values()]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--synthetic", type=int, default=8, help="synthetic test pairs (default 8)")
+    parser.add_argument("--methods", default="eed,epic,neuroexplicit,lb", help="inpainting methods of the grid")
+    parser.add_argument("--work", default="runs/densify", help="where the per-pair results are kept")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    data = pairs(args.synthetic)
+    grid = [setting_name(method, preset, refine) for method in args.methods.split(",") for preset in PRESETS
+            for refine in (False, True)]
+    results = measure(Path(args.work), data, [*PEERS, *grid])
+    scores = {name: score(results, name) for name in [*PEERS, *grid]}
+    deepflow_time = mean_seconds(results, "deepflow")
+    eligible = [name for name in grid if mean_seconds(results, name) < deepflow_time]
+    chosen = min(eligible or grid, key=scores.get)
+
+    command = "python benchmarks/densify.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    lines = ["# densify against OpenCV's dense flows", "",
+             f"Command: `{command.strip()}` ({(time.perf_counter() - started) / 60:.0f} min on {cpu_model()}, "
+             "2 threads). EPE in px over the valid ground truth; s = seconds per pair (mean).",
+             "Score = geometric mean over all pairs of EPE / min(EPE of DIS medium, EPE of DeepFlow): below 1 beats "
+             "the better of the two on average.", "",
+             "## Ranking", "",
+             *table(["setting", "score", "worst pair vs DIS medium", "s/pair"],
+                    [[f"`{name}`" + (" **(chosen)**" if name == chosen else ""), f"{scores[name]:.3f}",
+                      f"{max(row[name]['epe'] / row['dis-medium']['epe'] for row in results.values()):.2f}x",
+                      f"{mean_seconds(results, name):.2f}"]
+                     for name in sorted(scores, key=scores.get)]), "",
+             f"Chosen: `{chosen}`, the best score among the settings faster than DeepFlow "
+             f"({deepflow_time:.2f} s per pair on average).", "",
+             "## Per pair (EPE)", ""]
+    shown = [*PEERS, chosen]
+    rows = [[pair_id, *(fmt(row[name]["epe"]) for name in shown)] for pair_id, row in results.items()]
+    lines += [*table(["pair", *(f"`{name}`" for name in shown)], rows), ""]
+    output = HERE / "results" / "densify.md"
+    output.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {output}; chosen {chosen} (score {scores[chosen]:.3f})")
+
+
+if __name__ == "__main__":
+    main()
