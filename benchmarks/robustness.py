@@ -177,6 +177,18 @@ def plot(groups_parts: dict[str, dict[str, Any]], methods: list[str], path: Path
     figure.savefig(path, dpi=90)
 
 
+def inpaint_minutes(groups_parts: dict[str, dict[str, Any]]) -> float:
+    """Minutes of ``inpaint`` calls summed over every entry the report shows (however many runs made them)."""
+    seen: dict[tuple[Any, ...], float] = {}
+    for parts in groups_parts.values():
+        for results in parts.values():  # a part can appear twice (the uniform core is also a mask kind)
+            config = results["config"]
+            setting = (config["dataset"], config.get("pass_name"), config.get("masks"), config.get("outliers"))
+            for key, entry in results["entries"].items():
+                seen[(*setting, key)] = entry.get("seconds") or 0.0
+    return sum(seen.values()) / 60.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few minutes' subset")
@@ -203,8 +215,9 @@ def main() -> None:
 
     command = "python benchmarks/robustness.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     lines = ["# Robustness: density, wrong known values, mask kinds, real matches", "",
-             f"Command: `{command.strip()}` ({elapsed / 60:.0f} min on {cpu_model()}, 2 threads; evaluations in "
-             f"`{args.work}`, resumable). EPE in px over all valid pixels (known ones included), mean per frame;",
+             f"Command: `{command.strip()}` on {cpu_model()}, 2 threads; evaluations kept in `{args.work}` (resumable; "
+             f"`inpaint` itself took {inpaint_minutes(parts):.0f} min of them). EPE in px over all valid pixels (known "
+             "ones included), mean per frame;",
              "the same seeded known pixels and wrong values for every method; s/frame = median wall-clock seconds of "
              "`inpaint` per frame over the table's runs.",
              "Wrong values (`--outliers`, `make_sparse(outliers=...)`): that fraction of the known values replaced, "
