@@ -199,6 +199,7 @@ def test_dev_set_from_shared_data(shared_data, tmp_path, capsys):
     assert stored["config"]["pass_name"] == "final" and "--pass final" in stored["command"]
     assert next(iter(stored["entries"].values()))["id"].startswith("sintel/final/")
     assert not stored["config"]["root"].startswith("/")
+    assert not any(word.startswith("/") for word in stored["command"].split())  # no machine's absolute path
     out = tmp_path / "kitti"
     code = main(["evaluate", "--dataset", "kitti2012", "--root", str(shared_data / "kitti2012"), "--flow", "noc",
                  "--limit", "1", "--methods", "griddata", "--densities", "0.05", "--masks", "blocks",

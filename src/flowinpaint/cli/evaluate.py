@@ -7,6 +7,7 @@ from typing import Any
 
 from ..data.masks import SPARSE_KINDS
 from ..eval.runner import DATASET_NAMES, FLOW_TYPE_DEFAULTS, PASS_DEFAULTS
+from ..provenance import portable_path
 from .common import (
     UsageError,
     densities,
@@ -29,15 +30,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         raise UsageError(f"--flow is for {' and '.join(FLOW_TYPE_DEFAULTS)}, not for dataset {args.dataset!r}")
     pass_name = args.pass_name or PASS_DEFAULTS.get(args.dataset)
     flow_type = args.flow_type or FLOW_TYPE_DEFAULTS.get(args.dataset)
-    command = " ".join([  # the canonical command line (argv is unknown when main() is called in process)
-        f"flowinpaint evaluate --dataset {args.dataset}", *([f"--root {args.root}"] if args.root else []),
+    command = " ".join([  # the canonical, portable command line (argv is unknown when main() runs in process)
+        f"flowinpaint evaluate --dataset {args.dataset}", *([f"--root {portable_path(args.root)}"] if args.root else []),
         *([f"--split {args.split}"] if args.split else []), *([f"--pass {pass_name}"] if pass_name else []),
         *([f"--flow {flow_type}"] if flow_type else []), f"--methods {args.methods}",
         f"--densities {','.join(f'{d:g}' for d in args.densities)}", f"--masks {args.masks}",
         *([f"--outliers {args.outliers:g}"] if args.outliers else []),
         *([f"--limit {args.limit}"] if args.limit else []),
         *([f"--size {args.size[0]}x{args.size[1]}"] if args.dataset == "synthetic" else []),
-        f"--seed {args.seed}", f"--out {args.out}",
+        f"--seed {args.seed}", f"--out {portable_path(args.out)}",
     ])
     config = EvalConfig(
         dataset=args.dataset, out=args.out, root=args.root, split=args.split, pass_name=pass_name,
