@@ -79,6 +79,10 @@ def paper_tables() -> list[str]:
     return lines
 
 
+def count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
 def save(report: list[str], finished: bool = False) -> Path:
     """Write ``benchmarks/reproduce.md`` as it stands: after every part, so an interrupted run still
     leaves what it measured (marked as unfinished until the last part)."""
@@ -123,12 +127,13 @@ def main() -> None:
         for name, prefix in SINTEL_PASSES.items():
             chosen = select(results, id_prefix(prefix))
             if chosen["entries"]:
-                report += [f"#### Sintel {name} ({frames(chosen)} frames, 1024x436)", "", *epe_columns(chosen, methods, DENSITIES), ""]
-        report += [f"#### Sintel, both passes ({frames(results)} frames)", "", *epe_columns(results, methods, DENSITIES), ""]
+                report += [f"#### Sintel {name} ({count(frames(chosen), 'frame')}, 1024x436)", "",
+                           *epe_columns(chosen, methods, DENSITIES), ""]
+        report += [f"#### Sintel, both passes ({count(frames(results), 'frame')})", "", *epe_columns(results, methods, DENSITIES), ""]
         save(report)
     if "kitti2012" in dev:
         results = run_part(work, dev["kitti2012"], methods, DENSITIES)
-        report += [f"#### KITTI 2012 ({frames(results)} pairs, non-occluded LiDAR ground truth, ~22-26 % of the pixels)", "",
+        report += [f"#### KITTI 2012 ({count(frames(results), 'pair')}, non-occluded LiDAR ground truth, ~22-26 % of the pixels)", "",
                    *epe_columns(results, methods, DENSITIES), ""]
         save(report)
     if not dev:

@@ -39,7 +39,6 @@ from _evaluations import (
     epe_columns,
     first_samples,
     fmt,
-    frames,
     median_seconds,
     run_part,
     select,
@@ -230,7 +229,7 @@ def main() -> None:
                 + ", ".join(f"`{m}` ({speed[m]:.1f} s)" for m in slow) + "." if slow else ""),
              *(f"Not available: {note}." for note in unavailable_notes()), ""]
     for title, group in parts.items():
-        lines += [f"## {title}", "", f"Frames: {frames(group['core'])}.", "", "### 1. Density (uniform, exact values)", "",
+        lines += [f"## {title}", "", "### 1. Density (uniform, exact values)", "",
                   *density_table(group, methods, SETTINGS["densities"][1 if args.quick else 0]), "",
                   f"### 2. Wrong known values (uniform, {100 * DENSITY:g}%)", "", *outlier_table(group, fast), "",
                   f"### 3. Mask kinds ({100 * DENSITY:g}%; exact / {100 * KIND_OUTLIERS:g}% replaced)", "",
