@@ -17,10 +17,11 @@ folder of thousands of frames. The video is written by rank 0 once every rank is
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,14 +81,22 @@ def find_frames(source: str | os.PathLike[str]) -> FrameSource:
     return FrameSource(images=tuple(images))
 
 
-def _frames(source: FrameSource) -> Iterator[tuple[str, np.ndarray | None, str | None]]:
-    """``(name, image, error)`` for every frame in order; ``image`` is None where it failed to read."""
+Loader = Callable[[], tuple["np.ndarray | None", "str | None"]]
+
+
+def _read(path: Path) -> tuple[np.ndarray | None, str | None]:
+    try:
+        return read_image(path), None
+    except FlowFormatError as exc:
+        return None, str(exc)
+
+
+def _frames(source: FrameSource) -> Iterator[tuple[str, Loader]]:
+    """``(name, load)`` for every frame in order; ``load()`` gives ``(image, error)`` (image None on
+    error). Image files are read only when a pair needs them; video frames are decoded in order."""
     if source.video is None:
         for path in source.images:
-            try:
-                yield path.stem, read_image(path), None
-            except FlowFormatError as exc:
-                yield path.stem, None, str(exc)
+            yield path.stem, functools.partial(_read, path)
         return
     import cv2
 
@@ -100,7 +109,8 @@ def _frames(source: FrameSource) -> Iterator[tuple[str, np.ndarray | None, str |
             ok, bgr = capture.read()
             if not ok:
                 break
-            yield f"frame_{index:06d}", cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), None
+            frame = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            yield f"frame_{index:06d}", functools.partial(lambda image: (image, None), frame)
             index += 1
     finally:
         capture.release()
@@ -168,21 +178,33 @@ def densify_sequence(
     names: list[str] = []
     bar = tqdm(total=total, desc=f"densify (rank {rank}/{world})" if world > 1 else "densify", unit="pair",
                disable=not progress, file=sys.stderr)
-    previous: tuple[str, np.ndarray | None] | None = None
+    previous: tuple[str, Loader] | None = None
+    loaded: dict[str, tuple[np.ndarray | None, str | None]] = {}  # the last frames read, each read once
+
+    def read_frame(name: str, load: Loader) -> np.ndarray | None:
+        if name not in loaded:
+            loaded[name] = load()
+            for old in list(loaded)[:-2]:
+                del loaded[old]
+            if loaded[name][1] is not None:
+                summary.failed[name] = str(loaded[name][1])
+                report(f"flowinpaint: skipped frame {name}: {loaded[name][1]}", bar)
+        return loaded[name][0]
+
     try:
-        for index, (name, image, error) in enumerate(_frames(frames)):
-            if error is not None:
-                summary.failed[name] = error
-                if rank == 0 or world == 1:
-                    report(f"flowinpaint: skipped frame {name}: {error}", bar)
+        for index, (name, load) in enumerate(_frames(frames)):
             if previous is not None:
-                pair_name, first = previous
+                pair_name, previous_load = previous
                 names.append(pair_name)
+                paths = _outputs(folder, pair_name, suffix, confidence)
                 if (index - 1) % world == rank:
-                    _densify_pair(pair_name, first, image, _outputs(folder, pair_name, suffix, confidence),
-                                  summary, options, bar)
+                    if outputs_done(paths):
+                        summary.skipped.append(pair_name)
+                    else:
+                        _densify_pair(pair_name, read_frame(pair_name, previous_load), read_frame(name, load), paths,
+                                      summary, options, bar)
                 bar.update(1)
-            previous = (name, image)
+            previous = (name, load)
     finally:
         bar.close()
     if video:
@@ -192,9 +214,6 @@ def densify_sequence(
 
 def _densify_pair(name: str, first: np.ndarray | None, second: np.ndarray | None, paths: dict[str, Path],
                   summary: BatchSummary, options: dict[str, Any], bar: Any) -> None:
-    if outputs_done(paths):
-        summary.skipped.append(name)
-        return
     if first is None or second is None:
         summary.failed[name] = "a frame of the pair could not be read"
         return
