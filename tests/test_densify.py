@@ -75,7 +75,7 @@ def test_confidence_is_high_on_reliable_pixels_and_decays_away_from_them() -> No
 
 
 def test_densify_keeps_the_reliable_estimate_and_beats_it(example) -> None:
-    result = flowinpaint.densify(example["image1"], example["image2"], method="eed")
+    result = flowinpaint.densify(example["image1"], example["image2"], method="eed", refine=False)
     assert isinstance(result, flowinpaint.DenseFlow)
     assert result.flow.shape == (*SIZE, 2) and result.flow.dtype == np.float32
     assert result.confidence.shape == SIZE and 0 <= result.confidence.min() and result.confidence.max() <= 1
@@ -91,16 +91,20 @@ def test_densify_keeps_the_reliable_estimate_and_beats_it(example) -> None:
     assert errors[trusted & valid].mean() < errors[~trusted & valid].mean()
 
 
-def test_densify_with_sift_matches_and_refinement(example) -> None:
-    result = flowinpaint.densify(example["image1"], example["image2"], matcher="sift", method="laplace", refine=True)
+def test_densify_with_sift_matches_and_the_refinement(example) -> None:
+    result = flowinpaint.densify(example["image1"], example["image2"], matcher="sift", method="laplace")
     assert result.reliable.mean() < 0.1  # sparse matches only
     assert np.isfinite(result.flow).all()
+    unrefined = flowinpaint.densify(example["image1"], example["image2"], method="laplace", refine=False)
+    refined = flowinpaint.densify(example["image1"], example["image2"], method="laplace")  # refine is the default
+    valid = example["valid"]
+    assert flowinpaint.epe(refined.flow, example["flow"], valid) < flowinpaint.epe(unrefined.flow, example["flow"], valid)
 
 
 def test_identical_frames_need_no_inpainting() -> None:
     frame = (np.random.default_rng(0).random((40, 50, 3)) * 255).astype(np.uint8)
     frame = cv2.GaussianBlur(frame, (0, 0), 2)
-    result = flowinpaint.densify(frame, frame, method="eed")
+    result = flowinpaint.densify(frame, frame)
     assert np.abs(result.flow).max() < 0.05
 
 
@@ -111,6 +115,7 @@ def test_identical_frames_need_no_inpainting() -> None:
         ({"preset": "slow"}, "preset must be one of"),
         ({"method": "nope"}, "unknown method"),
         ({"method": "eed", "colour": 1}, "no option"),
+        ({"refine": "yes"}, "refine must be True or False"),
         ({"beta": 0}, "beta > 0"),
     ],
 )

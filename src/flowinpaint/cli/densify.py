@@ -79,7 +79,7 @@ def _cmd_densify(args: argparse.Namespace) -> int:
 
 def register(commands: Any, names: str) -> None:
     """Add the command to ``commands`` (the subparsers); ``names`` lists the methods."""
-    from ..densify import MATCHERS
+    from ..densify import DEFAULT_METHOD, MATCHERS
     from ..densify.estimate import DIS_PRESETS
 
     run = commands.add_parser(
@@ -101,10 +101,12 @@ def register(commands: Any, names: str) -> None:
     run.add_argument("--confidence", nargs="?", const=True, metavar="FILE",
                      help="one pair: write the confidence as an 8-bit PNG; with --input a flag (OUT/confidence/)")
     run.add_argument("--video", action="store_true", help="with --input: also write OUT/flow.mp4, one colour scale")
-    run.add_argument("--method", default="neuroexplicit", help=f"inpainting method: {names} (default: neuroexplicit)")
+    run.add_argument("--method", default=DEFAULT_METHOD,
+                     help=f"inpainting method of the unreliable pixels: {names} (default: {DEFAULT_METHOD})")
     run.add_argument("--matcher", choices=MATCHERS, default="dis", help="initial estimate (default: dis)")
     run.add_argument("--preset", choices=tuple(DIS_PRESETS), default="medium", help="DIS preset (default: medium)")
-    run.add_argument("--refine", action="store_true", help="OpenCV variational refinement of the result")
+    run.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
+                     help="OpenCV's variational refinement of the result (default: on)")
     run.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                      help="an option of the inpainting method (repeatable)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")

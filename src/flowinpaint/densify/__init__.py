@@ -4,10 +4,11 @@
 glob or a video, resumable and split across processes.
 """
 
-from .pipeline import MATCHERS, DenseFlow, check_settings, densify
+from .pipeline import DEFAULT_METHOD, MATCHERS, DenseFlow, check_settings, densify
 from .sequence import FrameSource, densify_sequence, find_frames, write_flow_video
 
 __all__ = [
+    "DEFAULT_METHOD",
     "MATCHERS",
     "DenseFlow",
     "FrameSource",

@@ -8,7 +8,7 @@ The pipeline:
    occluded, mismatched and out-of-frame pixels; SIFT matches are already checked both ways;
 3. inpainting of the unreliable pixels by one of the project's methods, frame 1 as the guide
    (:func:`flowinpaint.inpaint`);
-4. optionally, OpenCV's variational refinement of the result on the two frames (``refine=True``).
+4. OpenCV's variational refinement of the result on the two frames (``refine=False`` skips it).
 """
 
 from __future__ import annotations
@@ -23,10 +23,15 @@ from ..methods.validation import as_float_image
 from .estimate import DIS_PRESETS, forward_backward, to_grey, to_uint8
 from .reliability import consistency_ratio, estimate_confidence
 
-__all__ = ["MATCHERS", "DenseFlow", "check_settings", "densify"]
+__all__ = ["DEFAULT_METHOD", "MATCHERS", "DenseFlow", "check_settings", "densify"]
 
 #: The initial estimates :func:`densify` knows.
 MATCHERS = ("dis", "sift")
+#: The default inpainting method of the unreliable pixels. The defaults (``epic``, DIS ``medium``,
+#: refinement on) won the search of ``benchmarks/densify.py`` over the real dev set and 8 synthetic
+#: pairs (``benchmarks/results/densify.md``): among the settings faster than DeepFlow, the best
+#: geometric mean of EPE over the better of DIS medium and DeepFlow per pair.
+DEFAULT_METHOD = "epic"
 
 
 class DenseFlow(NamedTuple):
@@ -74,8 +79,8 @@ def _initial(grey1: np.ndarray, grey2: np.ndarray, image1: np.ndarray, image2: n
     return sparse.flow, sparse.mask, ratio
 
 
-def check_settings(method: str = "neuroexplicit", matcher: str = "dis", preset: str = "medium",
-                   alpha: float = 0.01, beta: float = 0.5, refine: bool = False, **options: Any) -> None:
+def check_settings(method: str = DEFAULT_METHOD, matcher: str = "dis", preset: str = "medium",
+                   alpha: float = 0.01, beta: float = 0.5, refine: bool = True, **options: Any) -> None:
     """Check :func:`densify`'s settings (the same keywords) without frames, so a run over many
     pairs fails before the first one on a bad setting.
 
@@ -98,12 +103,12 @@ def densify(
     image1: Any,
     image2: Any,
     *,
-    method: str = "neuroexplicit",
+    method: str = DEFAULT_METHOD,
     matcher: str = "dis",
     preset: str = "medium",
     alpha: float = 0.01,
     beta: float = 0.5,
-    refine: bool = False,
+    refine: bool = True,
     **options: Any,
 ) -> DenseFlow:
     """Dense optical flow from ``image1`` to ``image2``.
@@ -111,13 +116,14 @@ def densify(
     Args:
         image1, image2: the frames, ``(H, W, 3)`` RGB or ``(H, W)`` grey, uint8 or float in [0, 1],
             the same size (at least 8x8).
-        method: the inpainting method of :func:`flowinpaint.inpaint` for the unreliable pixels.
+        method: the inpainting method of :func:`flowinpaint.inpaint` for the unreliable pixels
+            (default ``"epic"``; see :data:`DEFAULT_METHOD` for how the defaults were chosen).
         matcher: the initial estimate, ``"dis"`` (OpenCV DIS both ways, forward-backward test)
             or ``"sift"`` (SIFT matches, sparse).
         preset: DIS preset, ``"ultrafast"``, ``"fast"`` or ``"medium"``.
         alpha, beta: the forward-backward test's tolerance ``alpha (|w_f|^2 + |w_b|^2) + beta``
             (px^2; Sundaram et al. 2010).
-        refine: run OpenCV's variational refinement on the result (slower, sometimes sharper).
+        refine: run OpenCV's variational refinement of the result on the two frames (default on).
         **options: options of the inpainting method (e.g. ``device="cuda"``).
 
     Returns:
