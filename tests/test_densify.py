@@ -75,7 +75,7 @@ def test_confidence_is_high_on_reliable_pixels_and_decays_away_from_them() -> No
 
 
 def test_densify_keeps_the_reliable_estimate_and_beats_it(example) -> None:
-    result = flowinpaint.densify(example["image1"], example["image2"], method="eed", refine=False)
+    result = flowinpaint.densify(example["image1"], example["image2"], method="eed", preset="medium", refine=False)
     assert isinstance(result, flowinpaint.DenseFlow)
     assert result.flow.shape == (*SIZE, 2) and result.flow.dtype == np.float32
     assert result.confidence.shape == SIZE and 0 <= result.confidence.min() and result.confidence.max() <= 1
@@ -99,6 +99,14 @@ def test_densify_with_sift_matches_and_the_refinement(example) -> None:
     refined = flowinpaint.densify(example["image1"], example["image2"], method="laplace")  # refine is the default
     valid = example["valid"]
     assert flowinpaint.epe(refined.flow, example["flow"], valid) < flowinpaint.epe(unrefined.flow, example["flow"], valid)
+
+
+def test_the_fine_preset_runs_dis_at_full_resolution(example) -> None:
+    first, second = to_grey(example["image1"] / 255.0), to_grey(example["image2"] / 255.0)
+    fine, medium = dis_flow(first, second, "fine"), dis_flow(first, second, "medium")
+    assert fine.shape == medium.shape and not np.array_equal(fine, medium)
+    valid = example["valid"]
+    assert flowinpaint.epe(fine, example["flow"], valid) < flowinpaint.epe(medium, example["flow"], valid)
 
 
 def test_identical_frames_need_no_inpainting() -> None:

@@ -104,7 +104,8 @@ def register(commands: Any, names: str) -> None:
     run.add_argument("--method", default=DEFAULT_METHOD,
                      help=f"inpainting method of the unreliable pixels: {names} (default: {DEFAULT_METHOD})")
     run.add_argument("--matcher", choices=MATCHERS, default="dis", help="initial estimate (default: dis)")
-    run.add_argument("--preset", choices=tuple(DIS_PRESETS), default="medium", help="DIS preset (default: medium)")
+    run.add_argument("--preset", choices=tuple(DIS_PRESETS), default="fine",
+                     help="DIS preset (default: fine, i.e. medium down to the full resolution)")
     run.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
                      help="OpenCV's variational refinement of the result (default: on)")
     run.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",

@@ -27,7 +27,7 @@ __all__ = ["DEFAULT_METHOD", "MATCHERS", "DenseFlow", "check_settings", "densify
 
 #: The initial estimates :func:`densify` knows.
 MATCHERS = ("dis", "sift")
-#: The default inpainting method of the unreliable pixels. The defaults (``epic``, DIS ``medium``,
+#: The default inpainting method of the unreliable pixels. The defaults (``epic``, DIS ``fine``,
 #: refinement on) won the search of ``benchmarks/densify.py`` over the real dev set and 8 synthetic
 #: pairs (``benchmarks/results/densify.md``): among the settings faster than DeepFlow, the best
 #: geometric mean of EPE over the better of DIS medium and DeepFlow per pair.
@@ -79,7 +79,7 @@ def _initial(grey1: np.ndarray, grey2: np.ndarray, image1: np.ndarray, image2: n
     return sparse.flow, sparse.mask, ratio
 
 
-def check_settings(method: str = DEFAULT_METHOD, matcher: str = "dis", preset: str = "medium",
+def check_settings(method: str = DEFAULT_METHOD, matcher: str = "dis", preset: str = "fine",
                    alpha: float = 0.01, beta: float = 0.5, refine: bool = True, **options: Any) -> None:
     """Check :func:`densify`'s settings (the same keywords) without frames, so a run over many
     pairs fails before the first one on a bad setting.
@@ -105,7 +105,7 @@ def densify(
     *,
     method: str = DEFAULT_METHOD,
     matcher: str = "dis",
-    preset: str = "medium",
+    preset: str = "fine",
     alpha: float = 0.01,
     beta: float = 0.5,
     refine: bool = True,
@@ -120,7 +120,8 @@ def densify(
             (default ``"epic"``; see :data:`DEFAULT_METHOD` for how the defaults were chosen).
         matcher: the initial estimate, ``"dis"`` (OpenCV DIS both ways, forward-backward test)
             or ``"sift"`` (SIFT matches, sparse).
-        preset: DIS preset, ``"ultrafast"``, ``"fast"`` or ``"medium"``.
+        preset: DIS preset, ``"ultrafast"``, ``"fast"``, ``"medium"`` or ``"fine"`` (medium down to
+            the full resolution; the default).
         alpha, beta: the forward-backward test's tolerance ``alpha (|w_f|^2 + |w_b|^2) + beta``
             (px^2; Sundaram et al. 2010).
         refine: run OpenCV's variational refinement of the result on the two frames (default on).
