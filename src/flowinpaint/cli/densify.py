@@ -79,8 +79,13 @@ def _cmd_densify(args: argparse.Namespace) -> int:
 
 def register(commands: Any, names: str) -> None:
     """Add the command to ``commands`` (the subparsers); ``names`` lists the methods."""
-    from ..densify import DEFAULT_METHOD, MATCHERS
     from ..densify.estimate import DIS_PRESETS
+    from ..densify.pipeline import (
+        DEFAULT_MATCHER,
+        DEFAULT_METHOD,
+        DEFAULT_PRESET,
+        MATCHERS,
+    )
 
     run = commands.add_parser(
         "densify",
@@ -103,9 +108,10 @@ def register(commands: Any, names: str) -> None:
     run.add_argument("--video", action="store_true", help="with --input: also write OUT/flow.mp4, one colour scale")
     run.add_argument("--method", default=DEFAULT_METHOD,
                      help=f"inpainting method of the unreliable pixels: {names} (default: {DEFAULT_METHOD})")
-    run.add_argument("--matcher", choices=MATCHERS, default="dis", help="initial estimate (default: dis)")
-    run.add_argument("--preset", choices=tuple(DIS_PRESETS), default="fine",
-                     help="DIS preset (default: fine, i.e. medium down to the full resolution)")
+    run.add_argument("--matcher", choices=MATCHERS, default=DEFAULT_MATCHER,
+                     help=f"initial estimate (default: {DEFAULT_MATCHER})")
+    run.add_argument("--preset", choices=tuple(DIS_PRESETS), default=DEFAULT_PRESET,
+                     help=f"DIS preset (default: {DEFAULT_PRESET}; fine = medium down to the full resolution)")
     run.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
                      help="OpenCV's variational refinement of the result (default: on)")
     run.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",

@@ -21,9 +21,15 @@ import numpy as np
 from ..methods import build_options, get_method, inpaint
 from ..methods.validation import as_float_image
 from .estimate import DIS_PRESETS, forward_backward, to_grey, to_uint8
-from .reliability import consistency_ratio, estimate_confidence
+from .reliability import (
+    FB_ALPHA,
+    FB_BETA,
+    check_tolerance,
+    consistency_ratio,
+    estimate_confidence,
+)
 
-__all__ = ["DEFAULT_METHOD", "MATCHERS", "DenseFlow", "check_settings", "densify"]
+__all__ = ["DEFAULT_MATCHER", "DEFAULT_METHOD", "DEFAULT_PRESET", "MATCHERS", "DenseFlow", "check_settings", "densify"]
 
 #: The initial estimates :func:`densify` knows.
 MATCHERS = ("dis", "sift")
@@ -32,6 +38,8 @@ MATCHERS = ("dis", "sift")
 #: pairs (``benchmarks/results/densify.md``): among the settings faster than DeepFlow, the best
 #: geometric mean of EPE over the better of DIS medium and DeepFlow per pair.
 DEFAULT_METHOD = "epic"
+DEFAULT_MATCHER = "dis"
+DEFAULT_PRESET = "fine"
 
 
 class DenseFlow(NamedTuple):
@@ -79,8 +87,8 @@ def _initial(grey1: np.ndarray, grey2: np.ndarray, image1: np.ndarray, image2: n
     return sparse.flow, sparse.mask, ratio
 
 
-def check_settings(method: str = DEFAULT_METHOD, matcher: str = "dis", preset: str = "fine",
-                   alpha: float = 0.01, beta: float = 0.5, refine: bool = True, **options: Any) -> None:
+def check_settings(method: str = DEFAULT_METHOD, matcher: str = DEFAULT_MATCHER, preset: str = DEFAULT_PRESET,
+                   alpha: float = FB_ALPHA, beta: float = FB_BETA, refine: bool = True, **options: Any) -> None:
     """Check :func:`densify`'s settings (the same keywords) without frames, so a run over many
     pairs fails before the first one on a bad setting.
 
@@ -91,8 +99,7 @@ def check_settings(method: str = DEFAULT_METHOD, matcher: str = "dis", preset: s
         raise ValueError(f"matcher must be one of {', '.join(MATCHERS)}, got {matcher!r}")
     if preset not in DIS_PRESETS:
         raise ValueError(f"preset must be one of {', '.join(DIS_PRESETS)}, got {preset!r}")
-    if not (isinstance(alpha, (int, float)) and alpha >= 0 and isinstance(beta, (int, float)) and beta > 0):
-        raise ValueError(f"alpha must be >= 0 and beta > 0, got {alpha!r} and {beta!r}")
+    check_tolerance(alpha, beta)
     if not isinstance(refine, bool):
         raise ValueError(f"refine must be True or False, got {refine!r}")
     found = get_method(method)
@@ -104,10 +111,10 @@ def densify(
     image2: Any,
     *,
     method: str = DEFAULT_METHOD,
-    matcher: str = "dis",
-    preset: str = "fine",
-    alpha: float = 0.01,
-    beta: float = 0.5,
+    matcher: str = DEFAULT_MATCHER,
+    preset: str = DEFAULT_PRESET,
+    alpha: float = FB_ALPHA,
+    beta: float = FB_BETA,
     refine: bool = True,
     **options: Any,
 ) -> DenseFlow:

@@ -12,10 +12,21 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["consistency_ratio", "distance_to_reliable", "estimate_confidence"]
+__all__ = ["FB_ALPHA", "FB_BETA", "check_tolerance", "consistency_ratio", "distance_to_reliable", "estimate_confidence"]
+
+#: The test's tolerance ``alpha (|w_f|^2 + |w_b|^2) + beta`` (Sundaram et al. 2010), beta in px^2.
+FB_ALPHA = 0.01
+FB_BETA = 0.5
 
 
-def consistency_ratio(forward: np.ndarray, backward: np.ndarray, alpha: float = 0.01, beta: float = 0.5) -> np.ndarray:
+def check_tolerance(alpha: float, beta: float) -> None:
+    """Raise ``ValueError`` unless ``alpha >= 0`` and ``beta > 0`` are real numbers."""
+    real = all(isinstance(value, (int, float)) and not isinstance(value, bool) for value in (alpha, beta))
+    if not (real and alpha >= 0 and beta > 0):
+        raise ValueError(f"alpha must be >= 0 and beta > 0, got {alpha!r} and {beta!r}")
+
+
+def consistency_ratio(forward: np.ndarray, backward: np.ndarray, alpha: float = FB_ALPHA, beta: float = FB_BETA) -> np.ndarray:
     """The forward-backward error over its tolerance, per pixel: <= 1 passes the test.
 
     ``ratio = |w_f + w_b(x + w_f)|^2 / (alpha (|w_f|^2 + |w_b(x + w_f)|^2) + beta)``, with the
@@ -30,8 +41,7 @@ def consistency_ratio(forward: np.ndarray, backward: np.ndarray, alpha: float = 
     """
     if forward.shape != backward.shape or forward.ndim != 3 or forward.shape[2] != 2:
         raise ValueError(f"forward and backward must both be (H, W, 2), got {forward.shape} and {backward.shape}")
-    if alpha < 0 or beta <= 0:
-        raise ValueError(f"alpha must be >= 0 and beta > 0, got {alpha!r} and {beta!r}")
+    check_tolerance(alpha, beta)
     height, width = forward.shape[:2]
     rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
     target_x, target_y = cols + forward[..., 0], rows + forward[..., 1]
