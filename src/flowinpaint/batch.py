@@ -21,7 +21,16 @@ import numpy as np
 
 from .errors import FlowFormatError
 
-__all__ = ["FLOW_FORMATS", "IMAGE_SUFFIXES", "BatchSummary", "inpaint_folder", "list_files", "natural_key", "shard"]
+__all__ = [
+    "FLOW_FORMATS",
+    "IMAGE_SUFFIXES",
+    "BatchSummary",
+    "flow_suffix",
+    "inpaint_folder",
+    "list_files",
+    "natural_key",
+    "shard",
+]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".pgm", ".pbm", ".bmp", ".tif", ".tiff", ".webp")
 #: Output flow formats by name: their file suffix.
@@ -43,6 +52,13 @@ class BatchSummary:
         video = f"; video {self.video}" if self.video else ""
         return (f"{len(self.written)} {what} written, {len(self.skipped)} already there, {len(self.failed)} failed, "
                 f"{seconds:.1f} s -> {out}{video}{failed}")
+
+
+def flow_suffix(flow_format: str) -> str:
+    """The file suffix of an output flow format (:data:`FLOW_FORMATS`); ValueError for another."""
+    if flow_format not in FLOW_FORMATS:
+        raise ValueError(f"flow_format must be one of {', '.join(FLOW_FORMATS)}, got {flow_format!r}")
+    return FLOW_FORMATS[flow_format]
 
 
 def natural_key(path: Path) -> list[Any]:
@@ -139,8 +155,7 @@ def inpaint_folder(
 
     found = get_method(method)
     build_options(found, options)
-    if flow_format not in FLOW_FORMATS:
-        raise ValueError(f"flow_format must be one of {', '.join(FLOW_FORMATS)}, got {flow_format!r}")
+    suffix = flow_suffix(flow_format)
     flows = list_files(source, tuple(FLOW_EXTENSIONS), "sparse flow files")
     if not flows:
         raise ValueError(f"{source}: no flow files ({', '.join(FLOW_EXTENSIONS)})")
@@ -153,7 +168,7 @@ def inpaint_folder(
     with tqdm(total=len(mine), desc="inpaint", unit="file", disable=not progress, file=sys.stderr) as bar:
         for path in mine:
             name = path.stem
-            paths = {"color": folder / "color" / f"{name}.png", "flow": folder / f"{name}{FLOW_FORMATS[flow_format]}"}
+            paths = {"color": folder / "color" / f"{name}.png", "flow": folder / f"{name}{suffix}"}
             bar.update(1)
             if outputs_done(paths):
                 summary.skipped.append(name)

@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 
 from ..batch import (
-    FLOW_FORMATS,
     IMAGE_SUFFIXES,
     BatchSummary,
+    flow_suffix,
     list_files,
     outputs_done,
     report,
@@ -161,8 +161,7 @@ def densify_sequence(
     """
     from tqdm import tqdm
 
-    if flow_format not in FLOW_FORMATS:
-        raise ValueError(f"flow_format must be one of {', '.join(FLOW_FORMATS)}, got {flow_format!r}")
+    suffix = flow_suffix(flow_format)
     check_settings(**options)
     frames = find_frames(source)
     rank, world = shard()
@@ -173,7 +172,6 @@ def densify_sequence(
     for sub in ("color", *(("confidence",) if confidence else ())):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     summary = BatchSummary()
-    suffix = FLOW_FORMATS[flow_format]
     total = len(frames.images) - 1 if frames.video is None else None
     names: list[str] = []
     bar = tqdm(total=total, desc=f"densify (rank {rank}/{world})" if world > 1 else "densify", unit="pair",
