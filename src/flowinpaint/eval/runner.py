@@ -412,11 +412,12 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
                 pending = [m for m in methods if (m, density) in missing]
                 if not pending:
                     continue
-                sparse, mask_error = None, load_error
+                sparse, wrong, mask_error = None, None, load_error
                 if sample is not None:
                     try:
                         sparse = make_sparse(checked["masks"], sample, density, seed=mask_seed(checked["seed"], index, density),
                                              outliers=checked["outliers"])
+                        wrong = known_wrong(sparse, sample["flow"], sample["valid"])  # the same for every method
                     except Exception as exc:  # noqa: BLE001
                         mask_error = f"making the mask: {type(exc).__name__}: {exc}"
                 if sparse is not None and density == middle and index < QUALITATIVE_SAMPLES:
@@ -426,7 +427,7 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
                                              "known_fraction": None, "seconds": None, "error": mask_error,
                                              **dict.fromkeys(METRIC_KEYS)}
                     if sparse is not None:
-                        entry.update(_run_one(name, sample, sparse, near, out, index, density == middle))
+                        entry.update(_run_one(name, sample, sparse, wrong, near, out, index, density == middle))
                     entries[keys[(name, density)]] = entry
                     _write_json(path, results)
                     bar.update(1)
@@ -441,13 +442,16 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
     return results
 
 
-def _run_one(name: str, sample: dict[str, Any], sparse: Any, near: np.ndarray | None, out: Path, index: int,
-             keep: bool) -> dict[str, Any]:
-    """Inpaint one (sample, method spec, density) and measure it; errors become the entry's message."""
+def _run_one(name: str, sample: dict[str, Any], sparse: Any, wrong: np.ndarray, near: np.ndarray | None, out: Path,
+             index: int, keep: bool) -> dict[str, Any]:
+    """Inpaint one (sample, method spec, density) and measure it; errors become the entry's message.
+
+    ``wrong`` (the known pixels with a wrong value) and ``near`` (the motion boundaries) depend on
+    the sample and its mask only; the caller computes them once for all methods.
+    """
     method, options = parse_method_spec(name)
     truth, valid = np.asarray(sample["flow"]), np.asarray(sample["valid"], dtype=bool)
     known = np.asarray(sparse.mask, dtype=bool)
-    wrong = known_wrong(sparse, truth, valid)
     result: dict[str, Any] = {"known_fraction": float(known.mean()), "error": None}
     try:
         image = sample["image1"] if method.needs_image else None
