@@ -79,6 +79,7 @@ def _cmd_densify(args: argparse.Namespace) -> int:
 
 def register(commands: Any, names: str) -> None:
     """Add the command to ``commands`` (the subparsers); ``names`` lists the methods."""
+    from ..batch import FLOW_FORMATS
     from ..densify.estimate import DIS_PRESETS
     from ..densify.pipeline import (
         DEFAULT_MATCHER,
@@ -100,7 +101,7 @@ def register(commands: Any, names: str) -> None:
     run.add_argument("--input", metavar="SOURCE", help="a folder of frames, a glob ('frames/*.jpg') or a video file")
     run.add_argument("--out", required=True, metavar="PATH",
                      help="the flow file (.flo, KITTI .png, .pfm) for one pair; the output folder with --input")
-    run.add_argument("--format", choices=("flo", "png"), default="flo", help="flow files with --input (default flo)")
+    run.add_argument("--format", choices=tuple(FLOW_FORMATS), default="flo", help="flow files with --input (default flo)")
     run.add_argument("--color", metavar="FILE", help="one pair: also write the colour coding (with --input: always, "
                      "OUT/color/)")
     run.add_argument("--confidence", nargs="?", const=True, metavar="FILE",

@@ -6,7 +6,14 @@ import argparse
 import time
 from typing import Any
 
-from .common import UsageError, check_writable, create_folder, output_folder, parse_options, write_output
+from .common import (
+    UsageError,
+    check_writable,
+    create_folder,
+    output_folder,
+    parse_options,
+    write_output,
+)
 
 
 def _cmd_folder(args: argparse.Namespace) -> int:
@@ -80,6 +87,7 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
 
 def register(commands: Any, names: str) -> None:
     """Add the command to ``commands`` (the subparsers); ``names`` lists the methods."""
+    from ..batch import FLOW_FORMATS
     run = commands.add_parser(
         "inpaint",
         help="fill the unknown pixels of a sparse flow file",
@@ -90,7 +98,7 @@ def register(commands: Any, names: str) -> None:
     run.add_argument("--flow", metavar="FILE", help="sparse flow: .flo, KITTI .png or .pfm")
     run.add_argument("--input", metavar="SOURCE", help="a folder (or glob) of sparse flow files, instead of --flow")
     run.add_argument("--images", metavar="DIR", help="with --input: the reference images, matched by file name")
-    run.add_argument("--format", choices=("flo", "png"), default="flo", help="with --input: output format (default flo)")
+    run.add_argument("--format", choices=tuple(FLOW_FORMATS), default="flo", help="with --input: output format (default flo)")
     run.add_argument("--no-progress", action="store_true", help="with --input: no progress bar")
     run.add_argument(
         "--mask",
