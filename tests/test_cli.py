@@ -64,13 +64,28 @@ def test_inpaint_with_the_flows_own_mask_and_color(problem, tmp_path, capsys):
         capsys, "inpaint", "--flow", folder / "sparse.flo", "--image", folder / "frame1.png", "--out", out, "--color", color
     )
     assert code == 0, err
-    assert f"{int(known.sum())} known pixels" in stdout and "neuroexplicit" in stdout and len(stdout.splitlines()) == 1
+    assert f"{int(known.sum())} known pixels" in stdout and "neuroaffine" in stdout and len(stdout.splitlines()) == 1
     dense, valid = flowinpaint.read_flow(out)
     assert valid.all() and np.isfinite(dense).all()
     np.testing.assert_array_equal(dense[known], problem["example"]["flow"][known])
     expected = flowinpaint.inpaint(problem["example"]["flow"], known, problem["example"]["image1"])  # the default method
     np.testing.assert_allclose(dense, expected, atol=1e-5)
     assert flowinpaint.read_image(color).shape == (48, 64, 3)
+
+
+def test_inpaint_writes_the_output_confidence(problem, tmp_path, capsys):
+    folder, known = problem["folder"], problem["known"]
+    out, picture = tmp_path / "dense.flo", tmp_path / "confidence.png"
+    base = ("inpaint", "--flow", folder / "sparse.flo", "--image", folder / "frame1.png", "--out", out)
+    code, _, err = _run(capsys, *base, "--confidence", picture)
+    assert code == 0, err
+    _, expected = flowinpaint.inpaint(problem["example"]["flow"], known, problem["example"]["image1"], return_confidence=True)
+    written = flowinpaint.read_image(picture)
+    assert written.shape[:2] == known.shape
+    grey = written if written.ndim == 2 else written[..., 0]
+    np.testing.assert_allclose(grey / 255, expected, atol=1 / 255 + 1e-6)
+    code, _, err = _run(capsys, *base, "--confidence", picture, "--method", "laplace")
+    assert code != 0 and "estimates no confidence" in err
 
 
 def test_inpaint_with_mask_file(problem, tmp_path, capsys):

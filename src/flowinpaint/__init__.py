@@ -2,7 +2,8 @@
 
 The public API::
 
-    dense = flowinpaint.inpaint(flow, mask, image)  # method="neuroexplicit", the shipped model
+    dense = flowinpaint.inpaint(flow, mask, image)  # method="neuroaffine" (default; "neuroexplicit": the paper's)
+    dense, confidence = flowinpaint.inpaint(flow, mask, image, return_confidence=True)
     result = flowinpaint.densify(frame1, frame2)  # dense flow from two frames: result.flow, .confidence
     model = flowinpaint.load_model("default")  # the network itself (torch.nn.Module)
     flow, valid = flowinpaint.read_flow("frame.flo")
@@ -15,13 +16,14 @@ from .densify import DenseFlow, densify
 from .errors import FlowFormatError
 from .eval import angular_error, epe, epe_map, fl_all
 from .io import read_flow, read_image, read_mask, write_flow, write_image
-from .methods import SparseFlow, inpaint, method_names, points_to_sparse
+from .methods import DEFAULT_METHOD, SparseFlow, inpaint, method_names, points_to_sparse
 from .models.pretrained import load_model
 from .viz import flow_to_color
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DEFAULT_METHOD",
     "DenseFlow",
     "FlowFormatError",
     "SparseFlow",

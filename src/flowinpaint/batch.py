@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .errors import FlowFormatError
+from .methods.registry import DEFAULT_METHOD
 
 __all__ = [
     "FLOW_FORMATS",
@@ -125,7 +126,7 @@ def inpaint_folder(
     out: str | os.PathLike[str],
     *,
     images: str | os.PathLike[str] | None = None,
-    method: str = "neuroexplicit",
+    method: str = DEFAULT_METHOD,
     flow_format: str = "flo",
     progress: bool = True,
     **options: Any,

@@ -43,10 +43,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def default_method() -> str:
-    """The headline method, ``neuroexplicit``, where its weights are shipped; ``eed`` otherwise."""
-    from ..methods import get_method
+    """The default method where its weights are shipped; ``eed`` otherwise."""
+    from ..methods import DEFAULT_METHOD, get_method
 
-    return "neuroexplicit" if get_method("neuroexplicit").unavailable() is None else "eed"
+    return DEFAULT_METHOD if get_method(DEFAULT_METHOD).unavailable() is None else "eed"
 
 
 def demo_picture(

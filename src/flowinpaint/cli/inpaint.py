@@ -6,6 +6,8 @@ import argparse
 import time
 from typing import Any
 
+import numpy as np
+
 from .common import (
     UsageError,
     check_writable,
@@ -42,7 +44,7 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
     if args.images:
         raise UsageError("--images is for --input; for one file give --image FILE")
     from ..io import read_flow, read_image, read_mask, write_flow, write_image
-    from ..methods import build_options, get_method, inpaint
+    from ..methods import DEFAULT_METHOD, build_options, get_method, inpaint
     from ..viz import flow_to_color
 
     method = get_method(args.method)
@@ -51,6 +53,10 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
     check_writable(args.out, "flow")
     if args.color:
         check_writable(args.color, "image")
+    if args.confidence:
+        if not method.judges_known:
+            raise UsageError(f"method {method.name!r} estimates no confidence; drop --confidence or use {DEFAULT_METHOD}")
+        check_writable(args.confidence, "image")
 
     flow, valid = read_flow(args.flow)
     height, width = valid.shape
@@ -71,12 +77,17 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
         raise UsageError(f"method {method.name!r} needs the reference image: pass --image frame1.png")
 
     start = time.perf_counter()
-    dense = inpaint(flow, known, image, method.name, **options)
+    if args.confidence:
+        dense, confidence = inpaint(flow, known, image, method.name, return_confidence=True, **options)
+    else:
+        dense = inpaint(flow, known, image, method.name, **options)
     seconds = time.perf_counter() - start
     color = flow_to_color(dense) if args.color else None
     write_output(write_flow, args.out, dense)
     if color is not None:
         write_output(write_image, args.color, color)
+    if args.confidence:
+        write_output(write_image, args.confidence, np.round(confidence * 255).astype(np.uint8))
     count = int(known.sum())
     print(
         f"{height}x{width} flow, {count} known pixels ({100 * count / known.size:.2f}%), "
@@ -88,6 +99,8 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
 def register(commands: Any, names: str) -> None:
     """Add the command to ``commands`` (the subparsers); ``names`` lists the methods."""
     from ..batch import FLOW_FORMATS
+    from ..methods import DEFAULT_METHOD
+
     run = commands.add_parser(
         "inpaint",
         help="fill the unknown pixels of a sparse flow file",
@@ -107,10 +120,13 @@ def register(commands: Any, names: str) -> None:
         "(with a mask, known = mask AND valid)",
     )
     run.add_argument("--image", metavar="FILE", help="reference image (frame 1), needed by image-guided methods")
-    run.add_argument("--method", default="neuroexplicit", help=f"inpainting method: {names} (default: neuroexplicit)")
+    run.add_argument("--method", default=DEFAULT_METHOD, help=f"inpainting method: {names} (default: {DEFAULT_METHOD})")
     run.add_argument("--out", required=True, metavar="PATH",
                      help="dense flow to write: .flo, KITTI .png or .pfm; with --input the output folder")
     run.add_argument("--color", metavar="FILE", help="also write the dense flow's colour coding (e.g. dense.png)")
+    run.add_argument("--confidence", metavar="FILE",
+                     help="also write the output's confidence as a greyscale image (white = 1; methods that "
+                     f"estimate one, e.g. {DEFAULT_METHOD})")
     run.add_argument(
         "--option",
         action="append",

@@ -5,16 +5,39 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from torch import Tensor
 
-from . import amle, eed, laplace, lb, learned, neuroexplicit, peers  # noqa: F401  (each registers its method)
-from .registry import Method, Problem, build_options, get_method, method_names, register
+from . import amle, eed, laplace, lb, learned, neuroaffine, neuroexplicit, peers  # noqa: F401  (each registers its method)
+from .registry import DEFAULT_METHOD, Method, Problem, Solution, build_options, get_method, method_names, register
 from .sparse import SparseFlow, points_to_sparse
 from .validation import as_problem
 
-__all__ = ["Method", "Problem", "SparseFlow", "get_method", "inpaint", "method_names", "points_to_sparse", "register"]
+__all__ = [
+    "DEFAULT_METHOD", "Method", "Problem", "Solution", "SparseFlow", "get_method", "inpaint", "method_names",
+    "points_to_sparse", "register",
+]
+KEEP_CONFIDENCE = 0.5  # methods that cannot weigh known values drop those trusted less than this
 
 
-def inpaint(flow: Any, mask: Any, image: Any | None = None, method: str = "neuroexplicit", **options: Any) -> np.ndarray:
+def _judged(method: Method, problem: Problem, outcome: Tensor | Solution) -> Solution | None:
+    """The method's own :class:`Solution`, or None for a method that does not judge its known values."""
+    if method.judges_known:
+        if not isinstance(outcome, Solution):
+            raise TypeError(f"method {method.name!r} says it judges its known values but returned no Solution")
+        return outcome
+    return None
+
+
+def inpaint(
+    flow: Any,
+    mask: Any,
+    image: Any | None = None,
+    method: str = DEFAULT_METHOD,
+    *,
+    confidence: Any | None = None,
+    return_confidence: bool = False,
+    **options: Any,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Fill the unknown pixels of a sparse flow field.
 
     Args:
@@ -23,12 +46,21 @@ def inpaint(flow: Any, mask: Any, image: Any | None = None, method: str = "neuro
         mask: ``(H, W)`` bool, True = known. At least one pixel must be known and one unknown.
         image: the reference image (frame 1), ``(H, W, 3)`` uint8 RGB or float in [0, 1], or
             greyscale ``(H, W)``; required by image-guided methods.
-        method: a registered method name (``flowinpaint.method_names()``); the default is the
-            shipped neuroexplicit model, the most accurate method here (see the README's results).
+        method: a registered method name (``flowinpaint.method_names()``); the default,
+            ``neuroaffine``, is the most accurate here on real data, exact samples and matches
+            with outliers alike (see the README's results); ``neuroexplicit`` is the paper's.
+        confidence: ``(H, W)`` weights in [0, 1] of the known values (e.g. match scores), or
+            None to trust them alike. Methods that judge their known values (``neuroaffine``)
+            weigh them by it; the others drop the values with confidence below 0.5.
+        return_confidence: also return an ``(H, W)`` float32 confidence in [0, 1] of the output
+            (only for methods that estimate one: ``neuroaffine``).
         **options: the method's options (see its options dataclass, e.g. ``EEDOptions``).
 
     Returns:
-        The dense flow ``(H, W, 2)`` float32; known pixels carry exactly their input values.
+        The dense flow ``(H, W, 2)`` float32, and with ``return_confidence`` also its confidence.
+        Known pixels the method kept carry exactly their input values. In robust mode (the
+        default of ``neuroaffine``) a known value that disagrees with its neighbours is treated
+        as unknown, so its output may differ from the input; ``robust=False`` holds them all.
 
     Raises:
         ValueError: bad input (shapes, dtypes, NaN among known values, empty mask, unknown method
@@ -36,8 +68,22 @@ def inpaint(flow: Any, mask: Any, image: Any | None = None, method: str = "neuro
     """
     chosen = get_method(method)
     settings = build_options(chosen, options)
-    problem = as_problem(flow, mask, image, chosen.needs_image, method)
-    dense = chosen.run(problem, settings)[0].permute(1, 2, 0).numpy().astype(np.float32)
-    known = problem.known[0, 0].numpy()
-    dense[known] = problem.flow[0].permute(1, 2, 0).numpy()[known]
+    if return_confidence and not chosen.judges_known:
+        estimating = [name for name in method_names() if get_method(name).judges_known]
+        raise ValueError(f"method {method!r} estimates no confidence; methods that do: {', '.join(estimating)}")
+    problem = as_problem(flow, mask, image, chosen.needs_image, method, confidence)
+    if problem.confidence is not None and not chosen.judges_known:
+        trusted = problem.known & (problem.confidence >= KEEP_CONFIDENCE)
+        if not trusted.any():
+            raise ValueError(f"no known value has confidence >= {KEEP_CONFIDENCE}, which method {method!r} needs")
+        problem = Problem(problem.flow.masked_fill(~trusted, 0.0), trusted, problem.image)
+    outcome = chosen.run(problem, settings)
+    solution = _judged(chosen, problem, outcome)
+    dense_t = solution.flow if solution is not None else outcome
+    kept = (solution.kept if solution is not None else problem.known)[0, 0].numpy()
+    dense = dense_t[0].permute(1, 2, 0).numpy().astype(np.float32)
+    dense[kept] = problem.flow[0].permute(1, 2, 0).numpy()[kept]
+    if return_confidence:
+        assert solution is not None  # checked above
+        return dense, solution.confidence[0, 0].numpy().astype(np.float32)
     return dense

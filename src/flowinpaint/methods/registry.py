@@ -1,8 +1,9 @@
 """The one registry of inpainting methods.
 
-A method is a function ``run(problem, options) -> (1, 2, H, W) tensor`` plus a frozen dataclass
-of typed options. Modules register their method at import time; :func:`flowinpaint.inpaint`
-looks it up by name.
+A method is a function ``run(problem, options)`` returning the ``(1, 2, H, W)`` dense flow (or a
+:class:`Solution` when it also judges its known values or estimates a confidence) plus a frozen
+dataclass of typed options. Modules register their method at import time;
+:func:`flowinpaint.inpaint` looks it up by name.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from typing import Any, NamedTuple
 
 from torch import Tensor
 
-__all__ = ["Method", "Problem", "build_options", "get_method", "method_names", "register"]
+__all__ = ["DEFAULT_METHOD", "Method", "Problem", "Solution", "build_options", "get_method", "method_names", "register"]
+
+#: The method :func:`flowinpaint.inpaint` and the command line use when none is named.
+DEFAULT_METHOD = "neuroaffine"
 
 
 class Problem(NamedTuple):
@@ -24,11 +28,29 @@ class Problem(NamedTuple):
         flow: ``(1, 2, H, W)`` float32, pixels; the values at unknown pixels are 0.
         known: ``(1, 1, H, W)`` bool, True = known.
         image: ``(1, 3, H, W)`` float32 RGB in [0, 1], or None.
+        confidence: ``(1, 1, H, W)`` float32 in [0, 1], the user's weight of each known value
+            (0 at unknown pixels), or None (every known value trusted alike).
     """
 
     flow: Tensor
     known: Tensor
     image: Tensor | None
+    confidence: Tensor | None = None
+
+
+class Solution(NamedTuple):
+    """What a method that judges its known values returns.
+
+    Shape:
+        flow: ``(1, 2, H, W)`` float32 dense flow, pixels.
+        kept: ``(1, 1, H, W)`` bool, the known pixels the method held exactly; the others it
+            found unreliable and filled like unknown ones.
+        confidence: ``(1, 1, H, W)`` float32 in [0, 1], how much to trust each output pixel.
+    """
+
+    flow: Tensor
+    kept: Tensor
+    confidence: Tensor
 
 
 @dataclass(frozen=True)
@@ -39,8 +61,11 @@ class Method:
         name: the registry key.
         summary: one line for ``flowinpaint methods``.
         options_type: a frozen dataclass whose fields are the method's options.
-        run: ``run(problem, options) -> (1, 2, H, W)`` dense flow.
+        run: ``run(problem, options)`` -> the ``(1, 2, H, W)`` dense flow, or a :class:`Solution`.
         needs_image: whether the reference image is required.
+        judges_known: whether ``run`` weighs ``problem.confidence`` itself and returns a
+            :class:`Solution`; for the other methods :func:`flowinpaint.inpaint` drops the known
+            values whose confidence is below 0.5 and cannot return a confidence.
         unavailable: returns why the method cannot run here (a missing library feature, no
             shipped weights), or None when it can; ``evaluate --methods all`` leaves such
             methods out with that note.
@@ -51,8 +76,9 @@ class Method:
     name: str
     summary: str
     options_type: type
-    run: Callable[[Problem, Any], Tensor]
+    run: Callable[[Problem, Any], Tensor | Solution]
     needs_image: bool
+    judges_known: bool = False
     unavailable: Callable[[], str | None] = lambda: None
     parameter_count: Callable[[Any], int | None] = lambda options: None
 

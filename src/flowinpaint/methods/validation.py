@@ -50,7 +50,28 @@ def as_float_image(image: Any, shape: tuple[int, int]) -> np.ndarray:
     return np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image
 
 
-def as_problem(flow: Any, mask: Any, image: Any | None, needs_image: bool, method: str) -> Problem:
+def as_confidence(confidence: Any, mask: np.ndarray) -> np.ndarray:
+    """Validate a per-pixel confidence of the known values: ``(H, W)`` real, finite, in [0, 1].
+
+    Returns it as float32 with 0 at the unknown pixels.
+    """
+    confidence = _as_array(confidence, "confidence")
+    if confidence.shape != mask.shape:
+        raise ValueError(f"confidence must have shape (H, W) = {mask.shape} like the mask, got {confidence.shape}")
+    if not (np.issubdtype(confidence.dtype, np.floating) or np.issubdtype(confidence.dtype, np.integer)
+            or confidence.dtype == np.bool_):
+        raise ValueError(f"confidence must be a real array of weights in [0, 1], got dtype {confidence.dtype}")
+    values = confidence[mask].astype(np.float64)
+    if not np.isfinite(values).all() or values.min(initial=0.0) < 0 or values.max(initial=0.0) > 1:
+        raise ValueError("confidence must be finite and in [0, 1] at every known pixel")
+    if not values.any():
+        raise ValueError("confidence is 0 at every known pixel: no known value is left to inpaint from")
+    return np.where(mask, confidence, 0).astype(np.float32)
+
+
+def as_problem(
+    flow: Any, mask: Any, image: Any | None, needs_image: bool, method: str, confidence: Any | None = None
+) -> Problem:
     """Validate ``flow``, ``mask`` and ``image`` and convert them to a :class:`Problem`.
 
     Args:
@@ -59,6 +80,7 @@ def as_problem(flow: Any, mask: Any, image: Any | None, needs_image: bool, metho
         image: reference image (see :func:`as_float_image`) or None.
         needs_image: whether the method requires ``image``.
         method: the method's name, for messages.
+        confidence: the user's ``(H, W)`` weights in [0, 1] of the known values, or None.
 
     Raises:
         ValueError: naming what is wrong and what was expected.
@@ -93,4 +115,7 @@ def as_problem(flow: Any, mask: Any, image: Any | None, needs_image: bool, metho
     image_t = None
     if image is not None:
         image_t = torch.from_numpy(as_float_image(image, (height, width))).permute(2, 0, 1)[None].contiguous()
-    return Problem(flow_t, known_t, image_t)
+    confidence_t = None
+    if confidence is not None:
+        confidence_t = torch.from_numpy(as_confidence(confidence, mask))[None, None].contiguous()
+    return Problem(flow_t, known_t, image_t, confidence_t)

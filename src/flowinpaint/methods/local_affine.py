@@ -1,0 +1,165 @@
+"""Edge-aware local affine fits of a sparse flow, and a neighbour-agreement test of its known values.
+
+:func:`local_affine_fit` is first-order normalized convolution (Knutsson and Westin): at every
+pixel ``x`` it fits ``f(y) ~ f(x) + J (y - x)`` to the known values by weighted least squares,
+with weights ``c_j k(x, y_j)`` of the known pixels' certainties ``c_j`` and an *applicability*
+``k``. Any positive linear filter can serve as ``k``, and whatever it is the fit reproduces an
+affine flow exactly wherever the weighted positions span the plane. Here ``k`` is OpenCV's
+domain-transform recursive filter guided by the image (Gastal and Oliveira 2011), so the fit
+averages along image regions and not across their edges. The moments (1, x, y, x^2, xy, y^2 and
+f, f x, f y per component) are filtered once each, in coordinates centred on the image and
+scaled by 1/32 and of the flow minus its global affine trend, so that float32 keeps enough digits.
+
+:func:`neighbour_agreement` keeps a known value when it is near the median motion of its nearest known neighbours (as they
+spread allow), so isolated wrong values (bad matches) are found, while a correct value
+beside a motion edge, whose neighbours disagree among themselves, stays.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+from scipy.spatial import cKDTree
+
+__all__ = ["AffineFit", "color_sigma", "local_affine_fit", "neighbour_agreement"]
+
+COORDINATE_SCALE = 32.0  # pixels per unit of the fit's coordinates (keeps float32 moments accurate)
+MIN_COLOR_SIGMA = 1e-3  # a flat image has no edges: any positive colour scale acts the same
+
+
+class AffineFit(NamedTuple):
+    """A local affine fit.
+
+    Attributes:
+        flow: ``(H, W, 2)`` float32, pixels: the fitted affine model evaluated at each pixel.
+        misfit: ``(H, W)`` float32, pixels: the weighted RMS distance of the known values from
+            the model fitted at that pixel (0 where the flow is locally affine).
+    """
+
+    flow: np.ndarray
+    misfit: np.ndarray
+
+
+def color_sigma(image: np.ndarray, factor: float) -> float:
+    """The domain transform's colour scale: ``factor`` times the mean gradient magnitude of ``image``.
+
+    Scaling by the image's own contrast makes the filter's reach depend on how edges stand out
+    from the texture, not on the image's units or its amount of texture.
+
+    Shape:
+        image: ``(H, W, 3)`` float32 RGB in [0, 1].
+    """
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    dx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=1)
+    dy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=1)
+    return max(factor * float(np.hypot(dx, dy).mean()), MIN_COLOR_SIGMA)
+
+
+def _moments(flow: np.ndarray, certainty: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The 12 certainty-weighted moment images ``(H, W, 12)`` float32."""
+    c = certainty
+    u, v = flow[..., 0] * c, flow[..., 1] * c
+    return np.stack([c, c * x, c * y, c * x * x, c * x * y, c * y * y, u, u * x, u * y, v, v * x, v * y], axis=-1)
+
+
+def _global_affine(flow: np.ndarray, certainty: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The certainty-weighted least-squares affine flow of the whole image ``(H, W, 2)`` float32.
+
+    The local fit works on the flow minus this trend: smaller values keep more of float32's
+    digits in the filtered moments (and an affine flow leaves nothing to filter).
+    """
+    where = certainty > 0
+    weights = np.sqrt(certainty[where].astype(np.float64))
+    design = np.stack([np.ones_like(weights), x[where], y[where]], axis=1)
+    coefficients = np.linalg.lstsq(design * weights[:, None], flow[where].astype(np.float64) * weights[:, None], rcond=None)[0]
+    return (np.stack([np.ones_like(x), x, y], axis=-1).astype(np.float64) @ coefficients).astype(np.float32)
+
+
+def local_affine_fit(
+    flow: np.ndarray, certainty: np.ndarray, image: np.ndarray, spatial_sigma: float, color_scale: float
+) -> AffineFit:
+    """The edge-aware first-order normalized convolution of a sparse flow.
+
+    Args:
+        flow: ``(H, W, 2)`` float, pixels; values where ``certainty`` is 0 are ignored.
+        certainty: ``(H, W)`` float >= 0: the weight of each known value (0 = unknown).
+        image: ``(H, W, 3)`` float32 RGB in [0, 1], the guide.
+        spatial_sigma: the filter's spatial scale, pixels.
+        color_scale: the filter's colour scale, in the image's units (see :func:`color_sigma`).
+
+    Returns:
+        An :class:`AffineFit`. Where the weighted known positions nearly lie on a line (or
+        there are fewer than three) the slope is dropped and the fit is the weighted mean.
+    """
+    height, width = certainty.shape
+    rows, columns = np.mgrid[0:height, 0:width].astype(np.float32)
+    x = (columns - width / 2) / COORDINATE_SCALE
+    y = (rows - height / 2) / COORDINATE_SCALE
+    certainty = certainty.astype(np.float32)
+    trend = _global_affine(flow, certainty, x, y)
+    values = np.where(certainty[..., None] > 0, flow - trend, 0).astype(np.float32)
+    moments = _moments(values, certainty, x, y)
+    applicability = cv2.ximgproc.createDTFilter(image, float(spatial_sigma), float(color_scale), cv2.ximgproc.DTF_RF, 3)
+    filtered = np.concatenate(
+        [applicability.filter(np.ascontiguousarray(moments[..., k : k + 4])) for k in (0, 4, 8)], axis=-1
+    ).astype(np.float64)
+    weight = np.maximum(filtered[..., 0], 1e-30)
+    mean_x, mean_y = filtered[..., 1] / weight, filtered[..., 2] / weight
+    cxx = filtered[..., 3] / weight - mean_x**2
+    cxy = filtered[..., 4] / weight - mean_x * mean_y
+    cyy = filtered[..., 5] / weight - mean_y**2
+    det = cxx * cyy - cxy**2
+    spans_plane = det > 1e-4 * (cxx + cyy) ** 2 + 1e-12
+    safe_det = np.where(spans_plane, det, 1.0)
+    fitted = np.empty((height, width, 2), dtype=np.float64)
+    for component in range(2):
+        mean_f = filtered[..., 6 + 3 * component] / weight
+        cfx = filtered[..., 7 + 3 * component] / weight - mean_x * mean_f
+        cfy = filtered[..., 8 + 3 * component] / weight - mean_y * mean_f
+        slope_x = np.where(spans_plane, (cfx * cyy - cfy * cxy) / safe_det, 0.0)
+        slope_y = np.where(spans_plane, (cfy * cxx - cfx * cxy) / safe_det, 0.0)
+        fitted[..., component] = mean_f + slope_x * (x - mean_x) + slope_y * (y - mean_y)
+    fitted32 = fitted.astype(np.float32)
+    values, fitted32 = values + trend, (fitted32 + trend).astype(np.float32)
+    residual2 = np.where(certainty > 0, ((values - fitted32) ** 2).sum(-1), 0) * certainty
+    misfit2 = applicability.filter(np.ascontiguousarray(residual2.astype(np.float32)))
+    return AffineFit(fitted32, np.sqrt(np.maximum(misfit2 / np.maximum(filtered[..., 0], 1e-30), 0)).astype(np.float32))
+
+
+def neighbour_agreement(
+    flow: np.ndarray, known: np.ndarray, neighbours: int, tolerance: float, spread_factor: float, slope: float
+) -> np.ndarray:
+    """Which known values agree with the motion of their nearest known neighbours.
+
+    For each known value ``f_i`` with ``neighbours`` nearest known pixels ``j`` (values ``f_j``,
+    median distance ``d_i`` pixels): ``m_i`` is the component-wise median of the ``f_j`` and
+    ``s_i`` the median of ``|f_j - m_i|``, their spread. ``f_i`` agrees when
+    ``|f_i - m_i| <= tolerance + spread_factor * s_i + slope * d_i``: near the others' motion up
+    to ``tolerance`` pixels, more where the neighbours disagree among themselves (beside a
+    motion edge, where the median may be the other side's motion) and where they are far (a
+    motion gradient of ``slope`` pixels per pixel).
+
+    Args:
+        flow: ``(H, W, 2)`` float, pixels.
+        known: ``(H, W)`` bool.
+
+    Returns:
+        ``(H, W)`` bool: the known pixels that pass (a subset of ``known``). With fewer than
+        three known pixels every one passes (there is no majority to compare with).
+    """
+    count = int(known.sum())
+    if count < 3:
+        return known.copy()
+    positions = np.argwhere(known).astype(np.float64)
+    values = flow[known].astype(np.float64)
+    distance, index = cKDTree(positions).query(positions, k=min(neighbours, count - 1) + 1)
+    around = values[index[:, 1:]]
+    median = np.median(around, axis=1)
+    spread = np.median(np.linalg.norm(around - median[:, None], axis=-1), axis=1)
+    deviation = np.linalg.norm(values - median, axis=-1)
+    agrees = deviation <= tolerance + spread_factor * spread + slope * np.median(distance[:, 1:], axis=1)
+    kept = np.zeros_like(known)
+    kept[known] = agrees
+    return kept

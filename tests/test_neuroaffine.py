@@ -1,0 +1,181 @@
+"""The default method ``neuroaffine``: affine exactness, robustness to wrong known values, confidence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import flowinpaint as fi
+from flowinpaint.data import make_example, make_sparse
+from flowinpaint.methods.local_affine import color_sigma, local_affine_fit, neighbour_agreement
+from flowinpaint.methods.neuroaffine import NeuroaffineOptions
+
+SIZE = (96, 128)
+BORDER = 12  # pixels left out of the exactness checks: the fit's support is one-sided there
+
+
+def textured_image(seed: int, shape: tuple[int, int] = SIZE) -> np.ndarray:
+    """An (H, W, 3) uint8 image with edges everywhere: smoothed noise in flat patches."""
+    rng = np.random.default_rng(seed)
+    patches = np.kron(rng.integers(0, 256, (shape[0] // 8, shape[1] // 8, 3)), np.ones((8, 8, 1)))
+    return np.clip(patches + rng.normal(0, 12, patches.shape), 0, 255).astype(np.uint8)
+
+
+def affine_flow(seed: int, shape: tuple[int, int] = SIZE) -> np.ndarray:
+    """A random affine flow (H, W, 2): translation up to 10 px, Jacobian entries up to 0.1."""
+    rng = np.random.default_rng(seed)
+    rows, columns = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float64)
+    jacobian, translation = rng.uniform(-0.1, 0.1, (2, 2)), rng.uniform(-10, 10, 2)
+    return (np.stack([columns, rows], -1) @ jacobian.T + translation).astype(np.float32)
+
+
+def uniform_mask(density: float, seed: int, shape: tuple[int, int] = SIZE) -> np.ndarray:
+    return np.random.default_rng(seed).random(shape) < density
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_local_affine_fit_reproduces_each_affine_motion_of_its_image_region(seed):
+    """Two affine motions, one per half of an image with an edge between them: each half's is
+    reproduced away from the edge, where the fit does not reach across it."""
+    height, width = SIZE
+    left = np.arange(width) < width // 2
+    flow = np.where(left[None, :, None], affine_flow(seed), affine_flow(seed + 100))
+    image = np.where(left[None, :, None], 0.2, 0.8) + 0.02 * np.random.default_rng(seed).random((height, width, 3))
+    image = image.astype(np.float32)
+    known = uniform_mask(0.02, seed)
+    fit = local_affine_fit(flow, known.astype(np.float32), image, 20.0, color_sigma(image, 6.0))
+    away = np.abs(np.arange(width) - width // 2 + 0.5) > BORDER
+    inner = (slice(BORDER, -BORDER), slice(BORDER, -BORDER))
+    error = np.linalg.norm(fit.flow - flow, axis=-1)[inner][:, away[BORDER:-BORDER]]
+    assert error.mean() < 1e-3 and error.max() < 1e-2
+    assert fit.misfit[inner][:, away[BORDER:-BORDER]].mean() < 1e-3
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_default_method_is_affine_exact(seed):
+    """1 % uniform samples of a random affine flow give it back everywhere away from the border
+    (float32 rounding of the fit's moments; the residual diffusion adds nothing)."""
+    flow, known = affine_flow(seed), uniform_mask(0.01, seed + 10)
+    dense = fi.inpaint(flow, known, textured_image(seed))
+    inner = (slice(BORDER, -BORDER), slice(BORDER, -BORDER))
+    assert fi.DEFAULT_METHOD == "neuroaffine"
+    assert np.linalg.norm(dense - flow, axis=-1)[inner].mean() < 1e-3
+    paper = fi.inpaint(flow, known, textured_image(seed), method="neuroexplicit")
+    assert np.linalg.norm(paper - flow, axis=-1)[inner].mean() > 0.05  # the paper's model is not
+
+
+def test_twenty_percent_wrong_values_are_mostly_found():
+    """20 % wrong values at 5 % density: the neighbour check finds most, so they cost at most
+    3x the clean input's error (measured 2.2-2.6x; the goal of 1.2x is not reached yet: the
+    wrong values it misses sit where neighbours disagree anyway, beside motion edges), and the
+    error is less than half of holding them all."""
+    example = make_example((192, 256), seed=3)
+    clean = make_sparse("uniform", example, 0.05, seed=0)
+    noisy = make_sparse("uniform", example, 0.05, seed=0, outliers=0.2)
+    assert noisy.outliers.sum() > 0.15 * noisy.mask.sum()
+    clean_error = fi.epe(fi.inpaint(clean.flow, clean.mask, example["image1"]), example["flow"])
+    noisy_error = fi.epe(fi.inpaint(noisy.flow, noisy.mask, example["image1"]), example["flow"])
+    plain_error = fi.epe(fi.inpaint(noisy.flow, noisy.mask, example["image1"], robust=False), example["flow"])
+    assert noisy_error <= 3.0 * clean_error
+    assert plain_error > 2 * noisy_error  # without the check, the wrong values paint
+
+
+def test_neighbour_agreement_drops_isolated_values_and_keeps_nearly_all_at_motion_edges():
+    height, width = 64, 64
+    flow = np.zeros((height, width, 2), np.float32)
+    flow[:, width // 2 :, 0] = 15.0  # two motions meeting at a vertical edge
+    known = uniform_mask(0.1, 0, (height, width))
+    wrong = np.zeros_like(known)
+    wrong[[10, 40], [10, 50]] = True  # one wrong value inside each motion
+    known |= wrong
+    flow[wrong] = [-20.0, 30.0]
+    kept = neighbour_agreement(flow, known, 8, 2.0, 3.0, 0.1)
+    assert not kept[wrong].any()
+    right = known & ~wrong
+    assert kept[right].mean() >= 0.97
+    near_edge = np.abs(np.arange(width) - width // 2 + 0.5)[None, :].repeat(height, 0) < 4
+    assert kept[right & ~near_edge].all()  # what it drops, it drops only right beside the edge
+
+
+def test_robust_false_holds_every_known_value_and_kept_values_stay_exact():
+    example = make_example((96, 128), seed=1)
+    sparse = make_sparse("uniform", example, 0.05, seed=0, outliers=0.1)
+    held = fi.inpaint(sparse.flow, sparse.mask, example["image1"], robust=False)
+    np.testing.assert_array_equal(held[sparse.mask], sparse.flow[sparse.mask])
+    dense, confidence = fi.inpaint(sparse.flow, sparse.mask, example["image1"], return_confidence=True)
+    kept = sparse.mask & (confidence > 0)
+    np.testing.assert_array_equal(dense[kept], sparse.flow[kept])
+    dropped = sparse.mask & (confidence == 0)
+    assert dropped.sum() >= 0.5 * sparse.outliers.sum()  # most wrong values were found ...
+    assert (dropped & sparse.outliers).sum() >= 0.8 * dropped.sum()  # ... and few right ones dropped
+
+
+def test_output_confidence_ranks_the_error():
+    example = make_example((192, 256), seed=2)
+    sparse = make_sparse("uniform", example, 0.02, seed=1)
+    dense, confidence = fi.inpaint(sparse.flow, sparse.mask, example["image1"], return_confidence=True)
+    assert confidence.shape == sparse.mask.shape and confidence.dtype == np.float32
+    assert 0 <= confidence.min() and confidence.max() <= 1
+    error = np.linalg.norm(dense - example["flow"], axis=-1)
+    low, high = np.quantile(confidence, [0.25, 0.75])
+    assert error[confidence <= low].mean() > 3 * error[confidence >= high].mean()
+
+
+def test_user_confidence_drops_untrusted_values_for_every_method():
+    example = make_example((96, 128), seed=4)
+    sparse = make_sparse("uniform", example, 0.05, seed=2, outliers=0.2)
+    trust = np.where(sparse.outliers, 0.1, 1.0)
+    for method in ("neuroaffine", "eed"):
+        trusted = fi.inpaint(sparse.flow, sparse.mask, example["image1"], method, confidence=trust, robust=False) \
+            if method == "neuroaffine" else fi.inpaint(sparse.flow, sparse.mask, example["image1"], method, confidence=trust)
+        exact = make_sparse("uniform", example, 0.05, seed=2)
+        reference = fi.inpaint(exact.flow, exact.mask & ~sparse.outliers, example["image1"], method)
+        assert fi.epe(trusted, example["flow"]) < 1.05 * fi.epe(reference, example["flow"]) + 1e-3
+
+
+@pytest.mark.parametrize(
+    ("confidence", "message"),
+    [
+        (np.ones((5, 5)), "shape"),
+        (np.full(SIZE, 2.0), r"\[0, 1\]"),
+        (np.full(SIZE, np.nan), "finite"),
+        (np.zeros(SIZE), "no known value"),
+        (np.full(SIZE, "a"), "real array"),
+    ],
+)
+def test_bad_confidence_is_a_clear_error(confidence, message):
+    flow, known = affine_flow(0), uniform_mask(0.05, 0)
+    with pytest.raises(ValueError, match=message):
+        fi.inpaint(flow, known, textured_image(0), confidence=confidence)
+
+
+def test_return_confidence_needs_a_method_that_estimates_one():
+    flow, known = affine_flow(0), uniform_mask(0.05, 0)
+    with pytest.raises(ValueError, match="estimates no confidence; methods that do: neuroaffine"):
+        fi.inpaint(flow, known, None, "laplace", return_confidence=True)
+
+
+@pytest.mark.parametrize("field", [{"neighbours": 1}, {"spatial_factor": 0.0}, {"tolerance": -1.0}, {"slope": float("nan")}])
+def test_bad_options_are_clear_errors(field):
+    with pytest.raises(ValueError, match=next(iter(field))):
+        NeuroaffineOptions(**field)
+
+
+def test_gradients_reach_the_network_through_the_residual_diffusion():
+    """The learned part is trained as it runs here: the residual of the affine fit, diffused."""
+    torch.manual_seed(0)
+    model = fi.load_model("default").train()
+    example = make_example((64, 64), seed=5)
+    sparse = make_sparse("uniform", example, 0.05, seed=0)
+    image = example["image1"].astype(np.float32) / 255
+    base = local_affine_fit(sparse.flow, sparse.mask.astype(np.float32), image, 9.0, color_sigma(image, 6.0)).flow
+    to_t = lambda array: torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)[None].float()  # noqa: E731
+    residual = to_t(np.where(sparse.mask[..., None], sparse.flow - base, 0))
+    known = torch.from_numpy(sparse.mask)[None, None]
+    dense = model(to_t(image), residual, known) + to_t(base)
+    loss = (dense - to_t(example["flow"])).norm(dim=1).mean()
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    assert sum(float(g.abs().sum()) for g in grads) > 0
