@@ -9,7 +9,10 @@ diffusion, and changes what is diffused:
 1. **Robust known values.** A known value is kept when it is near the median motion of its
    ``neighbours`` nearest known pixels: within ``tolerance`` pixels, plus ``spread_factor``
    times their own spread, plus ``slope`` pixels per pixel of distance (see
-   :func:`.local_affine.neighbour_agreement`); the others are treated as unknown. Values the user gave a confidence below 0.5 are dropped too,
+   :func:`.local_affine.neighbour_agreement`), or when the edge-aware fit of step 2 made from
+   the values that pass predicts it to within ``rescue_tolerance`` pixels (a value on a thin
+   object, whose nearest neighbours lie on the background, is predicted by those on the
+   object); the others are treated as unknown. Values the user gave a confidence below 0.5 are dropped too,
    and the rest weigh in by their confidence.
 2. **Affine base.** An edge-aware first-order normalized convolution of the kept values
    (:func:`.local_affine.local_affine_fit`; the domain transform's spatial scale
@@ -56,6 +59,8 @@ class NeuroaffineOptions(NeuroexplicitOptions):
         tolerance: pixels a value may be off its neighbours' median motion and still be kept.
         spread_factor: the allowance on top per pixel of the neighbours' own spread.
         slope: the allowance on top per pixel of the neighbours' median distance.
+        rescue_tolerance: a value that fails that test is kept all the same when the edge-aware
+            affine fit of the values that pass predicts it to within this many pixels.
         spatial_factor: the affine fit's spatial scale is ``spatial_factor / sqrt(density)``
             pixels, ``density`` the kept fraction of the pixels (about twice their spacing).
         color_factor: the fit's colour scale in units of the image's mean gradient magnitude.
@@ -66,43 +71,46 @@ class NeuroaffineOptions(NeuroexplicitOptions):
     tolerance: float = 2.0
     spread_factor: float = 3.0
     slope: float = 0.1
+    rescue_tolerance: float = 3.0
     spatial_factor: float = 2.0
     color_factor: float = 6.0
 
     def __post_init__(self) -> None:
         if isinstance(self.neighbours, bool) or not isinstance(self.neighbours, int) or self.neighbours < 2:
             raise ValueError(f"neighbours must be an integer >= 2, got {self.neighbours!r}")
-        for name in ("tolerance", "spread_factor", "slope", "spatial_factor", "color_factor"):
+        for name in ("tolerance", "spread_factor", "slope", "rescue_tolerance", "spatial_factor", "color_factor"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0) or (name.endswith("factor") and value == 0):
                 raise ValueError(f"{name} must be a finite number {'> 0' if name.endswith('factor') else '>= 0'}, got {value}")
 
 
-def kept_values(problem: Problem, options: NeuroaffineOptions) -> np.ndarray:
-    """The ``(H, W)`` bool known pixels the method holds: trusted by the user and, in robust mode,
-    agreeing with their neighbours."""
-    flow = problem.flow[0].permute(1, 2, 0).numpy()
-    kept = problem.known[0, 0].numpy().copy()
+def _fit(flow: np.ndarray, kept: np.ndarray, problem: Problem, image: np.ndarray, options: NeuroaffineOptions):
+    """The local affine fit of the kept values, weighted by the user's confidence."""
+    certainty = kept.astype(np.float32)
     if problem.confidence is not None:
-        kept &= problem.confidence[0, 0].numpy() >= KEEP_CONFIDENCE
-    if options.robust:
-        agreeing = neighbour_agreement(flow, kept, options.neighbours, options.tolerance, options.spread_factor,
-                                       options.slope)
-        kept = agreeing if agreeing.any() else kept  # all disagreeing: nothing to prefer, keep them all
-    return kept
+        certainty *= problem.confidence[0, 0].numpy()
+    spatial_sigma = options.spatial_factor / math.sqrt(float(kept.mean()))
+    return local_affine_fit(flow, certainty, image, spatial_sigma, color_sigma(image, options.color_factor))
 
 
 def run(problem: Problem, options: NeuroaffineOptions) -> Solution:
     assert problem.image is not None  # needs_image
     flow = problem.flow[0].permute(1, 2, 0).numpy()
     image = np.ascontiguousarray(problem.image[0].permute(1, 2, 0).numpy())
-    kept = kept_values(problem, options)
-    certainty = kept.astype(np.float32)
+    trusted = problem.known[0, 0].numpy().copy()
     if problem.confidence is not None:
-        certainty *= problem.confidence[0, 0].numpy()
-    density = float(kept.mean())
-    base = local_affine_fit(flow, certainty, image, options.spatial_factor / math.sqrt(density),
-                            color_sigma(image, options.color_factor))
+        trusted &= problem.confidence[0, 0].numpy() >= KEEP_CONFIDENCE
+    kept = trusted
+    if options.robust:
+        agreeing = neighbour_agreement(flow, trusted, options.neighbours, options.tolerance, options.spread_factor,
+                                       options.slope)
+        if agreeing.any() and not agreeing[trusted].all():
+            # a value its neighbours disagree with stays when the edge-aware fit of the others
+            # (which reaches along its image region, not across) predicts it
+            predicted = _fit(flow, agreeing, problem, image, options).flow
+            fits = np.linalg.norm(flow - predicted, axis=-1) <= options.rescue_tolerance
+            kept = agreeing | (trusted & fits)
+    base = _fit(flow, kept, problem, image, options)
     residual = np.where(kept[..., None], flow - base.flow, 0).astype(np.float32)
     kept_t = torch.from_numpy(kept)[None, None]
     residual_problem = Problem(torch.from_numpy(residual).permute(2, 0, 1)[None].contiguous(), kept_t, problem.image)
