@@ -8,7 +8,18 @@ import numpy as np
 from torch import Tensor
 
 from . import amle, eed, laplace, lb, learned, neuroaffine, neuroexplicit, peers  # noqa: F401  (each registers its method)
-from .registry import DEFAULT_METHOD, Method, Problem, Solution, build_options, get_method, method_names, register
+from .registry import (
+    DEFAULT_METHOD,
+    KEEP_CONFIDENCE,
+    Method,
+    Problem,
+    Solution,
+    build_options,
+    get_method,
+    method_names,
+    register,
+    trusted_known,
+)
 from .sparse import SparseFlow, points_to_sparse
 from .validation import as_problem
 
@@ -16,10 +27,9 @@ __all__ = [
     "DEFAULT_METHOD", "Method", "Problem", "Solution", "SparseFlow", "get_method", "inpaint", "method_names",
     "points_to_sparse", "register",
 ]
-KEEP_CONFIDENCE = 0.5  # methods that cannot weigh known values drop those trusted less than this
 
 
-def _judged(method: Method, problem: Problem, outcome: Tensor | Solution) -> Solution | None:
+def _judged(method: Method, outcome: Tensor | Solution) -> Solution | None:
     """The method's own :class:`Solution`, or None for a method that does not judge its known values."""
     if method.judges_known:
         if not isinstance(outcome, Solution):
@@ -73,12 +83,12 @@ def inpaint(
         raise ValueError(f"method {method!r} estimates no confidence; methods that do: {', '.join(estimating)}")
     problem = as_problem(flow, mask, image, chosen.needs_image, method, confidence)
     if problem.confidence is not None and not chosen.judges_known:
-        trusted = problem.known & (problem.confidence >= KEEP_CONFIDENCE)
+        trusted = trusted_known(problem)
         if not trusted.any():
             raise ValueError(f"no known value has confidence >= {KEEP_CONFIDENCE}, which method {method!r} needs")
         problem = Problem(problem.flow.masked_fill(~trusted, 0.0), trusted, problem.image)
     outcome = chosen.run(problem, settings)
-    solution = _judged(chosen, problem, outcome)
+    solution = _judged(chosen, outcome)
     dense_t = solution.flow if solution is not None else outcome
     kept = (solution.kept if solution is not None else problem.known)[0, 0].numpy()
     dense = dense_t[0].permute(1, 2, 0).numpy().astype(np.float32)

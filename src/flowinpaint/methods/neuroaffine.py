@@ -37,15 +37,14 @@ import numpy as np
 import torch
 
 from .learned import network_parameters, shipped
-from .local_affine import color_sigma, local_affine_fit, neighbour_agreement
+from .local_affine import AffineFit, color_sigma, local_affine_fit, neighbour_agreement
 from .neuroexplicit import NeuroexplicitOptions
 from .neuroexplicit import run as run_neuroexplicit
-from .registry import Method, Problem, Solution, register
+from .registry import Method, Problem, Solution, register, trusted_known
 
 __all__ = ["NeuroaffineOptions"]
 
 CONFIDENCE_SCALE = 1.0  # pixels of local misfit at which the output confidence is 1/2
-KEEP_CONFIDENCE = 0.5  # known values the user trusts less than this are dropped
 
 
 @dataclass(frozen=True)
@@ -84,22 +83,22 @@ class NeuroaffineOptions(NeuroexplicitOptions):
                 raise ValueError(f"{name} must be a finite number {'> 0' if name.endswith('factor') else '>= 0'}, got {value}")
 
 
-def _fit(flow: np.ndarray, kept: np.ndarray, problem: Problem, image: np.ndarray, options: NeuroaffineOptions):
+def _fit(flow: np.ndarray, kept: np.ndarray, problem: Problem, image: np.ndarray, color_scale: float,
+         options: NeuroaffineOptions) -> AffineFit:
     """The local affine fit of the kept values, weighted by the user's confidence."""
     certainty = kept.astype(np.float32)
     if problem.confidence is not None:
         certainty *= problem.confidence[0, 0].numpy()
     spatial_sigma = options.spatial_factor / math.sqrt(float(kept.mean()))
-    return local_affine_fit(flow, certainty, image, spatial_sigma, color_sigma(image, options.color_factor))
+    return local_affine_fit(flow, certainty, image, spatial_sigma, color_scale)
 
 
 def run(problem: Problem, options: NeuroaffineOptions) -> Solution:
     assert problem.image is not None  # needs_image
     flow = problem.flow[0].permute(1, 2, 0).numpy()
     image = np.ascontiguousarray(problem.image[0].permute(1, 2, 0).numpy())
-    trusted = problem.known[0, 0].numpy().copy()
-    if problem.confidence is not None:
-        trusted &= problem.confidence[0, 0].numpy() >= KEEP_CONFIDENCE
+    trusted = trusted_known(problem)[0, 0].numpy()
+    color_scale = color_sigma(image, options.color_factor)
     kept = trusted
     if options.robust:
         agreeing = neighbour_agreement(flow, trusted, options.neighbours, options.tolerance, options.spread_factor,
@@ -107,10 +106,10 @@ def run(problem: Problem, options: NeuroaffineOptions) -> Solution:
         if agreeing.any() and not agreeing[trusted].all():
             # a value its neighbours disagree with stays when the edge-aware fit of the others
             # (which reaches along its image region, not across) predicts it
-            predicted = _fit(flow, agreeing, problem, image, options).flow
+            predicted = _fit(flow, agreeing, problem, image, color_scale, options).flow
             fits = np.linalg.norm(flow - predicted, axis=-1) <= options.rescue_tolerance
             kept = agreeing | (trusted & fits)
-    base = _fit(flow, kept, problem, image, options)
+    base = _fit(flow, kept, problem, image, color_scale, options)
     residual = np.where(kept[..., None], flow - base.flow, 0).astype(np.float32)
     kept_t = torch.from_numpy(kept)[None, None]
     residual_problem = Problem(torch.from_numpy(residual).permute(2, 0, 1)[None].contiguous(), kept_t, problem.image)

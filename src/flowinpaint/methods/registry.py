@@ -15,10 +15,15 @@ from typing import Any, NamedTuple
 
 from torch import Tensor
 
-__all__ = ["DEFAULT_METHOD", "Method", "Problem", "Solution", "build_options", "get_method", "method_names", "register"]
+__all__ = [
+    "DEFAULT_METHOD", "KEEP_CONFIDENCE", "Method", "Problem", "Solution", "build_options", "get_method", "method_names",
+    "register", "trusted_known",
+]
 
 #: The method :func:`flowinpaint.inpaint` and the command line use when none is named.
 DEFAULT_METHOD = "neuroaffine"
+#: Known values the user trusts less than this are dropped (by every method).
+KEEP_CONFIDENCE = 0.5
 
 
 class Problem(NamedTuple):
@@ -36,6 +41,14 @@ class Problem(NamedTuple):
     known: Tensor
     image: Tensor | None
     confidence: Tensor | None = None
+
+
+def trusted_known(problem: Problem) -> Tensor:
+    """The ``(1, 1, H, W)`` bool known pixels whose confidence is at least :data:`KEEP_CONFIDENCE`
+    (all known pixels when the problem has no confidence)."""
+    if problem.confidence is None:
+        return problem.known
+    return problem.known & (problem.confidence >= KEEP_CONFIDENCE)
 
 
 class Solution(NamedTuple):
