@@ -10,6 +10,8 @@ averages along image regions and not across their edges. The moments (1, x, y, x
 f, f x, f y per component) are filtered once each, in coordinates centred on the image and
 scaled by 1/32 and of the flow minus its global affine trend, so that float32 keeps enough digits.
 
+:func:`edge_aware_average` is the zero-order fit (a weighted mean) with the same applicability.
+
 :func:`neighbour_agreement` keeps a known value when it is near the median motion of its nearest known neighbours (as they
 spread allow), so isolated wrong values (bad matches) are found, while a correct value
 beside a motion edge, whose neighbours disagree among themselves, stays.
@@ -23,7 +25,7 @@ import cv2
 import numpy as np
 from scipy.spatial import cKDTree
 
-__all__ = ["AffineFit", "color_sigma", "local_affine_fit", "neighbour_agreement"]
+__all__ = ["AffineFit", "color_sigma", "edge_aware_average", "local_affine_fit", "neighbour_agreement"]
 
 COORDINATE_SCALE = 32.0  # pixels per unit of the fit's coordinates (keeps float32 moments accurate)
 MIN_COLOR_SIGMA = 1e-3  # a flat image has no edges: any positive colour scale acts the same
@@ -126,6 +128,29 @@ def local_affine_fit(
     residual2 = np.where(certainty > 0, ((values - fitted32) ** 2).sum(-1), 0) * certainty
     misfit2 = applicability.filter(np.ascontiguousarray(residual2.astype(np.float32)))
     return AffineFit(fitted32, np.sqrt(np.maximum(misfit2 / np.maximum(filtered[..., 0], 1e-30), 0)).astype(np.float32))
+
+
+def edge_aware_average(
+    values: np.ndarray, certainty: np.ndarray, image: np.ndarray, spatial_sigma: float, color_scale: float
+) -> np.ndarray:
+    """Zero-order normalized convolution: the certainty-weighted mean of the known values around
+    each pixel, with the same edge-aware applicability as :func:`local_affine_fit`.
+
+    Args:
+        values: ``(H, W, 2)`` float; values where ``certainty`` is 0 are ignored.
+        certainty: ``(H, W)`` float >= 0.
+        image: ``(H, W, 3)`` float32 RGB in [0, 1], the guide.
+        spatial_sigma: the filter's spatial scale, pixels; color_scale: its colour scale.
+
+    Returns:
+        ``(H, W, 2)`` float32; 0 where no known value reaches.
+    """
+    c = certainty.astype(np.float32)
+    moments = np.ascontiguousarray(np.stack([values[..., 0] * c, values[..., 1] * c, c, c], axis=-1), dtype=np.float32)
+    applicability = cv2.ximgproc.createDTFilter(image, float(spatial_sigma), float(color_scale), cv2.ximgproc.DTF_RF, 3)
+    filtered = applicability.filter(moments)
+    weight = filtered[..., 2:3]
+    return np.where(weight > 1e-12, filtered[..., :2] / np.maximum(weight, 1e-12), 0).astype(np.float32)
 
 
 def neighbour_agreement(
