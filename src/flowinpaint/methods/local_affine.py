@@ -1,4 +1,4 @@
-"""Edge-aware local affine fits of a sparse flow, and a neighbour-agreement test of its known values.
+"""Edge-aware local affine fits of a sparse flow, and agreement tests of its known values.
 
 :func:`local_affine_fit` is first-order normalized convolution (Knutsson and Westin): at every
 pixel ``x`` it fits ``f(y) ~ f(x) + J (y - x)`` to the known values by weighted least squares,
@@ -12,9 +12,11 @@ scaled by 1/32 and of the flow minus its global affine trend, so that float32 ke
 
 :func:`edge_aware_average` is the zero-order fit (a weighted mean) with the same applicability.
 
-:func:`neighbour_agreement` keeps a known value when it is near the median motion of its nearest known neighbours (as they
-spread allow), so isolated wrong values (bad matches) are found, while a correct value
-beside a motion edge, whose neighbours disagree among themselves, stays.
+:func:`neighbour_agreement` keeps a known value when it is near the median motion of its nearest
+known neighbours (as their spread allows), so isolated wrong values (bad matches) are found, while
+a correct value beside a motion edge, whose neighbours disagree among themselves, stays.
+:func:`mutual_agreement` then finds, among the rejected values, those that agree with another
+rejected one nearby (right values on a thin object, which its background outvotes).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import cv2
 import numpy as np
 from scipy.spatial import cKDTree
 
-__all__ = ["AffineFit", "color_sigma", "edge_aware_average", "local_affine_fit", "neighbour_agreement"]
+__all__ = ["AffineFit", "color_sigma", "edge_aware_average", "local_affine_fit", "mutual_agreement", "neighbour_agreement"]
 
 COORDINATE_SCALE = 32.0  # pixels per unit of the fit's coordinates (keeps float32 moments accurate)
 MIN_COLOR_SIGMA = 1e-3  # a flat image has no edges: any positive colour scale acts the same
@@ -188,3 +190,33 @@ def neighbour_agreement(
     kept = np.zeros_like(known)
     kept[known] = agrees
     return kept
+
+
+def mutual_agreement(flow: np.ndarray, candidates: np.ndarray, radius: float, tolerance: float, slope: float) -> np.ndarray:
+    """Which candidate values another candidate near them agrees with.
+
+    The values :func:`neighbour_agreement` rejects are of two kinds: wrong values, each on its
+    own, and right values on a thin or small object, whose nearest known neighbours lie on the
+    background but which agree with each other. A candidate ``i`` passes when one of its 8
+    nearest candidates ``j`` within ``radius`` pixels has ``|f_i - f_j| <= tolerance + slope * d_ij``.
+
+    Args:
+        flow: ``(H, W, 2)`` float, pixels.
+        candidates: ``(H, W)`` bool.
+        radius: pixels.
+
+    Returns:
+        ``(H, W)`` bool, a subset of ``candidates``.
+    """
+    count = int(candidates.sum())
+    passed = np.zeros_like(candidates)
+    if count < 2:
+        return passed
+    positions = np.argwhere(candidates).astype(np.float64)
+    values = flow[candidates].astype(np.float64)
+    distance, index = cKDTree(positions).query(positions, k=min(8, count - 1) + 1, distance_upper_bound=radius)
+    distance, index = distance[:, 1:], index[:, 1:]
+    found = np.isfinite(distance)
+    gap = np.linalg.norm(values[np.where(found, index, 0)] - values[:, None], axis=-1)
+    passed[candidates] = (found & (gap <= tolerance + slope * np.where(found, distance, 0))).any(axis=1)
+    return passed

@@ -8,8 +8,13 @@ constraint. This method fits and fills with edge-aware normalized convolutions i
 1. **Robust known values.** A known value is kept when it is near the median motion of its
    ``neighbours`` nearest known pixels: within ``tolerance`` pixels, plus ``spread_factor``
    times their own spread, plus ``slope`` pixels per pixel of distance (see
-   :func:`.local_affine.neighbour_agreement`). Values the user gave a confidence below 0.5 are
-   dropped too, and the rest weigh in by their confidence.
+   :func:`.local_affine.neighbour_agreement`), or when a value that failed that test lies within
+   ``support_radius / sqrt(density)`` pixels of another that failed and agrees with it to
+   ``tolerance`` plus ``slope`` per pixel (:func:`.local_affine.mutual_agreement`: the values on a
+   thin object, outvoted by the background around it; wrong values rarely agree with each other).
+   The radius shrinks to ``support_sparsity / sqrt(failed density)`` where many fail, so that
+   wrong values, when they are many, seldom find a partner by chance. Values the user gave a
+   confidence below 0.5 are dropped too, and the rest weigh in by their confidence.
 2. **Affine base.** An edge-aware first-order normalized convolution of the values that pass
    (:func:`.local_affine.local_affine_fit`; the domain transform's spatial scale
    ``spatial_factor / sqrt(density)`` pixels, its colour scale ``color_factor`` times the image's
@@ -39,7 +44,14 @@ import numpy as np
 import torch
 
 from .learned import network_parameters
-from .local_affine import AffineFit, color_sigma, edge_aware_average, local_affine_fit, neighbour_agreement
+from .local_affine import (
+    AffineFit,
+    color_sigma,
+    edge_aware_average,
+    local_affine_fit,
+    mutual_agreement,
+    neighbour_agreement,
+)
 from .neuroexplicit import NeuroexplicitOptions
 from .neuroexplicit import run as run_neuroexplicit
 from .registry import Method, Problem, Solution, register, trusted_known
@@ -61,7 +73,10 @@ class NeuroaffineOptions(NeuroexplicitOptions):
         tolerance: pixels a value may be off its neighbours' median motion and still be kept.
         spread_factor: the allowance on top per pixel of the neighbours' own spread.
         slope: the allowance on top per pixel of the neighbours' median distance.
-        rescue_tolerance: a value that fails that test is kept all the same when the edge-aware
+        support_radius: a value that fails that test is kept when another that fails, within
+            ``support_radius`` sample spacings (``1 / sqrt(density)`` pixels), agrees with it.
+        support_sparsity: that radius is at most ``support_sparsity`` spacings of the failing values.
+        rescue_tolerance: a value that fails both tests is kept all the same when the edge-aware
             affine fit of the values that pass predicts it to within this many pixels.
         residual: how the residual of the affine fit is filled: ``"filter"`` (edge-aware
             normalized convolution) or ``"learned"`` (the neuroexplicit model's diffusion).
@@ -76,6 +91,8 @@ class NeuroaffineOptions(NeuroexplicitOptions):
     tolerance: float = 2.0
     spread_factor: float = 3.0
     slope: float = 0.1
+    support_radius: float = 6.0
+    support_sparsity: float = 0.2
     rescue_tolerance: float = 3.0
     spatial_factor: float = 2.0
     color_factor: float = 6.0
@@ -87,8 +104,8 @@ class NeuroaffineOptions(NeuroexplicitOptions):
             raise ValueError(f"neighbours must be an integer >= 2, got {self.neighbours!r}")
         if self.residual not in RESIDUAL_FILLS:
             raise ValueError(f"residual must be one of {', '.join(RESIDUAL_FILLS)}, got {self.residual!r}")
-        for name in ("tolerance", "spread_factor", "slope", "rescue_tolerance", "spatial_factor", "color_factor",
-                     "detail_factor"):
+        for name in ("tolerance", "spread_factor", "slope", "support_radius", "support_sparsity", "rescue_tolerance",
+                     "spatial_factor", "color_factor", "detail_factor"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0) or (name.endswith("factor") and value == 0):
                 raise ValueError(f"{name} must be a finite number {'> 0' if name.endswith('factor') else '>= 0'}, got {value}")
@@ -124,6 +141,11 @@ def run(problem: Problem, options: NeuroaffineOptions) -> Solution:
     if options.robust:
         agreeing = neighbour_agreement(flow, trusted, options.neighbours, options.tolerance, options.spread_factor,
                                        options.slope)
+        failed = trusted & ~agreeing
+        if failed.any():
+            radius = min(options.support_radius / math.sqrt(float(trusted.mean())),
+                         options.support_sparsity / math.sqrt(float(failed.mean())))
+            agreeing |= mutual_agreement(flow, failed, radius, options.tolerance, options.slope)
         fitted = agreeing if agreeing.any() else trusted
     base: AffineFit = local_affine_fit(flow, _certainty(fitted, problem), image,
                                        options.spatial_factor / math.sqrt(float(fitted.mean())), color_scale)
