@@ -27,7 +27,8 @@ import cv2
 import numpy as np
 from scipy.spatial import cKDTree
 
-__all__ = ["AffineFit", "color_sigma", "edge_aware_average", "local_affine_fit", "mutual_agreement", "neighbour_agreement"]
+__all__ = ["AffineFit", "color_sigma", "edge_aware_average", "colour_contrast", "local_affine_fit", "mutual_agreement",
+           "neighbour_agreement"]
 
 COORDINATE_SCALE = 32.0  # pixels per unit of the fit's coordinates (keeps float32 moments accurate)
 MIN_COLOR_SIGMA = 1e-3  # a flat image has no edges: any positive colour scale acts the same
@@ -220,3 +221,29 @@ def mutual_agreement(flow: np.ndarray, candidates: np.ndarray, radius: float, to
     gap = np.linalg.norm(values[np.where(found, index, 0)] - values[:, None], axis=-1)
     passed[candidates] = (found & (gap <= tolerance + slope * np.where(found, distance, 0))).any(axis=1)
     return passed
+
+
+def colour_contrast(image: np.ndarray, known: np.ndarray, neighbours: int) -> np.ndarray:
+    """How far the colour at each known pixel is from the median colour at its nearest known pixels.
+
+    A right value that its neighbours outvote lies on a thin object or a small one, whose colour
+    differs from the background the neighbours lie on; a wrong value amid right ones has their
+    colour. This tells the two apart.
+
+    Args:
+        image: ``(H, W, 3)`` float32 RGB in [0, 1].
+        known: ``(H, W)`` bool.
+        neighbours: how many nearest known pixels to compare with.
+
+    Returns:
+        ``(H, W)`` float32: the RGB distance at the known pixels, 0 elsewhere.
+    """
+    contrast = np.zeros(known.shape, np.float32)
+    count = int(known.sum())
+    if count < 2:
+        return contrast
+    positions = np.argwhere(known)
+    colours = image[known].astype(np.float32)
+    index = cKDTree(positions).query(positions, k=min(neighbours, count - 1) + 1)[1][:, 1:]
+    contrast[known] = np.linalg.norm(colours - np.median(colours[index], axis=1), axis=-1)
+    return contrast

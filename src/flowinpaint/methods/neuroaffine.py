@@ -47,6 +47,7 @@ from .learned import network_parameters
 from .local_affine import (
     AffineFit,
     color_sigma,
+    colour_contrast,
     edge_aware_average,
     local_affine_fit,
     mutual_agreement,
@@ -93,6 +94,7 @@ class NeuroaffineOptions(NeuroexplicitOptions):
     slope: float = 0.1
     support_radius: float = 6.0
     support_sparsity: float = 0.2
+    contrast_factor: float = 2.0
     rescue_tolerance: float = 3.0
     spatial_factor: float = 2.0
     color_factor: float = 6.0
@@ -142,6 +144,8 @@ def run(problem: Problem, options: NeuroaffineOptions) -> Solution:
         agreeing = neighbour_agreement(flow, trusted, options.neighbours, options.tolerance, options.spread_factor,
                                        options.slope)
         failed = trusted & ~agreeing
+        if failed.any() and options.contrast_factor > 0:
+            failed &= colour_contrast(image, trusted, options.neighbours) > options.contrast_factor * color_sigma(image, 1.0)
         if failed.any():
             radius = min(options.support_radius / math.sqrt(float(trusted.mean())),
                          options.support_sparsity / math.sqrt(float(failed.mean())))
