@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 import cv2
 import numpy as np
+import torch
 from scipy.spatial import cKDTree
 
 __all__ = ["AffineFit", "color_sigma", "edge_aware_average", "colour_contrast", "local_affine_fit", "mutual_agreement",
@@ -62,11 +63,17 @@ def color_sigma(image: np.ndarray, factor: float) -> float:
     return max(factor * float(np.hypot(dx, dy).mean()), MIN_COLOR_SIGMA)
 
 
-def _moments(flow: np.ndarray, certainty: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The 12 certainty-weighted moment images ``(H, W, 12)`` float32."""
+def _moments(flow: np.ndarray, certainty: np.ndarray, x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
+    """The 12 certainty-weighted moment images, as three ``(H, W, 4)`` float32 stacks (what one
+    filter call takes): ``(1, x, y, x^2)``, ``(xy, y^2, u, ux)``, ``(uy, v, vx, vy)``, times ``c``."""
     c = certainty
+    cx, cy = c * x, c * y
     u, v = flow[..., 0] * c, flow[..., 1] * c
-    return np.stack([c, c * x, c * y, c * x * x, c * x * y, c * y * y, u, u * x, u * y, v, v * x, v * y], axis=-1)
+    products = [c, cx, cy, cx * x, cx * y, cy * y, u, u * x, u * y, v, v * x, v * y]
+    stacks = [np.empty((*c.shape, 4), np.float32) for _ in range(3)]
+    for k, product in enumerate(products):
+        stacks[k // 4][..., k % 4] = product
+    return stacks
 
 
 def _global_affine(flow: np.ndarray, certainty: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -107,30 +114,42 @@ def local_affine_fit(
     values = np.where(certainty[..., None] > 0, flow - trend, 0).astype(np.float32)
     moments = _moments(values, certainty, x, y)
     applicability = cv2.ximgproc.createDTFilter(image, float(spatial_sigma), float(color_scale), cv2.ximgproc.DTF_RF, 3)
-    filtered = np.concatenate(
-        [applicability.filter(np.ascontiguousarray(moments[..., k : k + 4])) for k in (0, 4, 8)], axis=-1
-    ).astype(np.float64)
-    weight = np.maximum(filtered[..., 0], 1e-30)
-    mean_x, mean_y = filtered[..., 1] / weight, filtered[..., 2] / weight
-    cxx = filtered[..., 3] / weight - mean_x**2
-    cxy = filtered[..., 4] / weight - mean_x * mean_y
-    cyy = filtered[..., 5] / weight - mean_y**2
+    filtered = np.concatenate([applicability.filter(stack) for stack in moments], axis=-1)
+    fitted = _solve_affine(filtered, x[0], y[:, 0]) + trend
+    residual2 = np.where(certainty > 0, ((values + trend - fitted) ** 2).sum(-1), 0) * certainty
+    misfit2 = applicability.filter(np.ascontiguousarray(residual2.astype(np.float32)))
+    return AffineFit(fitted, np.sqrt(np.maximum(misfit2 / np.maximum(filtered[..., 0], 1e-30), 0)).astype(np.float32))
+
+
+def _solve_affine(filtered: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The weighted least-squares affine model at every pixel, evaluated there, from the filtered moments.
+
+    Works in float64 (the centred second moments are small differences of large ones), with
+    torch's multi-threaded element-wise operations.
+
+    Shape:
+        filtered: ``(H, W, 12)`` float32, the moments in :func:`_moments`' order; x: ``(W,)``
+        and y: ``(H,)`` the fit's coordinates. Returns ``(H, W, 2)`` float32.
+    """
+    moments = torch.from_numpy(filtered).permute(2, 0, 1).to(torch.float64, memory_format=torch.contiguous_format)
+    weight = moments[0].clamp_min(1e-30)
+    means = moments[1:] / weight  # x, y, xx, xy, yy, u, ux, uy, v, vx, vy
+    mean_x, mean_y = means[0], means[1]
+    cxx = means[2] - mean_x**2
+    cxy = means[3] - mean_x * mean_y
+    cyy = means[4] - mean_y**2
     det = cxx * cyy - cxy**2
     spans_plane = det > 1e-4 * (cxx + cyy) ** 2 + 1e-12
-    safe_det = np.where(spans_plane, det, 1.0)
-    fitted = np.empty((height, width, 2), dtype=np.float64)
-    for component in range(2):
-        mean_f = filtered[..., 6 + 3 * component] / weight
-        cfx = filtered[..., 7 + 3 * component] / weight - mean_x * mean_f
-        cfy = filtered[..., 8 + 3 * component] / weight - mean_y * mean_f
-        slope_x = np.where(spans_plane, (cfx * cyy - cfy * cxy) / safe_det, 0.0)
-        slope_y = np.where(spans_plane, (cfy * cxx - cfx * cxy) / safe_det, 0.0)
-        fitted[..., component] = mean_f + slope_x * (x - mean_x) + slope_y * (y - mean_y)
-    fitted32 = fitted.astype(np.float32)
-    values, fitted32 = values + trend, (fitted32 + trend).astype(np.float32)
-    residual2 = np.where(certainty > 0, ((values - fitted32) ** 2).sum(-1), 0) * certainty
-    misfit2 = applicability.filter(np.ascontiguousarray(residual2.astype(np.float32)))
-    return AffineFit(fitted32, np.sqrt(np.maximum(misfit2 / np.maximum(filtered[..., 0], 1e-30), 0)).astype(np.float32))
+    inverse_det = torch.where(spans_plane, 1.0 / torch.where(spans_plane, det, 1.0), 0.0)
+    dx = torch.from_numpy(x.astype(np.float64))[None, :] - mean_x
+    dy = torch.from_numpy(y.astype(np.float64))[:, None] - mean_y
+    fitted = []
+    for offset in (5, 8):
+        mean_f = means[offset]
+        cfx = means[offset + 1] - mean_x * mean_f
+        cfy = means[offset + 2] - mean_y * mean_f
+        fitted.append(mean_f + ((cfx * cyy - cfy * cxy) * dx + (cfy * cxx - cfx * cxy) * dy) * inverse_det)
+    return torch.stack(fitted, dim=-1).to(torch.float32).numpy()
 
 
 def edge_aware_average(
@@ -223,8 +242,8 @@ def mutual_agreement(flow: np.ndarray, candidates: np.ndarray, radius: float, to
     return passed
 
 
-def colour_contrast(image: np.ndarray, known: np.ndarray, neighbours: int) -> np.ndarray:
-    """How far the colour at each known pixel is from the median colour at its nearest known pixels.
+def colour_contrast(image: np.ndarray, known: np.ndarray, where: np.ndarray, neighbours: int) -> np.ndarray:
+    """How far the colour at each pixel of ``where`` is from the median colour at its nearest known pixels.
 
     A right value that its neighbours outvote lies on a thin object or a small one, whose colour
     differs from the background the neighbours lie on; a wrong value amid right ones has their
@@ -232,18 +251,18 @@ def colour_contrast(image: np.ndarray, known: np.ndarray, neighbours: int) -> np
 
     Args:
         image: ``(H, W, 3)`` float32 RGB in [0, 1].
-        known: ``(H, W)`` bool.
-        neighbours: how many nearest known pixels to compare with.
+        known: ``(H, W)`` bool: the pixels to compare with.
+        where: ``(H, W)`` bool, a subset of ``known``: the pixels to measure.
+        neighbours: how many nearest known pixels (other than itself) to compare with.
 
     Returns:
-        ``(H, W)`` float32: the RGB distance at the known pixels, 0 elsewhere.
+        ``(H, W)`` float32: the RGB distance at ``where``, 0 elsewhere.
     """
     contrast = np.zeros(known.shape, np.float32)
     count = int(known.sum())
-    if count < 2:
+    if count < 2 or not where.any():
         return contrast
-    positions = np.argwhere(known)
     colours = image[known].astype(np.float32)
-    index = cKDTree(positions).query(positions, k=min(neighbours, count - 1) + 1)[1][:, 1:]
-    contrast[known] = np.linalg.norm(colours - np.median(colours[index], axis=1), axis=-1)
+    index = cKDTree(np.argwhere(known)).query(np.argwhere(where), k=min(neighbours, count - 1) + 1)[1][:, 1:]
+    contrast[where] = np.linalg.norm(image[where] - np.median(colours[index], axis=1), axis=-1)
     return contrast

@@ -145,7 +145,7 @@ def run(problem: Problem, options: NeuroaffineOptions) -> Solution:
                                        options.slope)
         failed = trusted & ~agreeing
         if failed.any() and options.contrast_factor > 0:
-            failed &= colour_contrast(image, trusted, options.neighbours) > options.contrast_factor * color_sigma(image, 1.0)
+            failed &= colour_contrast(image, trusted, failed, options.neighbours) > options.contrast_factor * color_sigma(image, 1.0)
         if failed.any():
             radius = min(options.support_radius / math.sqrt(float(trusted.mean())),
                          options.support_sparsity / math.sqrt(float(failed.mean())))
