@@ -8,7 +8,12 @@ import torch
 
 import flowinpaint as fi
 from flowinpaint.data import make_example, make_sparse
-from flowinpaint.methods.local_affine import color_sigma, edge_aware_average, local_affine_fit, neighbour_agreement
+from flowinpaint.methods.local_affine import (
+    color_sigma,
+    edge_aware_average,
+    local_affine_fit,
+    neighbour_agreement,
+)
 from flowinpaint.methods.neuroaffine import NeuroaffineOptions
 
 SIZE = (96, 128)

@@ -28,8 +28,15 @@ import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
-__all__ = ["AffineFit", "color_sigma", "edge_aware_average", "colour_contrast", "local_affine_fit", "mutual_agreement",
-           "neighbour_agreement"]
+__all__ = [
+    "AffineFit",
+    "color_sigma",
+    "colour_contrast",
+    "edge_aware_average",
+    "local_affine_fit",
+    "mutual_agreement",
+    "neighbour_agreement",
+]
 
 COORDINATE_SCALE = 32.0  # pixels per unit of the fit's coordinates (keeps float32 moments accurate)
 MIN_COLOR_SIGMA = 1e-3  # a flat image has no edges: any positive colour scale acts the same
