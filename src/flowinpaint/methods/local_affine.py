@@ -49,10 +49,14 @@ class AffineFit(NamedTuple):
         flow: ``(H, W, 2)`` float32, pixels: the fitted affine model evaluated at each pixel.
         misfit: ``(H, W)`` float32, pixels: the weighted RMS distance of the known values from
             the model fitted at that pixel (0 where the flow is locally affine).
+        support: ``(H, W)`` float32: the filtered certainty, the applicability-weighted mean of
+            the certainties around the pixel (about the local density of known values; small
+            where they are few or lie across image edges).
     """
 
     flow: np.ndarray
     misfit: np.ndarray
+    support: np.ndarray
 
 
 def color_sigma(image: np.ndarray, factor: float) -> float:
@@ -125,7 +129,9 @@ def local_affine_fit(
     fitted = _solve_affine(filtered, x[0], y[:, 0]) + trend
     residual2 = np.where(certainty > 0, ((values + trend - fitted) ** 2).sum(-1), 0) * certainty
     misfit2 = applicability.filter(np.ascontiguousarray(residual2.astype(np.float32)))
-    return AffineFit(fitted, np.sqrt(np.maximum(misfit2 / np.maximum(filtered[..., 0], 1e-30), 0)).astype(np.float32))
+    support = filtered[..., 0]
+    misfit = np.sqrt(np.maximum(misfit2 / np.maximum(support, 1e-30), 0)).astype(np.float32)
+    return AffineFit(fitted, misfit, np.ascontiguousarray(support))
 
 
 def _solve_affine(filtered: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:

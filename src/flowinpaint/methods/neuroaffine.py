@@ -29,9 +29,11 @@ constraint. This method fits and fills with edge-aware normalized convolutions i
    neuroexplicit model's learned diffusion (the paper's network steering the fill; measured
    slower and less accurate on the dev set, kept for models trained in this setting).
 
-The confidence of an output pixel is ``1 / (1 + misfit / 1 px)``, with ``misfit`` the local RMS
-distance of the kept values from their affine fit there (0 where the flow is locally affine, large
-where motions meet or values disagree). A dropped known pixel has confidence 0, saying its input
+The confidence of an output pixel is ``support / (1 + misfit / 1 px)``: ``misfit`` is the local RMS
+distance of the fitted values from their affine fit there (0 where the flow is locally affine, large
+where motions meet or values disagree), ``support`` the local density of the fitted values
+(filtered like them, so small where they are few or lie across image edges) relative to half the
+image's, at most 1. A dropped known pixel has confidence 0, saying its input
 value was rejected; its output is the filled value, not the input.
 """
 
@@ -60,6 +62,7 @@ from .registry import Method, Problem, Solution, register, trusted_known
 __all__ = ["NeuroaffineOptions"]
 
 CONFIDENCE_SCALE = 1.0  # pixels of local misfit at which the output confidence is 1/2
+FULL_SUPPORT = 0.5  # local density of fitted values, relative to the image's, from which support is full
 RESIDUAL_FILLS = ("filter", "learned")
 
 
@@ -97,7 +100,7 @@ class NeuroaffineOptions(NeuroexplicitOptions):
     contrast_factor: float = 2.0
     rescue_tolerance: float = 3.0
     spatial_factor: float = 2.0
-    color_factor: float = 6.0
+    color_factor: float = 4.0
     residual: str = "filter"
     detail_factor: float = 0.5
 
@@ -159,7 +162,8 @@ def run(problem: Problem, options: NeuroaffineOptions) -> Solution:
     residual = np.where(kept[..., None], flow - base.flow, 0).astype(np.float32)
     filled = base.flow + _fill_residual(residual, kept, problem, image, color_scale, options)
     kept_t = torch.from_numpy(kept)[None, None]
-    confidence = torch.from_numpy(1.0 / (1.0 + base.misfit / CONFIDENCE_SCALE))[None, None]
+    support = np.minimum(1.0, base.support / (FULL_SUPPORT * float(_certainty(fitted, problem).mean())))
+    confidence = torch.from_numpy((support / (1.0 + base.misfit / CONFIDENCE_SCALE)).astype(np.float32))[None, None]
     dense = torch.from_numpy(np.ascontiguousarray(filled, dtype=np.float32)).permute(2, 0, 1)[None]
     return Solution(dense, kept_t, confidence.masked_fill(problem.known & ~kept_t, 0.0))
 
