@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -86,6 +87,33 @@ def test_inpaint_writes_the_output_confidence(problem, tmp_path, capsys):
     np.testing.assert_allclose(grey / 255, expected, atol=1 / 255 + 1e-6)
     code, _, err = _run(capsys, *base, "--confidence", picture, "--method", "laplace")
     assert code != 0 and "estimates no confidence" in err
+
+
+def test_explain_with_a_flow_pictures_the_default_methods_decisions(problem, tmp_path, capsys):
+    """``explain --flow``: the decisions partition the known pixels, the arrays are the method's own
+    (its output and confidence), and bad combinations are one-line errors."""
+    folder, known, example = problem["folder"], problem["known"], problem["example"]
+    wrong = known & (np.arange(known.size).reshape(known.shape) % 37 == 0)
+    sparse = np.where(wrong[..., None], np.float32([40.0, -40.0]), example["flow"]).astype(np.float32)
+    flowinpaint.write_flow(tmp_path / "noisy.flo", sparse, known)
+    out = tmp_path / "explained"
+    code, stdout, err = _run(capsys, "explain", "--image", folder / "frame1.png", "--flow", tmp_path / "noisy.flo", "--out", out)
+    assert code == 0, err
+    assert f"{int(known.sum())} known values" in stdout
+    summary = json.loads((out / "parameters.json").read_text())
+    assert sum(summary["decisions"].values()) == int(known.sum()) and summary["decisions"]["dropped"] >= int(wrong.sum())
+    arrays = np.load(out / "parameters.npz")
+    decided = [arrays[name] for name in ("agreeing", "mutual", "rescued")]
+    assert (sum(d.astype(int) for d in decided) <= 1).all() and not (arrays["kept"] & wrong).any()
+    dense, confidence = flowinpaint.inpaint(sparse, known, example["image1"], return_confidence=True)
+    np.testing.assert_allclose(arrays["dense"], dense, atol=1e-6)
+    np.testing.assert_allclose(arrays["confidence"], confidence, atol=1e-6)
+    assert (out / "explain.png").stat().st_size > 10_000
+    code, _, err = _run(capsys, "explain", "--image", folder / "frame1.png", "--mask", folder / "mask.png", "--out", tmp_path / "x")
+    assert code == 2 and "--flow" in err and not (tmp_path / "x").exists()
+    code, _, err = _run(capsys, "explain", "--image", folder / "frame1.png", "--flow", tmp_path / "noisy.flo",
+                        "--option", "tolerance=-1", "--out", tmp_path / "y")
+    assert code == 2 and "tolerance" in err and not (tmp_path / "y").exists()
 
 
 def test_inpaint_with_mask_file(problem, tmp_path, capsys):

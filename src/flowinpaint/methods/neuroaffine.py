@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -59,7 +60,7 @@ from .neuroexplicit import NeuroexplicitOptions
 from .neuroexplicit import run as run_neuroexplicit
 from .registry import Method, Problem, Solution, register, trusted_known
 
-__all__ = ["NeuroaffineOptions"]
+__all__ = ["Explanation", "NeuroaffineOptions", "explain"]
 
 CONFIDENCE_SCALE = 1.0  # pixels of local misfit at which the output confidence is 1/2
 FULL_SUPPORT = 0.5  # local density of fitted values, relative to the image's, from which support is full
@@ -136,36 +137,79 @@ def _fill_residual(residual: np.ndarray, kept: np.ndarray, problem: Problem, ima
     return np.where(kept[..., None], residual, filled)
 
 
-def run(problem: Problem, options: NeuroaffineOptions) -> Solution:
+class Explanation(NamedTuple):
+    """Every intermediate of one ``neuroaffine`` run, for pictures and diagnostics.
+
+    Attributes:
+        known: ``(H, W)`` bool, the known pixels the user trusts (confidence >= 0.5).
+        agreeing: those that passed the neighbour test.
+        mutual: those that failed it and passed the mutual test.
+        rescued: those kept because the affine fit predicts them.
+        kept: ``agreeing | mutual | rescued``, exact in the output.
+        base: the affine fit (flow, misfit, support) of ``agreeing | mutual``.
+        residual: ``(H, W, 2)`` the filled residual, added to ``base.flow``.
+        dense: ``(H, W, 2)`` the output flow.
+        confidence: ``(H, W)`` the output confidence (0 at dropped known pixels).
+    """
+
+    known: np.ndarray
+    agreeing: np.ndarray
+    mutual: np.ndarray
+    rescued: np.ndarray
+    kept: np.ndarray
+    base: AffineFit
+    residual: np.ndarray
+    dense: np.ndarray
+    confidence: np.ndarray
+
+
+def _trusted_values(flow: np.ndarray, trusted: np.ndarray, image: np.ndarray,
+                    options: NeuroaffineOptions) -> tuple[np.ndarray, np.ndarray]:
+    """The values that pass the neighbour test, and those that fail it but pass the mutual one."""
+    agreeing = neighbour_agreement(flow, trusted, options.neighbours, options.tolerance, options.spread_factor,
+                                   options.slope)
+    failed = trusted & ~agreeing
+    if failed.any() and options.contrast_factor > 0:
+        failed &= colour_contrast(image, trusted, failed, options.neighbours) > options.contrast_factor * color_sigma(image, 1.0)
+    mutual = np.zeros_like(trusted)
+    if failed.any():
+        radius = min(options.support_radius / math.sqrt(float(trusted.mean())),
+                     options.support_sparsity / math.sqrt(float(failed.mean())))
+        mutual = mutual_agreement(flow, failed, radius, options.tolerance, options.slope)
+    return agreeing, mutual
+
+
+def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
+    """Run the method and keep its intermediates (see :class:`Explanation`)."""
     assert problem.image is not None  # needs_image
     flow = problem.flow[0].permute(1, 2, 0).numpy()
     image = np.ascontiguousarray(problem.image[0].permute(1, 2, 0).numpy())
     trusted = trusted_known(problem)[0, 0].numpy()
     color_scale = color_sigma(image, options.color_factor)
-    fitted = trusted
+    agreeing, mutual = trusted, np.zeros_like(trusted)
     if options.robust:
-        agreeing = neighbour_agreement(flow, trusted, options.neighbours, options.tolerance, options.spread_factor,
-                                       options.slope)
-        failed = trusted & ~agreeing
-        if failed.any() and options.contrast_factor > 0:
-            failed &= colour_contrast(image, trusted, failed, options.neighbours) > options.contrast_factor * color_sigma(image, 1.0)
-        if failed.any():
-            radius = min(options.support_radius / math.sqrt(float(trusted.mean())),
-                         options.support_sparsity / math.sqrt(float(failed.mean())))
-            agreeing |= mutual_agreement(flow, failed, radius, options.tolerance, options.slope)
-        fitted = agreeing if agreeing.any() else trusted
+        agreeing, mutual = _trusted_values(flow, trusted, image, options)
+    fitted = agreeing | mutual
+    if not fitted.any():
+        fitted = agreeing = trusted
     base: AffineFit = local_affine_fit(flow, _certainty(fitted, problem), image,
                                        options.spatial_factor / math.sqrt(float(fitted.mean())), color_scale)
     # a value its neighbours disagree with stays when the edge-aware fit of the others (which
     # reaches along its image region, not across) predicts it
-    kept = fitted | (trusted & (np.linalg.norm(flow - base.flow, axis=-1) <= options.rescue_tolerance))
+    rescued = trusted & ~fitted & (np.linalg.norm(flow - base.flow, axis=-1) <= options.rescue_tolerance)
+    kept = fitted | rescued
     residual = np.where(kept[..., None], flow - base.flow, 0).astype(np.float32)
-    filled = base.flow + _fill_residual(residual, kept, problem, image, color_scale, options)
-    kept_t = torch.from_numpy(kept)[None, None]
+    residual = _fill_residual(residual, kept, problem, image, color_scale, options)
     support = np.minimum(1.0, base.support / (FULL_SUPPORT * float(_certainty(fitted, problem).mean())))
-    confidence = torch.from_numpy((support / (1.0 + base.misfit / CONFIDENCE_SCALE)).astype(np.float32))[None, None]
-    dense = torch.from_numpy(np.ascontiguousarray(filled, dtype=np.float32)).permute(2, 0, 1)[None]
-    return Solution(dense, kept_t, confidence.masked_fill(problem.known & ~kept_t, 0.0))
+    confidence = np.where(problem.known[0, 0].numpy() & ~kept, 0.0, support / (1.0 + base.misfit / CONFIDENCE_SCALE))
+    return Explanation(trusted, agreeing, mutual, rescued, kept, base, residual,
+                       (base.flow + residual).astype(np.float32), confidence.astype(np.float32))
+
+
+def run(problem: Problem, options: NeuroaffineOptions) -> Solution:
+    parts = explain(problem, options)
+    dense = torch.from_numpy(parts.dense).permute(2, 0, 1)[None]
+    return Solution(dense, torch.from_numpy(parts.kept)[None, None], torch.from_numpy(parts.confidence)[None, None])
 
 
 def _parameters(options: NeuroaffineOptions) -> int | None:

@@ -1,0 +1,120 @@
+"""Pictures of what the default method (``neuroaffine``) decides and fits for one sparse flow.
+
+Row 1: which known values it trusted (by which test) and which it dropped, the sparse input, the
+edge-aware affine base, the filled residual and the output. Row 2: the local motion model's
+divergence (zoom) and curl (rotation), the fit's misfit and support, and the output confidence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..methods.neuroaffine import Explanation
+from .color import flow_to_color
+from .panels import sparse_to_color
+
+__all__ = ["DECISION_COLOURS", "affine_explanation_figure", "affine_summary", "decision_picture", "motion_derivatives"]
+
+DECISION_COLOURS = {  # RGB in [0, 1]
+    "agreeing": (0.1, 0.8, 0.2),
+    "mutual": (0.1, 0.7, 1.0),
+    "rescued": (1.0, 0.85, 0.0),
+    "dropped": (1.0, 0.1, 0.1),
+}
+
+
+def _decisions(parts: Explanation) -> dict[str, np.ndarray]:
+    return {"agreeing": parts.agreeing, "mutual": parts.mutual, "rescued": parts.rescued,
+            "dropped": parts.known & ~parts.kept}
+
+
+def decision_picture(image: np.ndarray, parts: Explanation) -> np.ndarray:
+    """The image, dimmed, with every known pixel (grown to 3x3) in the colour of its decision.
+
+    Shape:
+        image ``(H, W, 3)`` float in [0, 1]; returns ``(H, W, 3)`` float in [0, 1].
+    """
+    import cv2
+
+    picture = 0.35 * image.astype(np.float32)
+    kernel = np.ones((3, 3), np.uint8)
+    for name, where in _decisions(parts).items():  # later decisions drawn over earlier ones
+        grown = cv2.dilate(where.astype(np.uint8), kernel) > 0
+        picture[grown] = DECISION_COLOURS[name]
+    return picture
+
+
+def motion_derivatives(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Divergence ``du/dx + dv/dy`` and curl ``dv/dx - du/dy`` of a flow, in 1/pixel (central differences).
+
+    Shape:
+        flow ``(H, W, 2)``; returns two ``(H, W)`` float32 arrays.
+    """
+    du_dy, du_dx = np.gradient(flow[..., 0].astype(np.float64))
+    dv_dy, dv_dx = np.gradient(flow[..., 1].astype(np.float64))
+    return (du_dx + dv_dy).astype(np.float32), (dv_dx - du_dy).astype(np.float32)
+
+
+def affine_summary(parts: Explanation) -> dict[str, Any]:
+    """Counts of each decision and statistics of the fit, for ``parameters.json``."""
+    counts = {name: int(where.sum()) for name, where in _decisions(parts).items()}
+    divergence, curl = motion_derivatives(parts.base.flow)
+    statistics = {"misfit_px": parts.base.misfit, "support": parts.base.support, "confidence": parts.confidence,
+                  "divergence_per_px": divergence, "curl_per_px": curl}
+    return {
+        "known": int(parts.known.sum()),
+        "decisions": counts,
+        "statistics": {name: {"mean": float(values.mean()), "min": float(values.min()), "max": float(values.max())}
+                       for name, values in statistics.items()},
+    }
+
+
+def affine_explanation_figure(image: np.ndarray, flow: np.ndarray, parts: Explanation) -> Any:
+    """A matplotlib figure of one ``neuroaffine`` run (see the module docstring).
+
+    Shape:
+        image ``(H, W, 3)`` float in [0, 1]; flow ``(H, W, 2)`` the sparse input (values at
+        ``parts.known``).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    max_flow = max(float(np.linalg.norm(flow[parts.known], axis=-1).max(initial=0.0)), 1e-6)
+    divergence, curl = motion_derivatives(parts.base.flow)
+    # the colour range of the smooth motion, not of the jumps at motion edges
+    smooth = parts.base.misfit < np.median(parts.base.misfit) + 1e-6
+    span = max(float(np.percentile(np.abs(np.concatenate([divergence[smooth], curl[smooth]])), 95)), 1e-6)
+    relative_support = parts.base.support / max(float(parts.base.support.mean()), 1e-12)
+    residual = np.linalg.norm(parts.residual, axis=-1)
+    rows = [
+        [(decision_picture(image, parts), None, "known values: kept by test / dropped", {}),
+         (sparse_to_color(flow, parts.known, max_flow), None, "sparse input", {}),
+         (flow_to_color(parts.base.flow, max_flow), None, "edge-aware affine base", {}),
+         (residual, "magma", "|filled residual| (px)", {"vmin": 0, "vmax": max(float(np.percentile(residual, 99)), 1e-6)}),
+         (flow_to_color(parts.dense, max_flow), None, "output", {})],
+        [(divergence, "coolwarm", "divergence of the base (zoom, 1/px)", {"vmin": -span, "vmax": span}),
+         (curl, "coolwarm", "curl of the base (rotation, 1/px)", {"vmin": -span, "vmax": span}),
+         (parts.base.misfit, "magma", "misfit of the fit (px)", {"vmin": 0, "vmax": max(float(np.percentile(parts.base.misfit, 99)), 1e-6)}),
+         (relative_support, "viridis", "support (density of fitted values / mean)", {"vmin": 0, "vmax": 2}),
+         (parts.confidence, "viridis", "output confidence", {"vmin": 0, "vmax": 1})],
+    ]
+    height, width = image.shape[:2]
+    figure, axes = plt.subplots(2, 5, figsize=(17, 2 * 3.2 * height / width + 1.2), squeeze=False)
+    for axes_row, row in zip(axes, rows):
+        for axis, (picture, cmap, title, limits) in zip(axes_row, row):
+            shown = axis.imshow(picture, cmap=cmap, interpolation="nearest", **limits)
+            axis.set_title(title, fontsize=9)
+            axis.set_axis_off()
+            if cmap is not None:
+                figure.colorbar(shown, ax=axis, fraction=0.046, pad=0.02)
+    counts = affine_summary(parts)["decisions"]
+    axes[0, 0].legend(handles=[Patch(color=DECISION_COLOURS[name], label=f"{name} {count}") for name, count in counts.items()],
+                      loc="lower left", fontsize=7, framealpha=0.8)
+    figure.suptitle("neuroaffine: which known values it trusts, the edge-aware affine fit and its residual", fontsize=11)
+    figure.tight_layout()
+    return figure
