@@ -54,6 +54,32 @@ def test_edge_aware_average_is_the_mean_of_each_image_region_and_stays_in_it():
     assert not edge_aware_average(values, np.zeros((height, width), np.float32), image, 8.0, 1.0).any()
 
 
+def test_reach_bounds_how_far_a_slope_is_extrapolated():
+    """Two image regions, each with a cluster of values of its own steep affine motion (opposite
+    slopes, so the global trend is flat): far from its cluster, the plain fit (reach inf) continues
+    the local slope across the region; a finite reach caps the change at that many spreads, and
+    within the cluster both are exact."""
+    height, width = 64, 96
+    rows, columns = np.mgrid[0:height, 0:width].astype(np.float32)
+    jacobian = np.float32([[0.5, 0.0], [0.0, -0.3]])
+    left = columns < width // 2
+    known = np.zeros((height, width), bool)
+    known[2:12:2, 2:12:2] = True  # cluster A, top left, centre (6, 6)
+    known[52:62:2, 84:94:2] = True  # cluster B, bottom right, centre (88, 56)
+    positions = np.stack([columns, rows], axis=-1)
+    flow = np.where(left[..., None], (positions - [6, 6]) @ jacobian.T, -(positions - [88, 56]) @ jacobian.T).astype(np.float32)
+    image = np.where(left[..., None], 0.2, 0.8).repeat(3, -1).astype(np.float32)
+    certainty, color_scale = known.astype(np.float32), 1e-3
+    plain = local_affine_fit(flow, certainty, image, 100.0, color_scale).flow
+    capped = local_affine_fit(flow, certainty, image, 100.0, color_scale, reach=1.4).flow
+    far = (height - 1, width // 2 - 2)  # bottom of the left region, ~60 px from cluster A
+    assert np.abs(plain[far] - flow[far]).max() < 0.05  # the plain fit continues the slope
+    spread = 2.83  # standard deviation of the cluster's positions per axis, px
+    assert np.abs(capped[far]).max() <= 1.4 * spread * 0.5 * 2  # the capped one stays near the cluster's values
+    inside = (slice(4, 9), slice(4, 9))  # within 1.4 spreads of the centre
+    np.testing.assert_allclose(capped[inside], flow[inside], atol=1e-3)
+
+
 def test_learned_residual_fill_keeps_the_known_values_and_is_affine_exact():
     """``residual="learned"``: the neuroexplicit model fills the residual; the result is still
     exact at the kept values and (the residual of an affine flow being 0) for affine flows."""

@@ -21,6 +21,7 @@ rejected one nearby (right values on a thin object, which its background outvote
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import cv2
@@ -101,7 +102,8 @@ def _global_affine(flow: np.ndarray, certainty: np.ndarray, x: np.ndarray, y: np
 
 
 def local_affine_fit(
-    flow: np.ndarray, certainty: np.ndarray, image: np.ndarray, spatial_sigma: float, color_scale: float
+    flow: np.ndarray, certainty: np.ndarray, image: np.ndarray, spatial_sigma: float, color_scale: float,
+    reach: float = math.inf,
 ) -> AffineFit:
     """The edge-aware first-order normalized convolution of a sparse flow.
 
@@ -111,6 +113,11 @@ def local_affine_fit(
         image: ``(H, W, 3)`` float32 RGB in [0, 1], the guide.
         spatial_sigma: the filter's spatial scale, pixels.
         color_scale: the filter's colour scale, in the image's units (see :func:`color_sigma`).
+        reach: how far the local model's slope is extrapolated: at a pixel farther than ``reach``
+            standard deviations (Mahalanobis distance) from the weighted centre of the values its
+            slope term is scaled back to that distance, so that a slope fitted to a few values on
+            one side does not grow without bound (inf: plain first-order fit, exact for any
+            affine flow; a finite reach is exact wherever the pixel lies within the values' spread).
 
     Returns:
         An :class:`AffineFit`. Where the weighted known positions nearly lie on a line (or
@@ -126,7 +133,7 @@ def local_affine_fit(
     moments = _moments(values, certainty, x, y)
     applicability = cv2.ximgproc.createDTFilter(image, float(spatial_sigma), float(color_scale), cv2.ximgproc.DTF_RF, 3)
     filtered = np.concatenate([applicability.filter(stack) for stack in moments], axis=-1)
-    fitted = _solve_affine(filtered, x[0], y[:, 0]) + trend
+    fitted = _solve_affine(filtered, x[0], y[:, 0], reach) + trend
     residual2 = np.where(certainty > 0, ((values + trend - fitted) ** 2).sum(-1), 0) * certainty
     misfit2 = applicability.filter(np.ascontiguousarray(residual2.astype(np.float32)))
     support = filtered[..., 0]
@@ -134,7 +141,7 @@ def local_affine_fit(
     return AffineFit(fitted, misfit, np.ascontiguousarray(support))
 
 
-def _solve_affine(filtered: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _solve_affine(filtered: np.ndarray, x: np.ndarray, y: np.ndarray, reach: float) -> np.ndarray:
     """The weighted least-squares affine model at every pixel, evaluated there, from the filtered moments.
 
     Works in float64 (the centred second moments are small differences of large ones), with
@@ -142,7 +149,8 @@ def _solve_affine(filtered: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndar
 
     Shape:
         filtered: ``(H, W, 12)`` float32, the moments in :func:`_moments`' order; x: ``(W,)``
-        and y: ``(H,)`` the fit's coordinates. Returns ``(H, W, 2)`` float32.
+        and y: ``(H,)`` the fit's coordinates; reach: see :func:`local_affine_fit`. Returns
+        ``(H, W, 2)`` float32.
     """
     moments = torch.from_numpy(filtered).permute(2, 0, 1).to(torch.float64, memory_format=torch.contiguous_format)
     weight = moments[0].clamp_min(1e-30)
@@ -156,6 +164,11 @@ def _solve_affine(filtered: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndar
     inverse_det = torch.where(spans_plane, 1.0 / torch.where(spans_plane, det, 1.0), 0.0)
     dx = torch.from_numpy(x.astype(np.float64))[None, :] - mean_x
     dy = torch.from_numpy(y.astype(np.float64))[:, None] - mean_y
+    if math.isfinite(reach):
+        # the pixel's Mahalanobis distance from the weighted centre of the values, in units of
+        # their spread: beyond ``reach`` the slope's contribution is scaled back to that distance
+        distance2 = (dx * dx * cyy - 2 * dx * dy * cxy + dy * dy * cxx) * inverse_det
+        inverse_det = inverse_det * torch.clamp(reach**2 / distance2.clamp_min(1e-30), max=1.0).sqrt()
     fitted = []
     for offset in (5, 8):
         mean_f = means[offset]

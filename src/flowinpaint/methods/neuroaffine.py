@@ -89,6 +89,8 @@ class NeuroaffineOptions(NeuroexplicitOptions):
         spatial_factor: the affine fit's spatial scale is ``spatial_factor / sqrt(density)``
             pixels, ``density`` the kept fraction of the pixels (about twice their spacing).
         color_factor: the fit's colour scale in units of the image's mean gradient magnitude.
+        reach: the fit's slope is extrapolated at most this many standard deviations of the
+            fitted positions from their weighted centre (see :func:`.local_affine.local_affine_fit`).
     """
 
     robust: bool = True
@@ -102,6 +104,7 @@ class NeuroaffineOptions(NeuroexplicitOptions):
     rescue_tolerance: float = 3.0
     spatial_factor: float = 2.0
     color_factor: float = 4.0
+    reach: float = 1.4
     residual: str = "filter"
     detail_factor: float = 0.5
 
@@ -111,7 +114,7 @@ class NeuroaffineOptions(NeuroexplicitOptions):
         if self.residual not in RESIDUAL_FILLS:
             raise ValueError(f"residual must be one of {', '.join(RESIDUAL_FILLS)}, got {self.residual!r}")
         for name in ("tolerance", "spread_factor", "slope", "support_radius", "support_sparsity", "rescue_tolerance",
-                     "spatial_factor", "color_factor", "detail_factor"):
+                     "spatial_factor", "color_factor", "reach", "detail_factor"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0) or (name.endswith("factor") and value == 0):
                 raise ValueError(f"{name} must be a finite number {'> 0' if name.endswith('factor') else '>= 0'}, got {value}")
@@ -193,7 +196,8 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
     if not fitted.any():
         fitted = agreeing = trusted
     base: AffineFit = local_affine_fit(flow, _certainty(fitted, problem), image,
-                                       options.spatial_factor / math.sqrt(float(fitted.mean())), color_scale)
+                                       options.spatial_factor / math.sqrt(float(fitted.mean())), color_scale,
+                                       options.reach)
     # a value its neighbours disagree with stays when the edge-aware fit of the others (which
     # reaches along its image region, not across) predicts it
     rescued = trusted & ~fitted & (np.linalg.norm(flow - base.flow, axis=-1) <= options.rescue_tolerance)
