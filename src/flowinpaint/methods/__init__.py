@@ -57,8 +57,9 @@ def inpaint(
         image: the reference image (frame 1), ``(H, W, 3)`` uint8 RGB or float in [0, 1], or
             greyscale ``(H, W)``; required by image-guided methods.
         method: a registered method name (``flowinpaint.method_names()``); the default,
-            ``neuroaffine``, is the most accurate here on real data, exact samples and matches
-            with outliers alike (see the README's results); ``neuroexplicit`` is the paper's.
+            ``neuroaffine``, is the most accurate here in most settings, on real and synthetic
+            data, exact samples and values with outliers alike (the README's results say where
+            it is not); ``neuroexplicit`` is the paper's.
         confidence: ``(H, W)`` weights in [0, 1] of the known values (e.g. match scores), or
             None to trust them alike. Methods that judge their known values (``neuroaffine``)
             weigh them by it; the others drop the values with confidence below 0.5.
