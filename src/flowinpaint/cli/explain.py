@@ -48,13 +48,13 @@ def _explain_default_method(args: argparse.Namespace, image: np.ndarray) -> int:
         raise UsageError(f"{args.image}: the image is {image.shape[0]}x{image.shape[1]} but the flow is {known.shape[0]}x{known.shape[1]}")
     out = output_folder(args.out)
     parts = explain(as_problem(flow, known, image, True, method.name), options)
-    divergence, curl = motion_derivatives(parts.base.flow)
-    summary = {"method": method.name, **affine_summary(parts)}
+    divergence, curl = derivatives = motion_derivatives(parts.base.flow)
+    summary = {"method": method.name, **affine_summary(parts, derivatives)}
     arrays = {"agreeing": parts.agreeing, "mutual": parts.mutual, "rescued": parts.rescued, "kept": parts.kept,
               "base": parts.base.flow, "misfit": parts.base.misfit, "support": parts.base.support,
               "residual": parts.residual, "dense": parts.dense, "confidence": parts.confidence,
               "divergence": divergence, "curl": curl}
-    _write_outputs(out, affine_explanation_figure(image, flow, parts), args.dpi, summary, arrays)
+    _write_outputs(out, affine_explanation_figure(image, flow, parts, derivatives), args.dpi, summary, arrays)
     decisions = ", ".join(f"{count} {name}" for name, count in summary["decisions"].items())
     print(f"wrote {out / 'explain.png'}, {out / 'parameters.json'} and {out / 'parameters.npz'} "
           f"({summary['known']} known values: {decisions})")

@@ -31,11 +31,13 @@ from scipy.spatial import cKDTree
 
 __all__ = [
     "AffineFit",
+    "NearestKnown",
     "color_sigma",
     "colour_contrast",
     "edge_aware_average",
     "local_affine_fit",
     "mutual_agreement",
+    "nearest_known",
     "neighbour_agreement",
 ]
 
@@ -201,8 +203,33 @@ def edge_aware_average(
     return np.where(weight > 1e-12, filtered[..., :2] / np.maximum(weight, 1e-12), 0).astype(np.float32)
 
 
+class NearestKnown(NamedTuple):
+    """The nearest other known pixels of every known pixel, rows in ``np.argwhere(known)`` order.
+
+    Attributes:
+        distance: ``(N, k)`` float64, pixels, nearest first.
+        index: ``(N, k)`` int, rows of ``np.argwhere(known)``.
+    """
+
+    distance: np.ndarray
+    index: np.ndarray
+
+
+def nearest_known(known: np.ndarray, neighbours: int) -> NearestKnown:
+    """The ``neighbours`` nearest other known pixels of each known pixel (fewer when there are
+    fewer; ``known`` needs at least two).
+
+    Shape:
+        known ``(H, W)`` bool with N true -> ``(N, min(neighbours, N - 1))`` arrays.
+    """
+    positions = np.argwhere(known).astype(np.float64)
+    distance, index = cKDTree(positions).query(positions, k=min(neighbours, len(positions) - 1) + 1)
+    return NearestKnown(distance[:, 1:], index[:, 1:])
+
+
 def neighbour_agreement(
-    flow: np.ndarray, known: np.ndarray, neighbours: int, tolerance: float, spread_factor: float, slope: float
+    flow: np.ndarray, known: np.ndarray, neighbours: int, tolerance: float, spread_factor: float, slope: float,
+    nearest: NearestKnown | None = None,
 ) -> np.ndarray:
     """Which known values agree with the motion of their nearest known neighbours.
 
@@ -217,22 +244,21 @@ def neighbour_agreement(
     Args:
         flow: ``(H, W, 2)`` float, pixels.
         known: ``(H, W)`` bool.
+        nearest: :func:`nearest_known` of ``known`` and ``neighbours``, when already computed.
 
     Returns:
         ``(H, W)`` bool: the known pixels that pass (a subset of ``known``). With fewer than
         three known pixels every one passes (there is no majority to compare with).
     """
-    count = int(known.sum())
-    if count < 3:
+    if int(known.sum()) < 3:
         return known.copy()
-    positions = np.argwhere(known).astype(np.float64)
+    distance, index = nearest if nearest is not None else nearest_known(known, neighbours)
     values = flow[known].astype(np.float64)
-    distance, index = cKDTree(positions).query(positions, k=min(neighbours, count - 1) + 1)
-    around = values[index[:, 1:]]
+    around = values[index]
     median = np.median(around, axis=1)
     spread = np.median(np.linalg.norm(around - median[:, None], axis=-1), axis=1)
     deviation = np.linalg.norm(values - median, axis=-1)
-    agrees = deviation <= tolerance + spread_factor * spread + slope * np.median(distance[:, 1:], axis=1)
+    agrees = deviation <= tolerance + spread_factor * spread + slope * np.median(distance, axis=1)
     kept = np.zeros_like(known)
     kept[known] = agrees
     return kept
@@ -268,7 +294,8 @@ def mutual_agreement(flow: np.ndarray, candidates: np.ndarray, radius: float, to
     return passed
 
 
-def colour_contrast(image: np.ndarray, known: np.ndarray, where: np.ndarray, neighbours: int) -> np.ndarray:
+def colour_contrast(image: np.ndarray, known: np.ndarray, where: np.ndarray, neighbours: int,
+                    nearest: NearestKnown | None = None) -> np.ndarray:
     """How far the colour at each pixel of ``where`` is from the median colour at its nearest known pixels.
 
     A right value that its neighbours outvote lies on a thin object or a small one, whose colour
@@ -280,15 +307,16 @@ def colour_contrast(image: np.ndarray, known: np.ndarray, where: np.ndarray, nei
         known: ``(H, W)`` bool: the pixels to compare with.
         where: ``(H, W)`` bool, a subset of ``known``: the pixels to measure.
         neighbours: how many nearest known pixels (other than itself) to compare with.
+        nearest: :func:`nearest_known` of ``known`` and ``neighbours``, when already computed.
 
     Returns:
         ``(H, W)`` float32: the RGB distance at ``where``, 0 elsewhere.
     """
     contrast = np.zeros(known.shape, np.float32)
-    count = int(known.sum())
-    if count < 2 or not where.any():
+    if int(known.sum()) < 2 or not where.any():
         return contrast
+    if nearest is None:
+        nearest = nearest_known(known, neighbours)
     colours = image[known].astype(np.float32)
-    index = cKDTree(np.argwhere(known)).query(np.argwhere(where), k=min(neighbours, count - 1) + 1)[1][:, 1:]
-    contrast[where] = np.linalg.norm(image[where] - np.median(colours[index], axis=1), axis=-1)
+    contrast[where] = np.linalg.norm(image[where] - np.median(colours[nearest.index[where[known]]], axis=1), axis=-1)
     return contrast

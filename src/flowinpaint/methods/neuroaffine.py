@@ -54,6 +54,7 @@ from .local_affine import (
     edge_aware_average,
     local_affine_fit,
     mutual_agreement,
+    nearest_known,
     neighbour_agreement,
 )
 from .neuroexplicit import NeuroexplicitOptions
@@ -166,14 +167,17 @@ class Explanation(NamedTuple):
     confidence: np.ndarray
 
 
-def _trusted_values(flow: np.ndarray, trusted: np.ndarray, image: np.ndarray,
+def _trusted_values(flow: np.ndarray, trusted: np.ndarray, image: np.ndarray, contrast_unit: float,
                     options: NeuroaffineOptions) -> tuple[np.ndarray, np.ndarray]:
-    """The values that pass the neighbour test, and those that fail it but pass the mutual one."""
+    """The values that pass the neighbour test, and those that fail it but pass the mutual one
+    (``contrast_unit``: the image's mean gradient, :func:`.local_affine.color_sigma` at factor 1)."""
+    nearest = nearest_known(trusted, options.neighbours) if trusted.sum() >= 3 else None
     agreeing = neighbour_agreement(flow, trusted, options.neighbours, options.tolerance, options.spread_factor,
-                                   options.slope)
+                                   options.slope, nearest)
     failed = trusted & ~agreeing
     if failed.any() and options.contrast_factor > 0:
-        failed &= colour_contrast(image, trusted, failed, options.neighbours) > options.contrast_factor * color_sigma(image, 1.0)
+        contrast = colour_contrast(image, trusted, failed, options.neighbours, nearest)
+        failed &= contrast > options.contrast_factor * contrast_unit
     mutual = np.zeros_like(trusted)
     if failed.any():
         radius = min(options.support_radius / math.sqrt(float(trusted.mean())),
@@ -188,10 +192,11 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
     flow = problem.flow[0].permute(1, 2, 0).numpy()
     image = np.ascontiguousarray(problem.image[0].permute(1, 2, 0).numpy())
     trusted = trusted_known(problem)[0, 0].numpy()
-    color_scale = color_sigma(image, options.color_factor)
+    contrast_unit = color_sigma(image, 1.0)
+    color_scale = options.color_factor * contrast_unit
     agreeing, mutual = trusted, np.zeros_like(trusted)
     if options.robust:
-        agreeing, mutual = _trusted_values(flow, trusted, image, options)
+        agreeing, mutual = _trusted_values(flow, trusted, image, contrast_unit, options)
     fitted = agreeing | mutual
     if not fitted.any():
         fitted = agreeing = trusted

@@ -57,10 +57,11 @@ def motion_derivatives(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (du_dx + dv_dy).astype(np.float32), (dv_dx - du_dy).astype(np.float32)
 
 
-def affine_summary(parts: Explanation) -> dict[str, Any]:
-    """Counts of each decision and statistics of the fit, for ``parameters.json``."""
+def affine_summary(parts: Explanation, derivatives: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
+    """Counts of each decision and statistics of the fit, for ``parameters.json``
+    (``derivatives``: :func:`motion_derivatives` of ``parts.base.flow``, when already computed)."""
     counts = {name: int(where.sum()) for name, where in _decisions(parts).items()}
-    divergence, curl = motion_derivatives(parts.base.flow)
+    divergence, curl = derivatives if derivatives is not None else motion_derivatives(parts.base.flow)
     statistics = {"misfit_px": parts.base.misfit, "support": parts.base.support, "confidence": parts.confidence,
                   "divergence_per_px": divergence, "curl_per_px": curl}
     return {
@@ -71,8 +72,10 @@ def affine_summary(parts: Explanation) -> dict[str, Any]:
     }
 
 
-def affine_explanation_figure(image: np.ndarray, flow: np.ndarray, parts: Explanation) -> Any:
-    """A matplotlib figure of one ``neuroaffine`` run (see the module docstring).
+def affine_explanation_figure(image: np.ndarray, flow: np.ndarray, parts: Explanation,
+                              derivatives: tuple[np.ndarray, np.ndarray] | None = None) -> Any:
+    """A matplotlib figure of one ``neuroaffine`` run (see the module docstring); ``derivatives``
+    as in :func:`affine_summary`.
 
     Shape:
         image ``(H, W, 3)`` float in [0, 1]; flow ``(H, W, 2)`` the sparse input (values at
@@ -85,7 +88,7 @@ def affine_explanation_figure(image: np.ndarray, flow: np.ndarray, parts: Explan
     from matplotlib.patches import Patch
 
     max_flow = max(float(np.linalg.norm(flow[parts.known], axis=-1).max(initial=0.0)), 1e-6)
-    divergence, curl = motion_derivatives(parts.base.flow)
+    divergence, curl = derivatives if derivatives is not None else motion_derivatives(parts.base.flow)
     # the colour range of the smooth motion, not of the jumps at motion edges
     smooth = parts.base.misfit < np.median(parts.base.misfit) + 1e-6
     span = max(float(np.percentile(np.abs(np.concatenate([divergence[smooth], curl[smooth]])), 95)), 1e-6)
