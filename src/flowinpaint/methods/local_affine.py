@@ -203,6 +203,22 @@ def edge_aware_average(
     return np.where(weight > 1e-12, filtered[..., :2] / np.maximum(weight, 1e-12), 0).astype(np.float32)
 
 
+def _length(vectors: np.ndarray) -> np.ndarray:
+    """Euclidean length along the last axis (as ``np.linalg.norm(..., axis=-1)``, several times faster)."""
+    return np.sqrt(np.einsum("...i,...i->...", vectors, vectors))
+
+
+def _median_of_rows(values: np.ndarray) -> np.ndarray:
+    """The median along axis 1 (as ``np.median(values, axis=1)``, with torch's multi-threaded sort).
+
+    Shape:
+        ``(N, k, ...)`` -> ``(N, ...)``.
+    """
+    ordered = torch.from_numpy(np.ascontiguousarray(values)).sort(dim=1).values
+    count = values.shape[1]
+    return ((ordered[:, (count - 1) // 2] + ordered[:, count // 2]) / 2).numpy()
+
+
 class NearestKnown(NamedTuple):
     """The nearest other known pixels of every known pixel, rows in ``np.argwhere(known)`` order.
 
@@ -223,7 +239,7 @@ def nearest_known(known: np.ndarray, neighbours: int) -> NearestKnown:
         known ``(H, W)`` bool with N true -> ``(N, min(neighbours, N - 1))`` arrays.
     """
     positions = np.argwhere(known).astype(np.float64)
-    distance, index = cKDTree(positions).query(positions, k=min(neighbours, len(positions) - 1) + 1)
+    distance, index = cKDTree(positions).query(positions, k=min(neighbours, len(positions) - 1) + 1, workers=-1)
     return NearestKnown(distance[:, 1:], index[:, 1:])
 
 
@@ -255,10 +271,10 @@ def neighbour_agreement(
     distance, index = nearest if nearest is not None else nearest_known(known, neighbours)
     values = flow[known].astype(np.float64)
     around = values[index]
-    median = np.median(around, axis=1)
-    spread = np.median(np.linalg.norm(around - median[:, None], axis=-1), axis=1)
-    deviation = np.linalg.norm(values - median, axis=-1)
-    agrees = deviation <= tolerance + spread_factor * spread + slope * np.median(distance, axis=1)
+    median = _median_of_rows(around)
+    spread = _median_of_rows(_length(around - median[:, None]))
+    deviation = _length(values - median)
+    agrees = deviation <= tolerance + spread_factor * spread + slope * _median_of_rows(distance)
     kept = np.zeros_like(known)
     kept[known] = agrees
     return kept
@@ -286,10 +302,11 @@ def mutual_agreement(flow: np.ndarray, candidates: np.ndarray, radius: float, to
         return passed
     positions = np.argwhere(candidates).astype(np.float64)
     values = flow[candidates].astype(np.float64)
-    distance, index = cKDTree(positions).query(positions, k=min(8, count - 1) + 1, distance_upper_bound=radius)
+    distance, index = cKDTree(positions).query(positions, k=min(8, count - 1) + 1, distance_upper_bound=radius,
+                                               workers=-1)
     distance, index = distance[:, 1:], index[:, 1:]
     found = np.isfinite(distance)
-    gap = np.linalg.norm(values[np.where(found, index, 0)] - values[:, None], axis=-1)
+    gap = _length(values[np.where(found, index, 0)] - values[:, None])
     passed[candidates] = (found & (gap <= tolerance + slope * np.where(found, distance, 0))).any(axis=1)
     return passed
 
@@ -318,5 +335,5 @@ def colour_contrast(image: np.ndarray, known: np.ndarray, where: np.ndarray, nei
     if nearest is None:
         nearest = nearest_known(known, neighbours)
     colours = image[known].astype(np.float32)
-    contrast[where] = np.linalg.norm(image[where] - np.median(colours[nearest.index[where[known]]], axis=1), axis=-1)
+    contrast[where] = _length(image[where] - _median_of_rows(colours[nearest.index[where[known]]]))
     return contrast
