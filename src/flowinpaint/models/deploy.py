@@ -12,11 +12,13 @@ the original in float32 (checked to 1e-4 px by the tests).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import io
 import warnings
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -55,10 +57,20 @@ def export_network(model: nn.Module, height: int, width: int, batch: int = 1) ->
         return torch.export.export(original, (example,))
 
 
+@contextlib.contextmanager
+def _quiet_weight_grouping() -> Iterator[None]:
+    """Silence torch's warning that a weight shares no storage with a complete tensor, which it
+    gives for every archive of this network's CPU weights (they are stored and read as they are)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="No complete tensor found in the group")
+        yield
+
+
 def save_network(program: ExportedProgram, path: str | Path) -> None:
     """Write ``program`` to ``path`` (a ``.pt2`` archive), atomically."""
     buffer = io.BytesIO()
-    torch.export.save(program, buffer)
+    with _quiet_weight_grouping():
+        torch.export.save(program, buffer)
     atomic_write_bytes(path, buffer.getvalue())
 
 
@@ -78,9 +90,7 @@ def load_network(path: str | Path) -> ExportedProgram:
         if not any(name.endswith("/archive_format") for name in archive.namelist()):
             raise ValueError(f"{not_a_program} (a zip archive without the .pt2 format record)")
     try:
-        with warnings.catch_warnings():
-            # torch's weight grouping warns on every load of an archive of CPU weights
-            warnings.filterwarnings("ignore", message="No complete tensor found in the group")
+        with _quiet_weight_grouping():
             return torch.export.load(path)
     except (RuntimeError, KeyError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{not_a_program} ({type(exc).__name__}: {exc})") from None
