@@ -3,10 +3,11 @@
 Reports, for a 1024x436 two-channel field: the time of one FSI step (eager torch, TorchInductor's
 compiled step, and the native C kernel that the compiled path uses for forward cycles), its
 ratio to a memory-bandwidth floor (the bytes one step must read and write divided by the
-measured copy bandwidth), and the time of ``eed`` run to convergence at 1 %, 5 % and 10 %
-density on a synthetic example with exact ground truth.
+measured copy bandwidth of a 128 MiB copy; a step whose arrays stay in the caches can beat it),
+and the time of ``eed`` run to convergence at 1 %, 5 % and 10 % density on a synthetic example
+with exact ground truth, beside OpenCV EPIC's time on the same input in the same run.
 
-    python benchmarks/solver_speed.py [--repeats 7]
+    python benchmarks/solver_speed.py [--repeats 7] [--output benchmarks/results/solver_speed.md]
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -27,6 +29,7 @@ from flowinpaint.diffusion.fused import fused_available, fused_fsi_cycle
 from flowinpaint.diffusion.native import native_library
 from flowinpaint.diffusion.structure import dominant_eigen, structure_tensor
 from flowinpaint.diffusion.tensor import tensor_from_eigen
+from speed import machine_line  # benchmarks/speed.py, beside this script
 
 HEIGHT, WIDTH = 436, 1024
 # One step reads u, the previous iterate and the data (2 float32 channels each), the known mask
@@ -80,33 +83,43 @@ def step_times(repeats: int, steps: int = 50) -> dict[str, float]:
         }
 
 
-def eed_times(repeats: int) -> list[tuple[float, float, float]]:
+def eed_times(repeats: int) -> list[tuple[float, float, float, float]]:
+    """``(density, eed seconds, eed EPE, epic seconds)`` per density, medians of warm runs."""
     sample = make_example((HEIGHT, WIDTH), seed=0)
     rows = []
     for density in (0.01, 0.05, 0.1):
         mask = uniform_mask(sample["valid"], density, seed=1)
-        def run(mask=mask):
-            return flowinpaint.inpaint(sample["flow"], mask, sample["image1"], method="eed")
+        def run(mask=mask, method="eed"):
+            return flowinpaint.inpaint(sample["flow"], mask, sample["image1"], method=method)
 
         seconds = median_seconds(run, repeats)
-        rows.append((density, seconds, flowinpaint.epe(run(), sample["flow"])))
+        peer = median_seconds(lambda mask=mask: run(mask, "epic"), repeats)
+        rows.append((density, seconds, flowinpaint.epe(run(), sample["flow"]), peer))
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--output", type=Path, help="also write the report to this Markdown file")
     args = parser.parse_args()
+    lines = ["# Speed of the explicit diffusion solver", "",
+             f"Command: `python benchmarks/solver_speed.py --repeats {args.repeats}`", "", f"Machine: {machine_line()}", ""]
     bandwidth = copy_bandwidth(args.repeats)
     floor = BYTES_PER_PIXEL * HEIGHT * WIDTH / bandwidth
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, compiled step available: {fused_available()}")
-    print(f"copy bandwidth {bandwidth / 1e9:.1f} GB/s; floor of one step at {WIDTH}x{HEIGHT}: {floor * 1e3:.2f} ms\n")
-    print("| FSI step | ms per step | x floor |\n| --- | --- | --- |")
+    lines += [f"Compiled step available: {fused_available()}; copy bandwidth {bandwidth / 1e9:.1f} GB/s; floor of one "
+              f"step at {WIDTH}x{HEIGHT}: {floor * 1e3:.2f} ms ({BYTES_PER_PIXEL} bytes per pixel).", "",
+              "| FSI step | ms per step | x floor |", "| --- | --- | --- |"]
     for name, seconds in step_times(args.repeats).items():
-        print(f"| {name} | {seconds * 1e3:.2f} | {seconds / floor:.1f} |")
-    print(f"\n| eed to convergence, {WIDTH}x{HEIGHT} | seconds (median) | EPE |\n| --- | --- | --- |")
-    for density, seconds, error in eed_times(args.repeats):
-        print(f"| {density:.0%} | {seconds:.2f} | {error:.3f} |")
+        lines.append(f"| {name} | {seconds * 1e3:.2f} | {seconds / floor:.1f} |")
+    lines += ["", f"| eed to convergence, {WIDTH}x{HEIGHT} | seconds (median) | EPE | epic seconds | x epic |",
+              "| --- | --- | --- | --- | --- |"]
+    for density, seconds, error, peer in eed_times(args.repeats):
+        lines.append(f"| {density:.0%} | {seconds:.2f} | {error:.3f} | {peer:.2f} | {seconds / peer:.2f} |")
+    report = "\n".join(lines) + "\n"
+    print(report, end="")
+    if args.output is not None:
+        args.output.write_text(report, encoding="utf-8")
 
 
 if __name__ == "__main__":

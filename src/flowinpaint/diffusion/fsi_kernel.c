@@ -11,6 +11,41 @@
 #include <stdint.h>
 #include <string.h>
 
+/* `known ? held : stepped`, as a bit mask: with a plain `?:` compilers move the arithmetic of
+ * `stepped` into a branch (floating-point arithmetic may trap), and the loop stops vectorising. */
+static inline __attribute__((always_inline)) float select_bits(uint8_t known, float held, float stepped) {
+    uint32_t h, s;
+    memcpy(&h, &held, sizeof h);
+    memcpy(&s, &stepped, sizeof s);
+    const uint32_t mask = -(uint32_t)(known != 0);
+    const uint32_t bits = (h & mask) | (s & ~mask);
+    float result;
+    memcpy(&result, &bits, sizeof result);
+    return result;
+}
+
+/* One row of one channel: `uc` points at the row's first pixel in the padded state `u`, `before`
+ * and `out` at the same pixel of the previous and next states. `per_pixel` is a constant at each
+ * call, so that the compiler emits one branch-free, vectorised loop for each kind of time step. */
+static inline __attribute__((always_inline)) void step_row(
+        const float *uc, const float *before, float *out, long W2, const float *e0, const float *s0,
+        const float *s1, const float *se0, const float *se1, const float *sw0, const float *sw1,
+        const uint8_t *fixed, const float *value, const float *t_row, float t_scalar, float w, long W,
+        int per_pixel) {
+    const float *up = uc - W2, *down = uc + W2;
+    #pragma omp simd
+    for (long x = 0; x < W; x++) {
+        const float p = uc[x];
+        const float flux = e0[x + 1] * (uc[x + 1] - p) + e0[x] * (uc[x - 1] - p)
+                         + s1[x] * (down[x] - p) + s0[x] * (up[x] - p)
+                         + se1[x + 1] * (down[x + 1] - p) + se0[x] * (up[x - 1] - p)
+                         + sw1[x] * (down[x - 1] - p) + sw0[x + 1] * (up[x + 1] - p);
+        const float t = per_pixel ? t_row[x] : t_scalar;
+        const float stepped = w * (p + t * flux) + (1.0f - w) * before[x];
+        out[x] = select_bits(fixed[x], value[x], stepped);
+    }
+}
+
 /* Pair weights, padded as flowinpaint.diffusion.fused.pad_stencil pads them:
  * east (B, H, W + 1), south (B, H + 1, W), south_east and south_west (B, H + 1, W + 1). */
 int fsi_cycle(float *states, const float *east, const float *south, const float *south_east,
@@ -44,21 +79,13 @@ int fsi_cycle(float *states, const float *east, const float *south, const float 
                 const float t_scalar = tau_per_pixel ? 0.0f : tau[b];
                 for (long c = 0; c < C; c++) {
                     const long offset = (b * C + c) * plane + (y + 1) * W2 + 1;
-                    const float *up = u + offset - W2, *uc = u + offset, *down = u + offset + W2;
-                    const float *before = prev + offset;
-                    float *out = next + offset;
                     const float *value = data + ((b * C + c) * H + y) * W;
-                    #pragma omp simd
-                    for (long x = 0; x < W; x++) {
-                        const float p = uc[x];
-                        const float flux = e0[x + 1] * (uc[x + 1] - p) + e0[x] * (uc[x - 1] - p)
-                                         + s1[x] * (down[x] - p) + s0[x] * (up[x] - p)
-                                         + se1[x + 1] * (down[x + 1] - p) + se0[x] * (up[x - 1] - p)
-                                         + sw1[x] * (down[x - 1] - p) + sw0[x + 1] * (up[x + 1] - p);
-                        const float t = tau_per_pixel ? t_row[x] : t_scalar;
-                        const float stepped = w * (p + t * flux) + (1.0f - w) * before[x];
-                        out[x] = fixed[x] ? value[x] : stepped;
-                    }
+                    if (t_row)
+                        step_row(u + offset, prev + offset, next + offset, W2, e0, s0, s1, se0, se1, sw0, sw1,
+                                 fixed, value, t_row, 0.0f, w, W, 1);
+                    else
+                        step_row(u + offset, prev + offset, next + offset, W2, e0, s0, s1, se0, se1, sw0, sw1,
+                                 fixed, value, 0, t_scalar, w, W, 0);
                 }
             }
         }
