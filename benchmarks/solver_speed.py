@@ -19,17 +19,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from speed import machine_line  # benchmarks/speed.py, beside this script
 
 import flowinpaint
 from flowinpaint.data.example import make_example
 from flowinpaint.data.masks import uniform_mask
-from flowinpaint.diffusion import fsi_cycle, www_stencil, www_time_step
-from flowinpaint.diffusion import fused
+from flowinpaint.diffusion import fsi_cycle, fused, www_stencil, www_time_step
 from flowinpaint.diffusion.fused import fused_available, fused_fsi_cycle
 from flowinpaint.diffusion.native import native_library
 from flowinpaint.diffusion.structure import dominant_eigen, structure_tensor
 from flowinpaint.diffusion.tensor import tensor_from_eigen
-from speed import machine_line  # benchmarks/speed.py, beside this script
 
 HEIGHT, WIDTH = 436, 1024
 # One step reads u, the previous iterate and the data (2 float32 channels each), the known mask
@@ -107,8 +106,9 @@ def main() -> None:
              f"Command: `python benchmarks/solver_speed.py --repeats {args.repeats}`", "", f"Machine: {machine_line()}", ""]
     bandwidth = copy_bandwidth(args.repeats)
     floor = BYTES_PER_PIXEL * HEIGHT * WIDTH / bandwidth
-    lines += [f"Compiled step available: {fused_available()}; copy bandwidth {bandwidth / 1e9:.1f} GB/s; floor of one "
-              f"step at {WIDTH}x{HEIGHT}: {floor * 1e3:.2f} ms ({BYTES_PER_PIXEL} bytes per pixel).", "",
+    summary = (f"Compiled step available: {fused_available()}; copy bandwidth {bandwidth / 1e9:.1f} GB/s; floor of one "
+               f"step at {WIDTH}x{HEIGHT}: {floor * 1e3:.2f} ms ({BYTES_PER_PIXEL} bytes per pixel).")
+    lines += [summary, "",
               "| FSI step | ms per step | x floor |", "| --- | --- | --- |"]
     for name, seconds in step_times(args.repeats).items():
         lines.append(f"| {name} | {seconds * 1e3:.2f} | {seconds / floor:.1f} |")

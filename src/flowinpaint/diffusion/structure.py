@@ -26,7 +26,7 @@ def gaussian_blur(x: Tensor, sigma: float) -> Tensor:
     """
     if sigma <= 0:
         return x
-    radius = max(1, int(math.ceil(3 * sigma)))
+    radius = max(1, math.ceil(3 * sigma))
     radius = min(radius, x.shape[-1] - 1, x.shape[-2] - 1)
     if radius < 1:
         return x
