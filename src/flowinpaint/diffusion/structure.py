@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..ops import channel_norm
 from .tensor import DiffusionTensor
 
 __all__ = ["cell_gradients", "dominant_eigen", "gaussian_blur", "gradient_outer_product", "structure_tensor"]
@@ -93,7 +94,7 @@ def dominant_eigen(tensor: DiffusionTensor) -> tuple[Tensor, Tensor, Tensor]:
     first = torch.cat([half_diff + radius, b], dim=1)
     second = torch.cat([b, radius - half_diff], dim=1)
     vector = torch.where(half_diff >= 0, first, second)
-    norm = vector.norm(dim=1, keepdim=True)
+    norm = channel_norm(vector)
     isotropic = norm <= torch.finfo(a.dtype).eps * (mean.abs() + torch.finfo(a.dtype).tiny)
     unit_x = torch.zeros_like(vector)
     unit_x[:, 0] = 1.0

@@ -32,6 +32,7 @@ from torch import Tensor, nn
 
 from ..io.torchfile import load_torch_file, save_torch_file
 from ..models.kinds import get_kind
+from ..ops import channel_norm
 from ..provenance import git_commit, portable_command
 from . import distributed
 from .config import FORMAT_VERSION, TrainConfig
@@ -194,7 +195,7 @@ def validate(model: nn.Module, batches: dict[float, dict[str, Tensor]], batch_si
         for first in range(0, batch["image"].shape[0], batch_size):
             part = {key: value[first:first + batch_size].to(device) for key, value in batch.items()}
             prediction = model(part["image"], part["flow"], part["known"])
-            error = torch.linalg.vector_norm(prediction - part["truth"], dim=1, keepdim=True)
+            error = channel_norm(prediction - part["truth"])
             total += float((error * part["valid"]).sum())
             count += float(part["valid"].sum())
         result[f"epe_{100 * density:g}%"] = total / max(count, 1.0)

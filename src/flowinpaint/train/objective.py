@@ -37,6 +37,7 @@ from ..models import (
 from ..models.flownets import MULTIPLE
 from ..models.kinds import kind_of
 from ..models.parametrisation import LevelDiffusion
+from ..ops import channel_norm
 
 __all__ = [
     "TEACHERS",
@@ -54,7 +55,7 @@ TEACHERS = ("", "eed")
 
 def epe_loss(prediction: Tensor, truth: Tensor, valid: Tensor) -> Tensor:
     """The end-point error averaged over the valid pixels (``(B,2,H,W)``, ``(B,2,H,W)``, ``(B,1,H,W)`` bool)."""
-    error = torch.linalg.vector_norm(prediction - truth, dim=1, keepdim=True)
+    error = channel_norm(prediction - truth)
     weight = valid.to(error.dtype)
     return (error * weight).sum() / weight.sum().clamp_min(1.0)
 
