@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
 
 import flowinpaint as fi
 from flowinpaint.data import make_example, make_sparse
+from flowinpaint.methods import local_affine
 from flowinpaint.methods.local_affine import (
     color_sigma,
     edge_aware_average,
@@ -78,6 +80,40 @@ def test_reach_bounds_how_far_a_slope_is_extrapolated():
     assert np.abs(capped[far]).max() <= 1.4 * spread * 0.5 * 2  # the capped one stays near the cluster's values
     inside = (slice(4, 9), slice(4, 9))  # within 1.4 spreads of the centre
     np.testing.assert_allclose(capped[inside], flow[inside], atol=1e-3)
+
+
+def _filtered_moments() -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Real filtered moments (a textured image, 5 % of a non-affine flow known, so that the reach
+    limit and near-singular pixels occur) and the fit's coordinates ``x (W,)``, ``y (H,)``."""
+    example = make_example(size=SIZE, seed=3)
+    known = uniform_mask(0.05, seed=3)
+    image = example["image1"].astype(np.float32) / 255
+    height, width = SIZE
+    x = ((np.arange(width, dtype=np.float32) - width / 2) / local_affine.COORDINATE_SCALE)[None, :]
+    y = ((np.arange(height, dtype=np.float32) - height / 2) / local_affine.COORDINATE_SCALE)[:, None]
+    moments = local_affine._moments(np.where(known[..., None], example["flow"], 0).astype(np.float32),
+                                    known.astype(np.float32), x, y)
+    applicability = cv2.ximgproc.createDTFilter(image, 8.0, 0.05, cv2.ximgproc.DTF_RF, 3)
+    return [applicability.filter(stack) for stack in moments], x[0], y[:, 0]
+
+
+@pytest.mark.parametrize("reach", [1.4, float("inf")])
+def test_the_c_affine_solve_equals_the_torch_one(reach):
+    if local_affine._affine_library() is None:
+        pytest.skip("no C compiler for the affine kernel")
+    filtered, x, y = _filtered_moments()
+    native = local_affine._solve_affine(filtered, x, y, reach)
+    np.testing.assert_allclose(native, local_affine._solve_affine_torch(filtered, x, y, reach), rtol=1e-6, atol=1e-5)
+    assert np.abs(native).max() > 1  # a real fit, not zeros
+
+
+def test_without_the_c_kernel_the_method_gives_the_same_flow(monkeypatch):
+    example = make_example(size=SIZE, seed=4)
+    known = uniform_mask(0.05, seed=4)
+    sparse = np.where(known[..., None], example["flow"], 0).astype(np.float32)
+    expected = fi.inpaint(sparse, known, example["image1"])
+    monkeypatch.setattr(local_affine, "_affine_library", lambda: None)
+    np.testing.assert_allclose(fi.inpaint(sparse, known, example["image1"]), expected, rtol=1e-5, atol=1e-4)
 
 
 def test_learned_residual_fill_keeps_the_known_values_and_is_affine_exact():
@@ -256,7 +292,7 @@ def test_gradients_reach_the_network_through_the_learned_residual_fill():
     sparse = make_sparse("uniform", example, 0.05, seed=0)
     image = example["image1"].astype(np.float32) / 255
     base = local_affine_fit(sparse.flow, sparse.mask.astype(np.float32), image, 9.0, color_sigma(image, 6.0)).flow
-    to_t = lambda array: torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)[None].float()  # noqa: E731
+    to_t = lambda array: torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)[None].float()
     residual = to_t(np.where(sparse.mask[..., None], sparse.flow - base, 0))
     known = torch.from_numpy(sparse.mask)[None, None]
     dense = model(to_t(image), residual, known) + to_t(base)

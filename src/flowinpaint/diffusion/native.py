@@ -8,86 +8,35 @@ arrays stay in the caches). It covers the forward cycle on the CPU in float32, t
 training step's backward needs included; everything else (float64, GPUs, the backward) stays with
 :mod:`.fused`.
 
-The shared library is compiled once per machine with ``-O3 -march=native -fopenmp`` into
-``$XDG_CACHE_HOME/flowinpaint`` (default ``~/.cache/flowinpaint``, the temporary folder where that
-cannot be written), keyed by the source, the flags, the compiler and the processor, and written
-atomically. Without a compiler, or when the build fails, :func:`native_library` is None (with one
-warning) and the callers use the torch kernels.
+The shared library is built once per machine (:mod:`flowinpaint.cbuild`); without a compiler, or
+when the build fails, :func:`native_library` is None (with one warning) and the callers use the
+torch kernels.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
-import hashlib
-import os
-import platform
-import shutil
-import subprocess
-import tempfile
-import warnings
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
+from ..cbuild import load_kernel
+
 __all__ = ["native_applicable", "native_fsi_cycle", "native_library"]
 
 SOURCE = Path(__file__).with_name("fsi_kernel.c")
-FLAGS = ("-O3", "-march=native", "-fopenmp", "-std=c99", "-shared", "-fPIC")
 _POINTER = ctypes.c_void_p
 _INT = ctypes.c_int
 _ARGUMENTS = [_POINTER] * 6 + [_INT] + [_POINTER] * 3 + [_INT, _POINTER] + [_INT] * 5
 
 
-def _processor() -> str:
-    """The processor's model and feature flags (what ``-march=native`` compiles for)."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return platform.processor() or platform.machine()
-    return "\n".join(sorted({line for line in lines if line.startswith(("model name", "flags"))}))
-
-
-def _cache_folder() -> Path:
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "flowinpaint"
-    try:
-        base.mkdir(parents=True, exist_ok=True)
-        if os.access(base, os.W_OK):
-            return base
-    except OSError:
-        pass
-    fallback = Path(tempfile.gettempdir()) / "flowinpaint"
-    fallback.mkdir(parents=True, exist_ok=True)
-    return fallback
-
-
-def _build(compiler: str) -> Path:
-    """The path of the compiled library, building it first if this machine has none yet."""
-    version = subprocess.run([compiler, "--version"], capture_output=True, text=True, check=False, timeout=30).stdout
-    key = hashlib.sha256("\0".join([SOURCE.read_text(encoding="utf-8"), *FLAGS, version, _processor()]).encode()).hexdigest()
-    folder = _cache_folder()
-    path = folder / f"fsi_kernel-{key[:16]}.so"
-    if not path.exists():
-        with tempfile.TemporaryDirectory(dir=folder) as scratch:
-            built = Path(scratch) / path.name
-            done = subprocess.run([compiler, *FLAGS, str(SOURCE), "-o", str(built)], capture_output=True, text=True, check=False, timeout=300)
-            if done.returncode != 0:
-                raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"{compiler} exited {done.returncode}")
-            os.replace(built, path)
-    return path
-
-
 @functools.lru_cache(maxsize=1)
 def native_library() -> ctypes.CDLL | None:
     """The loaded kernel library, or None where it cannot be built or loaded (warned once)."""
-    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        return None
-    try:
-        library = ctypes.CDLL(str(_build(compiler)))
-    except (OSError, RuntimeError, subprocess.SubprocessError) as error:
-        warnings.warn(f"native FSI kernel unavailable ({error}); using the torch kernels", stacklevel=2)
+    library = load_kernel(SOURCE, "native FSI kernel")
+    if library is None:
         return None
     library.fsi_cycle.restype = _INT
     library.fsi_cycle.argtypes = _ARGUMENTS

@@ -21,13 +21,18 @@ rejected one nearby (right values on a thin object, which its background outvote
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import math
+from pathlib import Path
 from typing import NamedTuple
 
 import cv2
 import numpy as np
 import torch
 from scipy.spatial import cKDTree
+
+from ..cbuild import load_kernel
 
 __all__ = [
     "AffineFit",
@@ -39,8 +44,10 @@ __all__ = [
     "mutual_agreement",
     "nearest_known",
     "neighbour_agreement",
+    "vector_length",
 ]
 
+AFFINE_SOURCE = Path(__file__).with_name("affine_kernel.c")
 COORDINATE_SCALE = 32.0  # pixels per unit of the fit's coordinates (keeps float32 moments accurate)
 MIN_COLOR_SIGMA = 1e-3  # a flat image has no edges: any positive colour scale acts the same
 
@@ -79,7 +86,8 @@ def color_sigma(image: np.ndarray, factor: float) -> float:
 
 def _moments(flow: np.ndarray, certainty: np.ndarray, x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
     """The 12 certainty-weighted moment images, as three ``(H, W, 4)`` float32 stacks (what one
-    filter call takes): ``(1, x, y, x^2)``, ``(xy, y^2, u, ux)``, ``(uy, v, vx, vy)``, times ``c``."""
+    filter call takes): ``(1, x, y, x^2)``, ``(xy, y^2, u, ux)``, ``(uy, v, vx, vy)``, times ``c``
+    (flow ``(H, W, 2)``, certainty ``(H, W)``; x and y the coordinates, any shapes that broadcast to it)."""
     c = certainty
     cx, cy = c * x, c * y
     u, v = flow[..., 0] * c, flow[..., 1] * c
@@ -95,12 +103,16 @@ def _global_affine(flow: np.ndarray, certainty: np.ndarray, x: np.ndarray, y: np
 
     The local fit works on the flow minus this trend: smaller values keep more of float32's
     digits in the filtered moments (and an affine flow leaves nothing to filter).
+
+    Shape:
+        flow ``(H, W, 2)``, certainty ``(H, W)``; x ``(1, W)`` and y ``(H, 1)`` the fit's coordinates.
     """
-    where = certainty > 0
-    weights = np.sqrt(certainty[where].astype(np.float64))
-    design = np.stack([np.ones_like(weights), x[where], y[where]], axis=1)
-    coefficients = np.linalg.lstsq(design * weights[:, None], flow[where].astype(np.float64) * weights[:, None], rcond=None)[0]
-    return (np.stack([np.ones_like(x), x, y], axis=-1).astype(np.float64) @ coefficients).astype(np.float32)
+    rows, columns = np.nonzero(certainty > 0)
+    weights = np.sqrt(certainty[rows, columns].astype(np.float64))
+    design = np.stack([np.ones_like(weights), x[0, columns], y[rows, 0]], axis=1)
+    values = flow[rows, columns].astype(np.float64)
+    coefficients = np.linalg.lstsq(design * weights[:, None], values * weights[:, None], rcond=None)[0].astype(np.float32)
+    return coefficients[0] + x[..., None] * coefficients[1] + y[..., None] * coefficients[2]
 
 
 def local_affine_fit(
@@ -126,35 +138,60 @@ def local_affine_fit(
         there are fewer than three) the slope is dropped and the fit is the weighted mean.
     """
     height, width = certainty.shape
-    rows, columns = np.mgrid[0:height, 0:width].astype(np.float32)
-    x = (columns - width / 2) / COORDINATE_SCALE
-    y = (rows - height / 2) / COORDINATE_SCALE
+    x = ((np.arange(width, dtype=np.float32) - width / 2) / COORDINATE_SCALE)[None, :]
+    y = ((np.arange(height, dtype=np.float32) - height / 2) / COORDINATE_SCALE)[:, None]
     certainty = certainty.astype(np.float32)
     trend = _global_affine(flow, certainty, x, y)
     values = np.where(certainty[..., None] > 0, flow - trend, 0).astype(np.float32)
     moments = _moments(values, certainty, x, y)
     applicability = cv2.ximgproc.createDTFilter(image, float(spatial_sigma), float(color_scale), cv2.ximgproc.DTF_RF, 3)
-    filtered = np.concatenate([applicability.filter(stack) for stack in moments], axis=-1)
+    filtered = [applicability.filter(stack) for stack in moments]
     fitted = _solve_affine(filtered, x[0], y[:, 0], reach) + trend
     residual2 = np.where(certainty > 0, ((values + trend - fitted) ** 2).sum(-1), 0) * certainty
     misfit2 = applicability.filter(np.ascontiguousarray(residual2.astype(np.float32)))
-    support = filtered[..., 0]
+    support = filtered[0][..., 0]
     misfit = np.sqrt(np.maximum(misfit2 / np.maximum(support, 1e-30), 0)).astype(np.float32)
     return AffineFit(fitted, misfit, np.ascontiguousarray(support))
 
 
-def _solve_affine(filtered: np.ndarray, x: np.ndarray, y: np.ndarray, reach: float) -> np.ndarray:
+@functools.lru_cache(maxsize=1)
+def _affine_library() -> ctypes.CDLL | None:
+    """The C kernel of :func:`_solve_affine` (``affine_kernel.c``), or None where it cannot be built."""
+    library = load_kernel(AFFINE_SOURCE, "native affine kernel")
+    if library is not None:
+        library.affine_solve.restype = None
+        library.affine_solve.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_double, ctypes.c_int, ctypes.c_void_p,
+                                                                  ctypes.c_long, ctypes.c_long, ctypes.c_int]
+    return library
+
+
+def _solve_affine(filtered: list[np.ndarray], x: np.ndarray, y: np.ndarray, reach: float) -> np.ndarray:
     """The weighted least-squares affine model at every pixel, evaluated there, from the filtered moments.
 
-    Works in float64 (the centred second moments are small differences of large ones), with
-    torch's multi-threaded element-wise operations.
+    Runs the C kernel (one pass, float64 per pixel, all cores) where it builds, else
+    :func:`_solve_affine_torch`; both compute the same in float64.
 
     Shape:
-        filtered: ``(H, W, 12)`` float32, the moments in :func:`_moments`' order; x: ``(W,)``
+        filtered: three ``(H, W, 4)`` float32, the moments in :func:`_moments`' order; x: ``(W,)``
         and y: ``(H,)`` the fit's coordinates; reach: see :func:`local_affine_fit`. Returns
         ``(H, W, 2)`` float32.
     """
-    moments = torch.from_numpy(filtered).permute(2, 0, 1).to(torch.float64, memory_format=torch.contiguous_format)
+    library = _affine_library()
+    if library is None:
+        return _solve_affine_torch(filtered, x, y, reach)
+    height, width = filtered[0].shape[:2]
+    first, second, third = (np.ascontiguousarray(stack, dtype=np.float32) for stack in filtered)
+    xs, ys = np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(y, dtype=np.float32)
+    fitted = np.empty((height, width, 2), np.float32)
+    library.affine_solve(first.ctypes.data, second.ctypes.data, third.ctypes.data, xs.ctypes.data, ys.ctypes.data, float(reach) if math.isfinite(reach) else 0.0,
+                         int(math.isfinite(reach)), fitted.ctypes.data, height, width, torch.get_num_threads())
+    return fitted
+
+
+def _solve_affine_torch(filtered: list[np.ndarray], x: np.ndarray, y: np.ndarray, reach: float) -> np.ndarray:
+    """:func:`_solve_affine` (same arguments and shapes) with torch's multi-threaded element-wise
+    operations in float64: the path where the C kernel cannot be built."""
+    moments = torch.from_numpy(np.concatenate(filtered, axis=-1)).permute(2, 0, 1).to(torch.float64, memory_format=torch.contiguous_format)
     weight = moments[0].clamp_min(1e-30)
     means = moments[1:] / weight  # x, y, xx, xy, yy, u, ux, uy, v, vx, vy
     mean_x, mean_y = means[0], means[1]
@@ -203,7 +240,7 @@ def edge_aware_average(
     return np.where(weight > 1e-12, filtered[..., :2] / np.maximum(weight, 1e-12), 0).astype(np.float32)
 
 
-def _length(vectors: np.ndarray) -> np.ndarray:
+def vector_length(vectors: np.ndarray) -> np.ndarray:
     """Euclidean length along the last axis (as ``np.linalg.norm(..., axis=-1)``, several times faster)."""
     return np.sqrt(np.einsum("...i,...i->...", vectors, vectors))
 
@@ -272,8 +309,8 @@ def neighbour_agreement(
     values = flow[known].astype(np.float64)
     around = values[index]
     median = _median_of_rows(around)
-    spread = _median_of_rows(_length(around - median[:, None]))
-    deviation = _length(values - median)
+    spread = _median_of_rows(vector_length(around - median[:, None]))
+    deviation = vector_length(values - median)
     agrees = deviation <= tolerance + spread_factor * spread + slope * _median_of_rows(distance)
     kept = np.zeros_like(known)
     kept[known] = agrees
@@ -306,7 +343,7 @@ def mutual_agreement(flow: np.ndarray, candidates: np.ndarray, radius: float, to
                                                workers=-1)
     distance, index = distance[:, 1:], index[:, 1:]
     found = np.isfinite(distance)
-    gap = _length(values[np.where(found, index, 0)] - values[:, None])
+    gap = vector_length(values[np.where(found, index, 0)] - values[:, None])
     passed[candidates] = (found & (gap <= tolerance + slope * np.where(found, distance, 0))).any(axis=1)
     return passed
 
@@ -335,5 +372,5 @@ def colour_contrast(image: np.ndarray, known: np.ndarray, where: np.ndarray, nei
     if nearest is None:
         nearest = nearest_known(known, neighbours)
     colours = image[known].astype(np.float32)
-    contrast[where] = _length(image[where] - _median_of_rows(colours[nearest.index[where[known]]]))
+    contrast[where] = vector_length(image[where] - _median_of_rows(colours[nearest.index[where[known]]]))
     return contrast

@@ -56,6 +56,7 @@ from .local_affine import (
     mutual_agreement,
     nearest_known,
     neighbour_agreement,
+    vector_length,
 )
 from .neuroexplicit import NeuroexplicitOptions
 from .neuroexplicit import run as run_neuroexplicit
@@ -205,7 +206,7 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
                                        options.reach)
     # a value its neighbours disagree with stays when the edge-aware fit of the others (which
     # reaches along its image region, not across) predicts it
-    rescued = trusted & ~fitted & (np.linalg.norm(flow - base.flow, axis=-1) <= options.rescue_tolerance)
+    rescued = trusted & ~fitted & (vector_length(flow - base.flow) <= options.rescue_tolerance)
     kept = fitted | rescued
     residual = np.where(kept[..., None], flow - base.flow, 0).astype(np.float32)
     residual = _fill_residual(residual, kept, problem, image, color_scale, options)

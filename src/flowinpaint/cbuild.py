@@ -1,0 +1,79 @@
+"""The package's small C kernels: compiled once per machine by the system's C compiler, then loaded.
+
+A kernel's shared library is compiled with ``-O3 -march=native -fopenmp`` into
+``$XDG_CACHE_HOME/flowinpaint`` (default ``~/.cache/flowinpaint``, the temporary folder where that
+cannot be written), keyed by the source, the flags, the compiler and the processor, and written
+atomically. Without a compiler, or when the build fails, :func:`load_kernel` returns None (and
+warns); every caller then has a torch or numpy path that computes the same thing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import warnings
+from pathlib import Path
+
+__all__ = ["FLAGS", "load_kernel"]
+
+FLAGS = ("-O3", "-march=native", "-fopenmp", "-std=c99", "-shared", "-fPIC")
+
+
+def _processor() -> str:
+    """The processor's model and feature flags (what ``-march=native`` compiles for)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return platform.processor() or platform.machine()
+    return "\n".join(sorted({line for line in lines if line.startswith(("model name", "flags"))}))
+
+
+def _cache_folder() -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "flowinpaint"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        if os.access(base, os.W_OK):
+            return base
+    except OSError:
+        pass
+    fallback = Path(tempfile.gettempdir()) / "flowinpaint"
+    fallback.mkdir(parents=True, exist_ok=True)
+    return fallback
+
+
+def _build(source: Path, compiler: str) -> Path:
+    """The path of ``source``'s compiled library, building it first if this machine has none yet."""
+    version = subprocess.run([compiler, "--version"], capture_output=True, text=True, check=False, timeout=30).stdout
+    key = hashlib.sha256("\0".join([source.read_text(encoding="utf-8"), *FLAGS, version, _processor()]).encode()).hexdigest()
+    folder = _cache_folder()
+    path = folder / f"{source.stem}-{key[:16]}.so"
+    if not path.exists():
+        with tempfile.TemporaryDirectory(dir=folder) as scratch:
+            built = Path(scratch) / path.name
+            done = subprocess.run([compiler, *FLAGS, str(source), "-o", str(built)], capture_output=True, text=True, check=False, timeout=300)
+            if done.returncode != 0:
+                raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"{compiler} exited {done.returncode}")
+            os.replace(built, path)
+    return path
+
+
+def load_kernel(source: Path, description: str) -> ctypes.CDLL | None:
+    """The loaded library of the C file ``source``, or None where it cannot be built or loaded.
+
+    Args:
+        source: the kernel's C source (shipped in the package).
+        description: what it is, for the warning (e.g. ``"native FSI kernel"``).
+    """
+    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        return None
+    try:
+        return ctypes.CDLL(str(_build(source, compiler)))
+    except (OSError, RuntimeError, subprocess.SubprocessError) as error:
+        warnings.warn(f"{description} unavailable ({error}); using the torch kernels", stacklevel=3)
+        return None
