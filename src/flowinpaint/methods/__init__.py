@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import torch
 from torch import Tensor
 
 from . import amle, eed, laplace, lb, learned, neuroaffine, neuroexplicit, peers  # noqa: F401  (each registers its method)
@@ -24,8 +26,8 @@ from .sparse import SparseFlow, points_to_sparse
 from .validation import as_problem
 
 __all__ = [
-    "DEFAULT_METHOD", "Method", "Problem", "Solution", "SparseFlow", "get_method", "inpaint", "method_names",
-    "points_to_sparse", "register",
+    "DEFAULT_METHOD", "Method", "Problem", "Solution", "SparseFlow", "get_method", "inpaint", "inpaint_batch",
+    "method_names", "points_to_sparse", "register",
 ]
 
 
@@ -36,6 +38,39 @@ def _judged(method: Method, outcome: Tensor | Solution) -> Solution | None:
             raise TypeError(f"method {method.name!r} says it judges its known values but returned no Solution")
         return outcome
     return None
+
+
+def _check_confidence_request(method: Method, return_confidence: bool) -> None:
+    if return_confidence and not method.judges_known:
+        estimating = [name for name in method_names() if get_method(name).judges_known]
+        raise ValueError(f"method {method.name!r} estimates no confidence; methods that do: {', '.join(estimating)}")
+
+
+def _prepared(method: Method, flow: Any, mask: Any, image: Any | None, confidence: Any | None) -> Problem:
+    """The validated problem; for a method that does not judge its known values, the known values
+    the user trusts less than ``KEEP_CONFIDENCE`` dropped."""
+    problem = as_problem(flow, mask, image, method.needs_image, method.name, confidence)
+    if problem.confidence is not None and not method.judges_known:
+        trusted = trusted_known(problem)
+        if not trusted.any():
+            raise ValueError(f"no known value has confidence >= {KEEP_CONFIDENCE}, which method {method.name!r} needs")
+        problem = Problem(problem.flow.masked_fill(~trusted, 0.0), trusted, problem.image)
+    return problem
+
+
+def _finished(method: Method, problem: Problem, outcome: Tensor | Solution,
+              return_confidence: bool) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """The method's ``(1, 2, H, W)`` outcome as the ``(H, W, 2)`` array :func:`inpaint` returns,
+    the kept known values exactly their input (and the confidence, if asked for)."""
+    solution = _judged(method, outcome)
+    dense_t = solution.flow if solution is not None else outcome
+    kept = (solution.kept if solution is not None else problem.known)[0, 0].numpy()
+    dense = dense_t[0].permute(1, 2, 0).numpy().astype(np.float32)
+    dense[kept] = problem.flow[0].permute(1, 2, 0).numpy()[kept]
+    if return_confidence:
+        assert solution is not None  # checked by _check_confidence_request
+        return dense, solution.confidence[0, 0].numpy().astype(np.float32)
+    return dense
 
 
 def inpaint(
@@ -79,22 +114,83 @@ def inpaint(
     """
     chosen = get_method(method)
     settings = build_options(chosen, options)
-    if return_confidence and not chosen.judges_known:
-        estimating = [name for name in method_names() if get_method(name).judges_known]
-        raise ValueError(f"method {method!r} estimates no confidence; methods that do: {', '.join(estimating)}")
-    problem = as_problem(flow, mask, image, chosen.needs_image, method, confidence)
-    if problem.confidence is not None and not chosen.judges_known:
-        trusted = trusted_known(problem)
-        if not trusted.any():
-            raise ValueError(f"no known value has confidence >= {KEEP_CONFIDENCE}, which method {method!r} needs")
-        problem = Problem(problem.flow.masked_fill(~trusted, 0.0), trusted, problem.image)
-    outcome = chosen.run(problem, settings)
-    solution = _judged(chosen, outcome)
-    dense_t = solution.flow if solution is not None else outcome
-    kept = (solution.kept if solution is not None else problem.known)[0, 0].numpy()
-    dense = dense_t[0].permute(1, 2, 0).numpy().astype(np.float32)
-    dense[kept] = problem.flow[0].permute(1, 2, 0).numpy()[kept]
-    if return_confidence:
-        assert solution is not None  # checked above
-        return dense, solution.confidence[0, 0].numpy().astype(np.float32)
-    return dense
+    _check_confidence_request(chosen, return_confidence)
+    problem = _prepared(chosen, flow, mask, image, confidence)
+    return _finished(chosen, problem, chosen.run(problem, settings), return_confidence)
+
+
+def _per_frame(name: str, values: Sequence[Any] | None, count: int | None) -> list[Any]:
+    """``values`` as a list of one entry per frame (``count`` of them; None: any number), or
+    ``count`` Nones for None."""
+    if values is None and count is not None:
+        return [None] * count
+    if values is None or isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
+        raise ValueError(f"{name} must be a sequence with one entry per frame, got {type(values).__name__}")
+    if count is not None and len(values) != count:
+        raise ValueError(f"{name} has {len(values)} entries for {count} flows; give one per frame")
+    return list(values)
+
+
+def inpaint_batch(
+    flows: Sequence[Any],
+    masks: Sequence[Any],
+    images: Sequence[Any] | None = None,
+    method: str = DEFAULT_METHOD,
+    *,
+    confidences: Sequence[Any] | None = None,
+    return_confidence: bool = False,
+    batch_size: int = 8,
+    **options: Any,
+) -> list[np.ndarray] | list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`inpaint` for many frames: the same results, the networks run on stacks of frames.
+
+    The methods with a network (``neuroexplicit``, ``flownets``, ``wgain``, ``pd``) run each
+    group of up to ``batch_size`` frames of one size as one ``(B, ...)`` forward pass (on a GPU
+    with ``device="cuda"`` that is where batches pay); the others run frame by frame. Every frame
+    is checked before any runs.
+
+    Args:
+        flows, masks: one ``(H, W, 2)`` flow and ``(H, W)`` bool mask per frame (sizes may differ).
+        images: one reference image per frame, or None (see :func:`inpaint`).
+        method, return_confidence, options: as for :func:`inpaint`, the same for every frame.
+        confidences: one ``(H, W)`` confidence (or None) per frame, or None.
+        batch_size: frames per forward pass, at least 1.
+
+    Returns:
+        A list with :func:`inpaint`'s result for each frame, in order.
+
+    Raises:
+        ValueError: as :func:`inpaint`, the message starting with the index of the bad frame;
+            lists of different lengths; a ``batch_size`` that is not an integer >= 1.
+    """
+    chosen = get_method(method)
+    settings = build_options(chosen, options)
+    _check_confidence_request(chosen, return_confidence)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    flows = _per_frame("flows", flows, None)
+    count = len(flows)
+    frames = zip(flows, _per_frame("masks", masks, count), _per_frame("images", images, count),
+                 _per_frame("confidences", confidences, count), strict=True)
+    problems = []
+    for index, (flow, mask, image, confidence) in enumerate(frames):
+        try:
+            problems.append(_prepared(chosen, flow, mask, image, confidence))
+        except ValueError as error:
+            raise ValueError(f"frame {index}: {error}") from None
+    results: list[Any] = [None] * count
+    groups: dict[tuple[int, int], list[int]] = {}
+    for index, problem in enumerate(problems):
+        groups.setdefault(tuple(problem.flow.shape[-2:]) if chosen.batched else (index, -1), []).append(index)
+    for members in groups.values():
+        for first in range(0, len(members), batch_size):
+            chunk = members[first:first + batch_size]
+            parts = [problems[index] for index in chunk]
+            stacked = parts[0] if len(parts) == 1 else Problem(
+                torch.cat([part.flow for part in parts]), torch.cat([part.known for part in parts]),
+                torch.cat([part.image for part in parts]) if all(part.image is not None for part in parts) else None)
+            outcome = chosen.run(stacked, settings)
+            for offset, index in enumerate(chunk):
+                part = outcome if len(parts) == 1 else outcome[offset:offset + 1]
+                results[index] = _finished(chosen, problems[index], part, return_confidence)
+    return results

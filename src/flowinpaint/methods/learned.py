@@ -27,7 +27,8 @@ __all__ = ["LearnedOptions", "PDOptions", "run_network"]
 
 
 def run_network(problem: Problem, model_name: str, device: str, min_size: int = 1, **forward_options: Any) -> Tensor:
-    """The dense flow ``(1, 2, H, W)`` of the (cached) model ``model_name`` for ``problem``.
+    """The dense flow ``(B, 2, H, W)`` of the (cached) model ``model_name`` for ``problem`` (a
+    stack of ``B`` problems of one size, see :func:`flowinpaint.inpaint_batch`).
 
     Args:
         min_size: pad images to at least this many pixels per side (the model's pyramid needs).
@@ -113,7 +114,7 @@ def register_baseline(name: str, summary: str, options_type: type = LearnedOptio
         return run_network(problem, options.model or name, options.device, **keywords)
 
     register(Method(name, summary, options_type, run, needs_image=True, unavailable=lambda: shipped(name),
-                    parameter_count=lambda options: network_parameters(options.model or name)))
+                    parameter_count=lambda options: network_parameters(options.model or name), batched=True))
 
 
 register_baseline("flownets", "learned baseline: FlowNetS-style CNN from image, sparse flow and mask (shipped weights)")

@@ -62,5 +62,6 @@ register(
         needs_image=True,
         unavailable=lambda: shipped("default"),
         parameter_count=lambda options: network_parameters(options.model),
+        batched=True,
     )
 )

@@ -84,6 +84,9 @@ class Method:
             methods out with that note.
         parameter_count: given the method's options, the trainable parameters it runs with (a
             GAN's generator only), or None for methods without a network.
+        batched: whether ``run`` also takes a stack of problems of one size (``B > 1`` in every
+            tensor) and returns their ``(B, 2, H, W)`` flows in one pass (the networks);
+            :func:`flowinpaint.inpaint_batch` runs the other methods frame by frame.
     """
 
     name: str
@@ -94,6 +97,7 @@ class Method:
     judges_known: bool = False
     unavailable: Callable[[], str | None] = lambda: None
     parameter_count: Callable[[Any], int | None] = lambda options: None
+    batched: bool = False
 
 
 _REGISTRY: dict[str, Method] = {}
@@ -105,6 +109,8 @@ def register(method: Method) -> Method:
         raise ValueError(f"method {method.name!r} is already registered")
     if not dataclasses.is_dataclass(method.options_type):
         raise TypeError(f"options of {method.name!r} must be a dataclass")
+    if method.batched and method.judges_known:
+        raise ValueError(f"method {method.name!r}: a batched method cannot judge its known values (one Solution per frame)")
     _REGISTRY[method.name] = method
     return method
 
