@@ -89,12 +89,14 @@ def _filtered_moments() -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     known = uniform_mask(0.05, seed=3)
     image = example["image1"].astype(np.float32) / 255
     height, width = SIZE
-    x = ((np.arange(width, dtype=np.float32) - width / 2) / local_affine.COORDINATE_SCALE)[None, :]
-    y = ((np.arange(height, dtype=np.float32) - height / 2) / local_affine.COORDINATE_SCALE)[:, None]
-    moments = local_affine._moments(np.where(known[..., None], example["flow"], 0).astype(np.float32),
-                                    known.astype(np.float32), x, y)
+    x = (np.arange(width, dtype=np.float32) - width / 2) / local_affine.COORDINATE_SCALE
+    y = (np.arange(height, dtype=np.float32) - height / 2) / local_affine.COORDINATE_SCALE
+    rows, columns = np.nonzero(known)
+    points = local_affine.KnownPoints(rows, columns, np.ones(rows.size, np.float32), x[columns], y[rows],
+                                      example["flow"][rows, columns])
+    moments = local_affine._moments(points, SIZE)
     applicability = cv2.ximgproc.createDTFilter(image, 8.0, 0.05, cv2.ximgproc.DTF_RF, 3)
-    return [applicability.filter(stack) for stack in moments], x[0], y[:, 0]
+    return [applicability.filter(stack) for stack in moments], x, y
 
 
 @pytest.mark.parametrize("reach", [1.4, float("inf")])
@@ -102,8 +104,11 @@ def test_the_c_affine_solve_equals_the_torch_one(reach):
     if local_affine._affine_library() is None:
         pytest.skip("no C compiler for the affine kernel")
     filtered, x, y = _filtered_moments()
-    native = local_affine._solve_affine(filtered, x, y, reach)
-    np.testing.assert_allclose(native, local_affine._solve_affine_torch(filtered, x, y, reach), rtol=1e-6, atol=1e-5)
+    trend = np.float32([[1.5, -2.0], [0.25, 0.1], [-0.3, 0.05]])  # of 1, x, y for u and v
+    native = local_affine._solve_affine(filtered, x, y, reach, trend)
+    expected = local_affine._solve_affine_torch(filtered, x, y, reach) + trend[0] + x[None, :, None] * trend[1] \
+        + y[:, None, None] * trend[2]
+    np.testing.assert_allclose(native, expected, rtol=1e-6, atol=1e-5)
     assert np.abs(native).max() > 1  # a real fit, not zeros
 
 

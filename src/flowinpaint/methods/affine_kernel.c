@@ -10,8 +10,11 @@
 #include <math.h>
 
 /* first, second, third: (H, W, 4) float32 each, the moments 0-3, 4-7 and 8-11; xs: (W,) and ys: (H,) the fit's coordinates; reach: the slope's
- * extrapolation limit in standard deviations (finite_reach = 0: none); fitted: (H, W, 2) float32. */
-void affine_solve(const float *first, const float *second, const float *third, const float *xs, const float *ys, double reach, int finite_reach,
+ * extrapolation limit in standard deviations (finite_reach = 0: none); trend: (3, 2) float32, the
+ * global affine flow (coefficients of 1, x, y for u and v) the moments were taken of, added back
+ * in float32; fitted: (H, W, 2) float32. */
+void affine_solve(const float *first, const float *second, const float *third, const float *xs, const float *ys,
+                  const float *trend, double reach, int finite_reach,
                   float *fitted, long height, long width, int threads) {
     const double reach2 = reach * reach;
     #pragma omp parallel for schedule(static) num_threads(threads)
@@ -44,8 +47,9 @@ void affine_solve(const float *first, const float *second, const float *third, c
                 const double mean_f = means[5 + 3 * f];
                 const double cfx = means[6 + 3 * f] - mean_x * mean_f;
                 const double cfy = means[7 + 3 * f] - mean_y * mean_f;
-                fitted[(row * width + column) * 2 + f] =
-                    (float)(mean_f + ((cfx * cyy - cfy * cxy) * dx + (cfy * cxx - cfx * cxy) * dy) * inverse_det);
+                const float local = (float)(mean_f + ((cfx * cyy - cfy * cxy) * dx + (cfy * cxx - cfx * cxy) * dy) * inverse_det);
+                const float global = trend[f] + xs[column] * trend[2 + f] + ys[row] * trend[4 + f];
+                fitted[(row * width + column) * 2 + f] = local + global;
             }
         }
     }

@@ -84,35 +84,59 @@ def color_sigma(image: np.ndarray, factor: float) -> float:
     return max(factor * float(np.hypot(dx, dy).mean()), MIN_COLOR_SIGMA)
 
 
-def _moments(flow: np.ndarray, certainty: np.ndarray, x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
+class KnownPoints(NamedTuple):
+    """The pixels with certainty > 0 and what the fit needs of them.
+
+    Shape:
+        rows, columns: ``(N,)`` int; weights: ``(N,)`` float32 certainties; x, y: ``(N,)``
+        float32 fit coordinates; values: ``(N, 2)`` float32 flow minus the global trend there.
+    """
+
+    rows: np.ndarray
+    columns: np.ndarray
+    weights: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    values: np.ndarray
+
+
+def _moments(points: KnownPoints, shape: tuple[int, int]) -> list[np.ndarray]:
     """The 12 certainty-weighted moment images, as three ``(H, W, 4)`` float32 stacks (what one
-    filter call takes): ``(1, x, y, x^2)``, ``(xy, y^2, u, ux)``, ``(uy, v, vx, vy)``, times ``c``
-    (flow ``(H, W, 2)``, certainty ``(H, W)``; x and y the coordinates, any shapes that broadcast to it)."""
-    c = certainty
+    filter call takes): ``(1, x, y, x^2)``, ``(xy, y^2, u, ux)``, ``(uy, v, vx, vy)``, times ``c``;
+    zero away from the known pixels, so only those are computed."""
+    c, x, y = points.weights, points.x, points.y
     cx, cy = c * x, c * y
-    u, v = flow[..., 0] * c, flow[..., 1] * c
+    u, v = points.values[:, 0] * c, points.values[:, 1] * c
     products = [c, cx, cy, cx * x, cx * y, cy * y, u, u * x, u * y, v, v * x, v * y]
-    stacks = [np.empty((*c.shape, 4), np.float32) for _ in range(3)]
-    for k, product in enumerate(products):
-        stacks[k // 4][..., k % 4] = product
+    stacks = []
+    for first in range(0, 12, 4):
+        stack = np.zeros((*shape, 4), np.float32)
+        stack[points.rows, points.columns] = np.stack(products[first:first + 4], axis=-1)
+        stacks.append(stack)
     return stacks
 
 
-def _global_affine(flow: np.ndarray, certainty: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The certainty-weighted least-squares affine flow of the whole image ``(H, W, 2)`` float32.
+def _global_affine(flow: np.ndarray, rows: np.ndarray, columns: np.ndarray, weights: np.ndarray,
+                   x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The weighted least-squares affine flow of the whole image: its 3x2 coefficients (of 1, x, y).
 
     The local fit works on the flow minus this trend: smaller values keep more of float32's
     digits in the filtered moments (and an affine flow leaves nothing to filter).
 
     Shape:
-        flow ``(H, W, 2)``, certainty ``(H, W)``; x ``(1, W)`` and y ``(H, 1)`` the fit's coordinates.
+        flow ``(H, W, 2)``; rows, columns, weights ``(N,)`` the known pixels and their
+        certainties; x ``(W,)`` and y ``(H,)`` the fit's coordinates.
     """
-    rows, columns = np.nonzero(certainty > 0)
-    weights = np.sqrt(certainty[rows, columns].astype(np.float64))
-    design = np.stack([np.ones_like(weights), x[0, columns], y[rows, 0]], axis=1)
+    root = np.sqrt(weights.astype(np.float64))
+    design = np.stack([np.ones_like(root), x[columns], y[rows]], axis=1)
     values = flow[rows, columns].astype(np.float64)
-    coefficients = np.linalg.lstsq(design * weights[:, None], values * weights[:, None], rcond=None)[0].astype(np.float32)
-    return coefficients[0] + x[..., None] * coefficients[1] + y[..., None] * coefficients[2]
+    return np.linalg.lstsq(design * root[:, None], values * root[:, None], rcond=None)[0].astype(np.float32)
+
+
+def _evaluate(trend: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The affine flow with coefficients ``trend`` ``(3, 2)`` (of 1, x, y) at coordinates ``x``,
+    ``y`` (arrays that broadcast; a trailing axis of 1 for the two components), float32."""
+    return trend[0] + x * trend[1] + y * trend[2]
 
 
 def local_affine_fit(
@@ -138,17 +162,19 @@ def local_affine_fit(
         there are fewer than three) the slope is dropped and the fit is the weighted mean.
     """
     height, width = certainty.shape
-    x = ((np.arange(width, dtype=np.float32) - width / 2) / COORDINATE_SCALE)[None, :]
-    y = ((np.arange(height, dtype=np.float32) - height / 2) / COORDINATE_SCALE)[:, None]
-    certainty = certainty.astype(np.float32)
-    trend = _global_affine(flow, certainty, x, y)
-    values = np.where(certainty[..., None] > 0, flow - trend, 0).astype(np.float32)
-    moments = _moments(values, certainty, x, y)
+    x = (np.arange(width, dtype=np.float32) - width / 2) / COORDINATE_SCALE
+    y = (np.arange(height, dtype=np.float32) - height / 2) / COORDINATE_SCALE
+    rows, columns = np.nonzero(certainty > 0)
+    weights = certainty[rows, columns].astype(np.float32)
+    trend = _global_affine(flow, rows, columns, weights, x, y)
+    values = (flow[rows, columns] - _evaluate(trend, x[columns, None], y[rows, None])).astype(np.float32)
+    moments = _moments(KnownPoints(rows, columns, weights, x[columns], y[rows], values), (height, width))
     applicability = cv2.ximgproc.createDTFilter(image, float(spatial_sigma), float(color_scale), cv2.ximgproc.DTF_RF, 3)
     filtered = [applicability.filter(stack) for stack in moments]
-    fitted = _solve_affine(filtered, x[0], y[:, 0], reach) + trend
-    residual2 = np.where(certainty > 0, ((values + trend - fitted) ** 2).sum(-1), 0) * certainty
-    misfit2 = applicability.filter(np.ascontiguousarray(residual2.astype(np.float32)))
+    fitted = _solve_affine(filtered, x, y, reach, trend)
+    residual2 = np.zeros((height, width), np.float32)
+    residual2[rows, columns] = weights * vector_length(flow[rows, columns] - fitted[rows, columns]) ** 2
+    misfit2 = applicability.filter(residual2)
     support = filtered[0][..., 0]
     misfit = np.sqrt(np.maximum(misfit2 / np.maximum(support, 1e-30), 0)).astype(np.float32)
     return AffineFit(fitted, misfit, np.ascontiguousarray(support))
@@ -160,37 +186,40 @@ def _affine_library() -> ctypes.CDLL | None:
     library = load_kernel(AFFINE_SOURCE, "native affine kernel")
     if library is not None:
         library.affine_solve.restype = None
-        library.affine_solve.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_double, ctypes.c_int, ctypes.c_void_p,
+        library.affine_solve.argtypes = [ctypes.c_void_p] * 6 + [ctypes.c_double, ctypes.c_int, ctypes.c_void_p,
                                                                   ctypes.c_long, ctypes.c_long, ctypes.c_int]
     return library
 
 
-def _solve_affine(filtered: list[np.ndarray], x: np.ndarray, y: np.ndarray, reach: float) -> np.ndarray:
-    """The weighted least-squares affine model at every pixel, evaluated there, from the filtered moments.
+def _solve_affine(filtered: list[np.ndarray], x: np.ndarray, y: np.ndarray, reach: float, trend: np.ndarray) -> np.ndarray:
+    """The weighted least-squares affine model at every pixel, evaluated there, from the filtered
+    moments of the flow minus the global ``trend``, with the trend added back.
 
     Runs the C kernel (one pass, float64 per pixel, all cores) where it builds, else
     :func:`_solve_affine_torch`; both compute the same in float64.
 
     Shape:
         filtered: three ``(H, W, 4)`` float32, the moments in :func:`_moments`' order; x: ``(W,)``
-        and y: ``(H,)`` the fit's coordinates; reach: see :func:`local_affine_fit`. Returns
-        ``(H, W, 2)`` float32.
+        and y: ``(H,)`` the fit's coordinates; reach: see :func:`local_affine_fit`; trend:
+        ``(3, 2)`` float32 (see :func:`_global_affine`). Returns ``(H, W, 2)`` float32.
     """
     library = _affine_library()
     if library is None:
-        return _solve_affine_torch(filtered, x, y, reach)
+        return _solve_affine_torch(filtered, x, y, reach) + _evaluate(trend, x[None, :, None], y[:, None, None])
     height, width = filtered[0].shape[:2]
     first, second, third = (np.ascontiguousarray(stack, dtype=np.float32) for stack in filtered)
     xs, ys = np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(y, dtype=np.float32)
+    coefficients = np.ascontiguousarray(trend, dtype=np.float32)
     fitted = np.empty((height, width, 2), np.float32)
-    library.affine_solve(first.ctypes.data, second.ctypes.data, third.ctypes.data, xs.ctypes.data, ys.ctypes.data, float(reach) if math.isfinite(reach) else 0.0,
+    library.affine_solve(first.ctypes.data, second.ctypes.data, third.ctypes.data, xs.ctypes.data, ys.ctypes.data,
+                         coefficients.ctypes.data, float(reach) if math.isfinite(reach) else 0.0,
                          int(math.isfinite(reach)), fitted.ctypes.data, height, width, torch.get_num_threads())
     return fitted
 
 
 def _solve_affine_torch(filtered: list[np.ndarray], x: np.ndarray, y: np.ndarray, reach: float) -> np.ndarray:
-    """:func:`_solve_affine` (same arguments and shapes) with torch's multi-threaded element-wise
-    operations in float64: the path where the C kernel cannot be built."""
+    """:func:`_solve_affine` without the trend (``(H, W, 2)`` float32), with torch's multi-threaded
+    element-wise operations in float64: the path where the C kernel cannot be built."""
     moments = torch.from_numpy(np.concatenate(filtered, axis=-1)).permute(2, 0, 1).to(torch.float64, memory_format=torch.contiguous_format)
     weight = moments[0].clamp_min(1e-30)
     means = moments[1:] / weight  # x, y, xx, xy, yy, u, ux, uy, v, vx, vy
@@ -232,12 +261,14 @@ def edge_aware_average(
     Returns:
         ``(H, W, 2)`` float32; 0 where no known value reaches.
     """
-    c = certainty.astype(np.float32)
-    moments = np.ascontiguousarray(np.stack([values[..., 0] * c, values[..., 1] * c, c, c], axis=-1), dtype=np.float32)
+    rows, columns = np.nonzero(certainty > 0)
+    weights = certainty[rows, columns].astype(np.float32)
+    moments = np.zeros((*certainty.shape, 4), np.float32)  # (c u, c v, c, c): the filter takes 1, 3 or 4 channels
+    moments[rows, columns] = np.concatenate([values[rows, columns] * weights[:, None], weights[:, None].repeat(2, 1)], axis=1)
     applicability = cv2.ximgproc.createDTFilter(image, float(spatial_sigma), float(color_scale), cv2.ximgproc.DTF_RF, 3)
     filtered = applicability.filter(moments)
     weight = filtered[..., 2:3]
-    return np.where(weight > 1e-12, filtered[..., :2] / np.maximum(weight, 1e-12), 0).astype(np.float32)
+    return np.divide(filtered[..., :2], weight, out=np.zeros((*certainty.shape, 2), np.float32), where=weight > 1e-12)
 
 
 def vector_length(vectors: np.ndarray) -> np.ndarray:

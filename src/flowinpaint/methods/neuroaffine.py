@@ -139,7 +139,8 @@ def _fill_residual(residual: np.ndarray, kept: np.ndarray, problem: Problem, ima
         return run_neuroexplicit(residual_problem, options)[0].permute(1, 2, 0).numpy()
     spatial_sigma = options.detail_factor / math.sqrt(float(kept.mean()))
     filled = edge_aware_average(residual, _certainty(kept, problem), image, spatial_sigma, color_scale)
-    return np.where(kept[..., None], residual, filled)
+    filled[kept] = residual[kept]
+    return filled
 
 
 class Explanation(NamedTuple):
@@ -206,9 +207,11 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
                                        options.reach)
     # a value its neighbours disagree with stays when the edge-aware fit of the others (which
     # reaches along its image region, not across) predicts it
-    rescued = trusted & ~fitted & (vector_length(flow - base.flow) <= options.rescue_tolerance)
+    rescued = trusted & ~fitted
+    rescued[rescued] = vector_length(flow[rescued] - base.flow[rescued]) <= options.rescue_tolerance
     kept = fitted | rescued
-    residual = np.where(kept[..., None], flow - base.flow, 0).astype(np.float32)
+    residual = np.zeros_like(flow, dtype=np.float32)
+    residual[kept] = flow[kept] - base.flow[kept]
     residual = _fill_residual(residual, kept, problem, image, color_scale, options)
     support = np.minimum(1.0, base.support / (FULL_SUPPORT * float(_certainty(fitted, problem).mean())))
     confidence = np.where(problem.known[0, 0].numpy() & ~kept, 0.0, support / (1.0 + base.misfit / CONFIDENCE_SCALE))
