@@ -9,7 +9,7 @@ import torch
 
 import flowinpaint as fi
 from flowinpaint.data import make_example, make_sparse
-from flowinpaint.methods import local_affine
+from flowinpaint.methods import local_affine, neuroaffine
 from flowinpaint.methods.local_affine import (
     color_sigma,
     edge_aware_average,
@@ -245,6 +245,20 @@ def test_output_confidence_ranks_the_error():
     error = np.linalg.norm(dense - example["flow"], axis=-1)
     low, high = np.quantile(confidence, [0.25, 0.75])
     assert error[confidence <= low].mean() > 10 * error[confidence >= high].mean()  # measured 67x
+
+
+def test_the_confidence_is_computed_only_when_asked_for_and_changes_nothing_else(monkeypatch):
+    example = make_example((96, 128), seed=5)
+    sparse = make_sparse("uniform", example, 0.05, seed=2, outliers=0.1)
+    filters = []
+    original = local_affine.local_affine_fit
+    monkeypatch.setattr(neuroaffine, "local_affine_fit",
+                        lambda *args, **kwargs: filters.append(kwargs["misfit"]) or original(*args, **kwargs))
+    plain = fi.inpaint(sparse.flow, sparse.mask, example["image1"])
+    dense, confidence = fi.inpaint(sparse.flow, sparse.mask, example["image1"], return_confidence=True)
+    assert filters == [False, True]
+    np.testing.assert_array_equal(plain, dense)
+    assert confidence.shape == sparse.mask.shape and np.isfinite(confidence).all()
 
 
 def test_user_confidence_drops_untrusted_values_for_every_method():

@@ -46,10 +46,12 @@ def _check_confidence_request(method: Method, return_confidence: bool) -> None:
         raise ValueError(f"method {method.name!r} estimates no confidence; methods that do: {', '.join(estimating)}")
 
 
-def _prepared(method: Method, flow: Any, mask: Any, image: Any | None, confidence: Any | None) -> Problem:
+def _prepared(method: Method, flow: Any, mask: Any, image: Any | None, confidence: Any | None,
+              return_confidence: bool) -> Problem:
     """The validated problem; for a method that does not judge its known values, the known values
     the user trusts less than ``KEEP_CONFIDENCE`` dropped."""
-    problem = as_problem(flow, mask, image, method.needs_image, method.name, confidence)
+    problem = as_problem(flow, mask, image, method.needs_image, method.name, confidence)._replace(
+        wants_confidence=return_confidence)
     if problem.confidence is not None and not method.judges_known:
         trusted = trusted_known(problem)
         if not trusted.any():
@@ -66,9 +68,9 @@ def _finished(method: Method, problem: Problem, outcome: Tensor | Solution,
     dense_t = solution.flow if solution is not None else outcome
     kept = (solution.kept if solution is not None else problem.known)[0, 0].numpy()
     dense = dense_t[0].permute(1, 2, 0).numpy().astype(np.float32)
-    dense[kept] = problem.flow[0].permute(1, 2, 0).numpy()[kept]
+    np.copyto(dense, problem.flow[0].permute(1, 2, 0).numpy(), where=kept[..., None])
     if return_confidence:
-        assert solution is not None  # checked by _check_confidence_request
+        assert solution is not None and solution.confidence is not None  # checked by _check_confidence_request
         return dense, solution.confidence[0, 0].numpy().astype(np.float32)
     return dense
 
@@ -115,7 +117,7 @@ def inpaint(
     chosen = get_method(method)
     settings = build_options(chosen, options)
     _check_confidence_request(chosen, return_confidence)
-    problem = _prepared(chosen, flow, mask, image, confidence)
+    problem = _prepared(chosen, flow, mask, image, confidence, return_confidence)
     return _finished(chosen, problem, chosen.run(problem, settings), return_confidence)
 
 
@@ -175,7 +177,7 @@ def inpaint_batch(
     problems = []
     for index, (flow, mask, image, confidence) in enumerate(frames):
         try:
-            problems.append(_prepared(chosen, flow, mask, image, confidence))
+            problems.append(_prepared(chosen, flow, mask, image, confidence, return_confidence))
         except ValueError as error:
             raise ValueError(f"frame {index}: {error}") from None
     results: list[Any] = [None] * count

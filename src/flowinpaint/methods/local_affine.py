@@ -58,14 +58,15 @@ class AffineFit(NamedTuple):
     Attributes:
         flow: ``(H, W, 2)`` float32, pixels: the fitted affine model evaluated at each pixel.
         misfit: ``(H, W)`` float32, pixels: the weighted RMS distance of the known values from
-            the model fitted at that pixel (0 where the flow is locally affine).
+            the model fitted at that pixel (0 where the flow is locally affine); None when not
+            asked for.
         support: ``(H, W)`` float32: the filtered certainty, the applicability-weighted mean of
             the certainties around the pixel (about the local density of known values; small
             where they are few or lie across image edges).
     """
 
     flow: np.ndarray
-    misfit: np.ndarray
+    misfit: np.ndarray | None
     support: np.ndarray
 
 
@@ -141,7 +142,7 @@ def _evaluate(trend: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def local_affine_fit(
     flow: np.ndarray, certainty: np.ndarray, image: np.ndarray, spatial_sigma: float, color_scale: float,
-    reach: float = math.inf,
+    reach: float = math.inf, *, misfit: bool = True,
 ) -> AffineFit:
     """The edge-aware first-order normalized convolution of a sparse flow.
 
@@ -156,6 +157,7 @@ def local_affine_fit(
             slope term is scaled back to that distance, so that a slope fitted to a few values on
             one side does not grow without bound (inf: plain first-order fit, exact for any
             affine flow; a finite reach is exact wherever the pixel lies within the values' spread).
+        misfit: compute the fit's misfit (one more filter pass); False leaves it None.
 
     Returns:
         An :class:`AffineFit`. Where the weighted known positions nearly lie on a line (or
@@ -172,12 +174,14 @@ def local_affine_fit(
     applicability = cv2.ximgproc.createDTFilter(image, float(spatial_sigma), float(color_scale), cv2.ximgproc.DTF_RF, 3)
     filtered = [applicability.filter(stack) for stack in moments]
     fitted = _solve_affine(filtered, x, y, reach, trend)
+    support = np.ascontiguousarray(filtered[0][..., 0])
+    if not misfit:
+        return AffineFit(fitted, None, support)
     residual2 = np.zeros((height, width), np.float32)
     residual2[rows, columns] = weights * vector_length(flow[rows, columns] - fitted[rows, columns]) ** 2
     misfit2 = applicability.filter(residual2)
-    support = filtered[0][..., 0]
-    misfit = np.sqrt(np.maximum(misfit2 / np.maximum(support, 1e-30), 0)).astype(np.float32)
-    return AffineFit(fitted, misfit, np.ascontiguousarray(support))
+    rms = np.sqrt(np.maximum(misfit2 / np.maximum(support, 1e-30), 0)).astype(np.float32)
+    return AffineFit(fitted, rms, support)
 
 
 @functools.lru_cache(maxsize=1)
@@ -267,8 +271,8 @@ def edge_aware_average(
     moments[rows, columns] = np.concatenate([values[rows, columns] * weights[:, None], weights[:, None].repeat(2, 1)], axis=1)
     applicability = cv2.ximgproc.createDTFilter(image, float(spatial_sigma), float(color_scale), cv2.ximgproc.DTF_RF, 3)
     filtered = applicability.filter(moments)
-    weight = filtered[..., 2:3]
-    return np.divide(filtered[..., :2], weight, out=np.zeros((*certainty.shape, 2), np.float32), where=weight > 1e-12)
+    sums, weight = torch.from_numpy(filtered[..., :2]), torch.from_numpy(filtered[..., 2:3])  # torch: all cores
+    return torch.where(weight > 1e-12, sums / weight.clamp_min(1e-12), 0.0).numpy()
 
 
 def vector_length(vectors: np.ndarray) -> np.ndarray:

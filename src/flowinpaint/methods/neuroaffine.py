@@ -139,7 +139,7 @@ def _fill_residual(residual: np.ndarray, kept: np.ndarray, problem: Problem, ima
         return run_neuroexplicit(residual_problem, options)[0].permute(1, 2, 0).numpy()
     spatial_sigma = options.detail_factor / math.sqrt(float(kept.mean()))
     filled = edge_aware_average(residual, _certainty(kept, problem), image, spatial_sigma, color_scale)
-    filled[kept] = residual[kept]
+    np.copyto(filled, residual, where=kept[..., None])
     return filled
 
 
@@ -155,7 +155,8 @@ class Explanation(NamedTuple):
         base: the affine fit (flow, misfit, support) of ``agreeing | mutual``.
         residual: ``(H, W, 2)`` the filled residual, added to ``base.flow``.
         dense: ``(H, W, 2)`` the output flow.
-        confidence: ``(H, W)`` the output confidence (0 at dropped known pixels).
+        confidence: ``(H, W)`` the output confidence (0 at dropped known pixels); None, and the
+            base's misfit too, where the problem did not ask for it (``wants_confidence``).
     """
 
     known: np.ndarray
@@ -166,7 +167,7 @@ class Explanation(NamedTuple):
     base: AffineFit
     residual: np.ndarray
     dense: np.ndarray
-    confidence: np.ndarray
+    confidence: np.ndarray | None
 
 
 def _trusted_values(flow: np.ndarray, trusted: np.ndarray, image: np.ndarray, contrast_unit: float,
@@ -204,7 +205,7 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
         fitted = agreeing = trusted
     base: AffineFit = local_affine_fit(flow, _certainty(fitted, problem), image,
                                        options.spatial_factor / math.sqrt(float(fitted.mean())), color_scale,
-                                       options.reach)
+                                       options.reach, misfit=problem.wants_confidence)
     # a value its neighbours disagree with stays when the edge-aware fit of the others (which
     # reaches along its image region, not across) predicts it
     rescued = trusted & ~fitted
@@ -213,16 +214,19 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
     residual = np.zeros_like(flow, dtype=np.float32)
     residual[kept] = flow[kept] - base.flow[kept]
     residual = _fill_residual(residual, kept, problem, image, color_scale, options)
-    support = np.minimum(1.0, base.support / (FULL_SUPPORT * float(_certainty(fitted, problem).mean())))
-    confidence = np.where(problem.known[0, 0].numpy() & ~kept, 0.0, support / (1.0 + base.misfit / CONFIDENCE_SCALE))
-    return Explanation(trusted, agreeing, mutual, rescued, kept, base, residual,
-                       (base.flow + residual).astype(np.float32), confidence.astype(np.float32))
+    confidence = None
+    if base.misfit is not None:
+        support = np.minimum(1.0, base.support / (FULL_SUPPORT * float(_certainty(fitted, problem).mean())))
+        confidence = np.where(problem.known[0, 0].numpy() & ~kept, 0.0,
+                              support / (1.0 + base.misfit / CONFIDENCE_SCALE)).astype(np.float32)
+    return Explanation(trusted, agreeing, mutual, rescued, kept, base, residual, base.flow + residual, confidence)
 
 
 def run(problem: Problem, options: NeuroaffineOptions) -> Solution:
     parts = explain(problem, options)
     dense = torch.from_numpy(parts.dense).permute(2, 0, 1)[None]
-    return Solution(dense, torch.from_numpy(parts.kept)[None, None], torch.from_numpy(parts.confidence)[None, None])
+    confidence = None if parts.confidence is None else torch.from_numpy(parts.confidence)[None, None]
+    return Solution(dense, torch.from_numpy(parts.kept)[None, None], confidence)
 
 
 def _parameters(options: NeuroaffineOptions) -> int | None:

@@ -35,12 +35,15 @@ class Problem(NamedTuple):
         image: ``(1, 3, H, W)`` float32 RGB in [0, 1], or None.
         confidence: ``(1, 1, H, W)`` float32 in [0, 1], the user's weight of each known value
             (0 at unknown pixels), or None (every known value trusted alike).
+        wants_confidence: whether the caller asks for the output's confidence; a method that
+            estimates one may skip it (and return None for it) otherwise.
     """
 
     flow: Tensor
     known: Tensor
     image: Tensor | None
     confidence: Tensor | None = None
+    wants_confidence: bool = True
 
 
 def trusted_known(problem: Problem) -> Tensor:
@@ -58,12 +61,13 @@ class Solution(NamedTuple):
         flow: ``(1, 2, H, W)`` float32 dense flow, pixels.
         kept: ``(1, 1, H, W)`` bool, the known pixels the method held exactly; the others it
             found unreliable and filled like unknown ones.
-        confidence: ``(1, 1, H, W)`` float32 in [0, 1], how much to trust each output pixel.
+        confidence: ``(1, 1, H, W)`` float32 in [0, 1], how much to trust each output pixel;
+            None when the problem did not ask for it (``Problem.wants_confidence``).
     """
 
     flow: Tensor
     kept: Tensor
-    confidence: Tensor
+    confidence: Tensor | None
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,8 @@ def as_problem(
         raise ValueError(f"flow has NaN or inf at {bad} known pixel(s); mark them unknown in the mask")
     if image is None and needs_image:
         raise ValueError(f"method {method!r} needs the reference image: pass image=(H, W, 3) array")
-    dense = np.where(mask[..., None], flow, 0.0).astype(np.float32)
+    dense = np.zeros((height, width, 2), np.float32)
+    np.copyto(dense, flow, casting="unsafe", where=mask[..., None])
     flow_t = torch.from_numpy(dense).permute(2, 0, 1)[None].contiguous()
     known_t = torch.from_numpy(mask)[None, None].clone()
     image_t = None
