@@ -19,12 +19,12 @@ import tempfile
 import warnings
 from pathlib import Path
 
-__all__ = ["FLAGS", "load_kernel"]
+__all__ = ["FLAGS", "cache_folder", "load_kernel", "processor"]
 
 FLAGS = ("-O3", "-march=native", "-fopenmp", "-std=c99", "-shared", "-fPIC")
 
 
-def _processor() -> str:
+def processor() -> str:
     """The processor's model and feature flags (what ``-march=native`` compiles for)."""
     try:
         lines = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines()
@@ -33,7 +33,8 @@ def _processor() -> str:
     return "\n".join(sorted({line for line in lines if line.startswith(("model name", "flags"))}))
 
 
-def _cache_folder() -> Path:
+def cache_folder() -> Path:
+    """The package's per-machine cache folder (created; the temporary folder where the usual one cannot be written)."""
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "flowinpaint"
     try:
         base.mkdir(parents=True, exist_ok=True)
@@ -49,8 +50,8 @@ def _cache_folder() -> Path:
 def _build(source: Path, compiler: str) -> Path:
     """The path of ``source``'s compiled library, building it first if this machine has none yet."""
     version = subprocess.run([compiler, "--version"], capture_output=True, text=True, check=False, timeout=30).stdout
-    key = hashlib.sha256("\0".join([source.read_text(encoding="utf-8"), *FLAGS, version, _processor()]).encode()).hexdigest()
-    folder = _cache_folder()
+    key = hashlib.sha256("\0".join([source.read_text(encoding="utf-8"), *FLAGS, version, processor()]).encode()).hexdigest()
+    folder = cache_folder()
     path = folder / f"{source.stem}-{key[:16]}.so"
     if not path.exists():
         with tempfile.TemporaryDirectory(dir=folder) as scratch:

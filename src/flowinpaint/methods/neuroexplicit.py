@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ..models.precision import fast_bfloat16
 from ..models.pretrained import cached_model
 from .explicit import use_compiled
 from .learned import LearnedOptions, network_parameters, run_network, shipped
@@ -27,22 +28,14 @@ class NeuroexplicitOptions(LearnedOptions):
     Attributes:
         compiled: use the compiled diffusion kernels (the native C kernel for inference where a
             C compiler exists); None: as for the explicit methods (see ``SolverOptions``).
-        bfloat16: run the network (not the solver) in bfloat16; None where the device computes
-            it fast (a CPU with AMX units, a CUDA GPU with bfloat16), float32 elsewhere.
+        bfloat16: run the network (not the solver) in bfloat16; None where it was measured faster
+            than float32 on the device (:func:`flowinpaint.models.precision.fast_bfloat16`:
+            CPUs with AMX units and most GPUs), float32 elsewhere.
     """
 
     model: str = "default"
     compiled: bool | None = None
     bfloat16: bool | None = None
-
-
-def fast_bfloat16(device: str) -> bool:
-    """Whether ``device`` runs bfloat16 convolutions faster than float32 ones."""
-    where = torch.device(device)
-    if where.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    is_amx = getattr(torch.cpu, "_is_amx_tile_supported", None)  # no public query in torch 2.13
-    return where.type == "cpu" and is_amx is not None and bool(is_amx())
 
 
 def run(problem: Problem, options: NeuroexplicitOptions) -> Tensor:
