@@ -140,6 +140,28 @@ def test_inpaint_with_options(problem, tmp_path, capsys):
     np.testing.assert_allclose(flowinpaint.read_flow(out)[0], expected, atol=1e-5)
 
 
+def test_device_goes_to_the_methods_with_a_network(problem, tmp_path, capsys):
+    folder, known = problem["folder"], problem["known"]
+    out = tmp_path / "dense.flo"
+    code, _, err = _run(capsys, "inpaint", "--flow", folder / "sparse.flo", "--image", folder / "frame1.png",
+                        "--method", "neuroexplicit", "--device", "cpu", "--out", out)
+    assert code == 0, err
+    expected = flowinpaint.inpaint(problem["example"]["flow"], known, problem["example"]["image1"], "neuroexplicit")
+    np.testing.assert_allclose(flowinpaint.read_flow(out)[0], expected, atol=1e-5)
+    for method, device, message in [
+        ("eed", "cpu", "method 'eed' runs on the CPU only; --device is for "),
+        ("neuroexplicit", "nonsense", "device must be a torch device"),
+        ("neuroaffine", "meta", "run on the CPU"),
+    ]:
+        code, _, err = _run(capsys, "inpaint", "--flow", folder / "sparse.flo", "--image", folder / "frame1.png",
+                            "--method", method, "--device", device, "--out", tmp_path / "bad.flo")
+        assert code == 2 and message in err, err
+        assert not (tmp_path / "bad.flo").exists()
+    code, _, err = _run(capsys, "inpaint", "--flow", folder / "sparse.flo", "--image", folder / "frame1.png",
+                        "--method", "neuroexplicit", "--device", "cpu", "--option", "device=cpu", "--out", out)
+    assert code == 2 and "give the device once" in err
+
+
 def test_option_types_come_from_the_dataclass():
     @dataclass(frozen=True)
     class Options:

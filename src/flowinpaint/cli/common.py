@@ -4,6 +4,7 @@ options from ``KEY=VALUE`` strings, and output checks."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,15 +44,29 @@ def frame_size(text: str) -> tuple[int, int]:
     return int(parts[0]), int(parts[1])
 
 
-def parse_options(method: Any, pairs: Sequence[str]) -> dict[str, Any]:
+def parse_options(method: Any, pairs: Sequence[str], device: str | None = None) -> dict[str, Any]:
     """``KEY=VALUE`` strings converted with the types of the method's options (see
-    :func:`flowinpaint.methods.options.parse_options`); errors are :class:`UsageError`."""
+    :func:`flowinpaint.methods.options.parse_options`), and ``--device`` as the ``device`` option
+    of the methods that have one; errors are :class:`UsageError`."""
+    from ..methods import get_method, method_names
     from ..methods.options import parse_options as parse
 
     try:
-        return parse(method, pairs)
+        options = parse(method, pairs)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if device is None:
+        return options
+    if "device" in options:
+        raise UsageError("give the device once: --device or --option device=..., not both")
+
+    def has_device(name: str) -> bool:
+        return "device" in {field.name for field in dataclasses.fields(get_method(name).options_type)}
+
+    if not has_device(method.name):
+        movable = ", ".join(name for name in method_names() if has_device(name))
+        raise UsageError(f"method {method.name!r} runs on the CPU only; --device is for {movable}")
+    return {**options, "device": device}
 
 
 def check_writable(path: str, kind: str) -> None:

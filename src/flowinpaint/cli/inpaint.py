@@ -26,7 +26,7 @@ def _cmd_folder(args: argparse.Namespace) -> int:
         if given:
             raise UsageError(f"{flag} is for one file; with --input the images come from --images DIR and the "
                              "colour codings go to OUT/color/")
-    options = parse_options(get_method(args.method), args.option)
+    options = parse_options(get_method(args.method), args.option, args.device)
     folder = output_folder(args.out)
     create_folder(folder)
     start = time.perf_counter()
@@ -48,7 +48,7 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
     from ..viz import flow_to_color
 
     method = get_method(args.method)
-    options = parse_options(method, args.option)
+    options = parse_options(method, args.option, args.device)
     build_options(method, options)  # reject bad values before reading anything
     check_writable(args.out, "flow")
     if args.color:
@@ -127,6 +127,9 @@ def register(commands: Any, names: str) -> None:
     run.add_argument("--confidence", metavar="FILE",
                      help="also write the output's confidence as a greyscale image (white = 1; methods that "
                      f"estimate one, e.g. {DEFAULT_METHOD})")
+    run.add_argument("--device", metavar="DEVICE",
+                     help="the torch device of the method's network, e.g. cuda (methods with a network: neuroexplicit, "
+                     "the learned baselines, neuroaffine with --option residual=learned; default cpu)")
     run.add_argument(
         "--option",
         action="append",

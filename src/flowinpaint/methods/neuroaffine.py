@@ -87,6 +87,7 @@ class NeuroaffineOptions(NeuroexplicitOptions):
             affine fit of the values that pass predicts it to within this many pixels.
         residual: how the residual of the affine fit is filled: ``"filter"`` (edge-aware
             normalized convolution) or ``"learned"`` (the neuroexplicit model's diffusion).
+            Only the learned fill runs on ``device``; the rest is OpenCV and numpy on the CPU.
         detail_factor: the residual filter's spatial scale is ``detail_factor / sqrt(density)``.
         spatial_factor: the affine fit's spatial scale is ``spatial_factor / sqrt(density)``
             pixels, ``density`` the kept fraction of the pixels (about twice their spacing).
@@ -111,6 +112,10 @@ class NeuroaffineOptions(NeuroexplicitOptions):
     detail_factor: float = 0.5
 
     def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.residual == "filter" and torch.device(self.device).type != "cpu":
+            raise ValueError(f"device {self.device!r}: neuroaffine's fit and its residual='filter' run on the CPU "
+                             "(OpenCV's domain transform); the device is for residual='learned'")
         if isinstance(self.neighbours, bool) or not isinstance(self.neighbours, int) or self.neighbours < 2:
             raise ValueError(f"neighbours must be an integer >= 2, got {self.neighbours!r}")
         if self.residual not in RESIDUAL_FILLS:
