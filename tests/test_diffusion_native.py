@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 from test_diffusion_fused import random_problem
@@ -123,3 +126,20 @@ def test_methods_compile_at_any_size_where_the_native_kernel_builds(monkeypatch:
     assert use_compiled(None, 4, 4, float32_cpu=False) is False and use_compiled(None, 512, 512, float32_cpu=False) is True
     monkeypatch.setattr("flowinpaint.methods.explicit.native_library", lambda: None)
     assert use_compiled(None, 4, 4, float32_cpu=True) is False and use_compiled(None, 512, 512, float32_cpu=True) is True
+
+
+@needs_native
+def test_a_run_on_the_native_kernel_does_not_import_the_compiler():
+    """TorchInductor's import alone takes seconds: the first eed call paid them although the native kernel ran."""
+    script = (
+        "import sys, numpy as np, flowinpaint\n"
+        "from flowinpaint.data import make_example, uniform_mask\n"
+        "example = make_example((64, 96), seed=0)\n"
+        "known = uniform_mask(example['valid'], 0.05, seed=0)\n"
+        "flowinpaint.inpaint(example['flow'], known, example['image1'], method='eed')\n"
+        "flowinpaint.inpaint(example['flow'], known, example['image1'], method='neuroexplicit')\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

@@ -135,16 +135,30 @@ class Kernels(NamedTuple):
 EAGER = Kernels(_forward_step, _backward_step)
 
 
+def _compiled_on_first_call(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``torch.compile(function)``, compiled when first called: importing TorchInductor alone takes
+    seconds, which a run that only uses the native kernel should not pay."""
+    compiled: Callable[..., Any] | None = None
+
+    def run(*args: Any) -> Any:
+        nonlocal compiled
+        if compiled is None:
+            # One compiled variant per image size and pyramid level: allow more than the default 8
+            # (the setting is called cache_size_limit before PyTorch 2.7).
+            config = torch._dynamo.config
+            name = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
+            setattr(config, name, max(getattr(config, name), 64))
+            compiled = torch.compile(function, dynamic=False)
+        return compiled(*args)
+
+    return run
+
+
 @functools.lru_cache(maxsize=1)
 def _compiled_kernels() -> Kernels | None:
     if shutil.which("g++") is None and shutil.which("c++") is None:
         return None
-    # One compiled variant per image size and pyramid level: allow more than the default 8
-    # (the setting is called cache_size_limit before PyTorch 2.7).
-    config = torch._dynamo.config
-    name = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
-    setattr(config, name, max(getattr(config, name), 64))
-    return Kernels(torch.compile(_forward_step, dynamic=False), torch.compile(_backward_step, dynamic=False))
+    return Kernels(_compiled_on_first_call(_forward_step), _compiled_on_first_call(_backward_step))
 
 
 _FAILED = False
