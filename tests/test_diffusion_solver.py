@@ -57,6 +57,22 @@ def test_converges_to_exact_discrete_solution(tensor_kind: str) -> None:
         assert error < 1e-3, error
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_the_residual_from_one_cycle_step_equals_the_stencil_residual(dtype: torch.dtype) -> None:
+    from flowinpaint.diffusion.fused import fused_fsi_cycle
+    from flowinpaint.diffusion.solver import relative_residual
+
+    shape = (19, 26)
+    cells = random_cells(shape, seed=3).map(lambda entry: entry.to(dtype))
+    alpha = torch.full_like(cells.a, 0.2)
+    stencil, tau = www_stencil(cells, alpha), www_time_step(alpha)
+    known = random_mask(shape, 0.1, seed=4)
+    u = torch.randn(1, 2, *shape, generator=torch.Generator().manual_seed(5), dtype=dtype)
+    expected = relative_residual(u, stencil, tau, known, 2.0)
+    for cycle in (fsi_cycle, fused_fsi_cycle):  # float32: the native kernel where it builds
+        assert relative_residual(u, stencil, tau, known, 2.0, cycle) == pytest.approx(expected, rel=1e-5 if dtype == torch.float32 else 1e-12)
+
+
 def test_fsi_reaches_the_steady_state_of_plain_explicit_steps() -> None:
     shape = (12, 14)
     cells = random_cells(shape, seed=2)

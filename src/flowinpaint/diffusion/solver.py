@@ -109,9 +109,18 @@ class ConvergenceInfo:
     converged: bool
 
 
-def relative_residual(u: Tensor, stencil: Stencil, tau: Tensor | float, known: Tensor, scale: float) -> float:
-    """``max |tau A u|`` over the unknown pixels, divided by ``scale`` (a float)."""
-    update = (tau * apply_stencil(u, stencil)).masked_fill(known, 0.0)
+def relative_residual(u: Tensor, stencil: Stencil, tau: Tensor | float, known: Tensor, scale: float,
+                      cycle: Callable[..., Tensor] | None = None) -> float:
+    """``max |tau A u|`` over the unknown pixels, divided by ``scale`` (a float).
+
+    With ``cycle`` (an FSI cycle implementation) the update is taken from one step of it, whose
+    change at the unknown pixels is ``w_1 tau A u`` (``u`` must hold the data at the known
+    pixels): with the native kernel that is twice as fast as the stencil in torch.
+    """
+    if cycle is None:
+        update = (tau * apply_stencil(u, stencil)).masked_fill(known, 0.0)
+    else:
+        update = (cycle(u, stencil, tau, 1, known, u) - u) / fsi_weights(1)[0]
     return float(update.abs().amax()) / scale
 
 
@@ -157,14 +166,14 @@ def solve_to_convergence(
     u = torch.where(known, data, u)
     known_values = data.masked_select(known.expand_as(data))
     scale = max(1.0, float(known_values.abs().amax())) if known_values.numel() else 1.0
-    residual = relative_residual(u, stencil, tau, known, scale)
-    cycle = cycle or fsi_cycle
+    residual = relative_residual(u, stencil, tau, known, scale, cycle)
+    run_cycle = cycle or fsi_cycle
     cycles = steps = 0
     length = float(cycle_steps)
     while residual > tol and steps < max_steps:
-        u = cycle(u, stencil, tau, round(length), known, data)
+        u = run_cycle(u, stencil, tau, round(length), known, data)
         cycles += 1
         steps += round(length)
         length = min(length * growth, float(max_cycle_steps))
-        residual = relative_residual(u, stencil, tau, known, scale)
+        residual = relative_residual(u, stencil, tau, known, scale, cycle)
     return u, ConvergenceInfo(cycles, steps, residual, residual <= tol)
