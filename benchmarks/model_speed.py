@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import resource
 import subprocess
 import sys
@@ -30,8 +29,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from solver_speed import (
-    median_seconds,  # the sibling benchmark (scripts run from benchmarks/)
+    median_seconds,  # the sibling benchmarks (scripts run from benchmarks/)
 )
+from speed import machine_line
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # (channels_last, compiled diffusion, bfloat16 network) per inference row
@@ -127,8 +127,8 @@ def main() -> None:
         "",
         f"Command: `python benchmarks/model_speed.py {' '.join(sys.argv[1:])}`".rstrip() + "",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, torch {torch.__version__} with {torch.get_num_threads()} threads, "
-        f"{platform.platform()}. Untrained models (timing does not depend on the weights).",
+        f"Machine: {machine_line()}. Untrained models (timing does not depend on the weights); "
+        "diffusion s = total s - network s (medians of separate runs).",
         "",
         f"## Inference, {size[1]}x{size[0]}, 5 % known, median of {repeats} warm runs",
         "",

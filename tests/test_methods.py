@@ -195,3 +195,17 @@ def test_torch_inputs_are_accepted() -> None:
         inpaint(torch.from_numpy(flow), torch.from_numpy(mask), torch.from_numpy(image), method="eed"),
         inpaint(flow, mask, image, method="eed"),
     )
+
+
+@pytest.mark.parametrize("method", ["neuroaffine", "epic", "ric"])
+def test_a_method_that_cannot_run_here_says_why_before_it_starts(method, monkeypatch):
+    import cv2
+
+    monkeypatch.delattr(cv2, "ximgproc")
+    flow = np.zeros((20, 24, 2), np.float32)
+    mask = np.zeros((20, 24), bool)
+    mask[::4, ::4] = True
+    with pytest.raises(ValueError, match=f"method '{method}' cannot run here: .*opencv-contrib-python-headless"):
+        flowinpaint.inpaint(flow, mask, np.zeros((20, 24, 3), np.uint8), method=method)
+    with pytest.raises(ValueError, match="cannot run here"):
+        flowinpaint.inpaint_batch([flow], [mask], [np.zeros((20, 24, 3), np.uint8)], method=method)

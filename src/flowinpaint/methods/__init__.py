@@ -40,7 +40,11 @@ def _judged(method: Method, outcome: Tensor | Solution) -> Solution | None:
     return None
 
 
-def _check_confidence_request(method: Method, return_confidence: bool) -> None:
+def _check_runnable(method: Method, return_confidence: bool) -> None:
+    """A method that cannot run here, or a confidence asked of one that estimates none, is a clear error."""
+    reason = method.unavailable()
+    if reason:
+        raise ValueError(f"method {method.name!r} cannot run here: {reason}")
     if return_confidence and not method.judges_known:
         estimating = [name for name in method_names() if get_method(name).judges_known]
         raise ValueError(f"method {method.name!r} estimates no confidence; methods that do: {', '.join(estimating)}")
@@ -70,7 +74,7 @@ def _finished(method: Method, problem: Problem, outcome: Tensor | Solution,
     dense = dense_t[0].permute(1, 2, 0).numpy().astype(np.float32)
     np.copyto(dense, problem.flow[0].permute(1, 2, 0).numpy(), where=kept[..., None])
     if return_confidence:
-        assert solution is not None and solution.confidence is not None  # checked by _check_confidence_request
+        assert solution is not None and solution.confidence is not None  # checked by _check_runnable
         return dense, solution.confidence[0, 0].numpy().astype(np.float32)
     return dense
 
@@ -116,7 +120,7 @@ def inpaint(
     """
     chosen = get_method(method)
     settings = build_options(chosen, options)
-    _check_confidence_request(chosen, return_confidence)
+    _check_runnable(chosen, return_confidence)
     problem = _prepared(chosen, flow, mask, image, confidence, return_confidence)
     return _finished(chosen, problem, chosen.run(problem, settings), return_confidence)
 
@@ -167,7 +171,7 @@ def inpaint_batch(
     """
     chosen = get_method(method)
     settings = build_options(chosen, options)
-    _check_confidence_request(chosen, return_confidence)
+    _check_runnable(chosen, return_confidence)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     flows = _per_frame("flows", flows, None)

@@ -60,7 +60,14 @@ from .local_affine import (
 )
 from .neuroexplicit import NeuroexplicitOptions
 from .neuroexplicit import run as run_neuroexplicit
-from .registry import Method, Problem, Solution, register, trusted_known
+from .registry import (
+    Method,
+    Problem,
+    Solution,
+    opencv_contrib_missing,
+    register,
+    trusted_known,
+)
 
 __all__ = ["Explanation", "NeuroaffineOptions", "explain"]
 
@@ -247,6 +254,7 @@ register(
         run,
         needs_image=True,
         judges_known=True,
+        unavailable=opencv_contrib_missing,
         parameter_count=_parameters,
     )
 )

@@ -17,7 +17,7 @@ from torch import Tensor
 
 __all__ = [
     "DEFAULT_METHOD", "KEEP_CONFIDENCE", "Method", "Problem", "Solution", "build_options", "get_method", "method_names",
-    "register", "trusted_known",
+    "opencv_contrib_missing", "register", "trusted_known",
 ]
 
 #: The method :func:`flowinpaint.inpaint` and the command line use when none is named.
@@ -122,6 +122,15 @@ def register(method: Method) -> Method:
 def method_names() -> list[str]:
     """The registered names, sorted."""
     return sorted(_REGISTRY)
+
+
+def opencv_contrib_missing() -> str | None:
+    """Why the methods built on OpenCV's contrib modules (``cv2.ximgproc``) cannot run here, or None."""
+    import cv2
+
+    if hasattr(cv2, "ximgproc"):
+        return None
+    return "this OpenCV has no contrib modules (cv2.ximgproc): install opencv-contrib-python-headless"
 
 
 def get_method(name: str) -> Method:

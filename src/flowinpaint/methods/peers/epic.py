@@ -42,7 +42,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..registry import Method, Problem, register
+from ..registry import Method, Problem, opencv_contrib_missing, register
 from ._common import (
     MIN_MATCHES,
     check_bool,
@@ -167,4 +167,5 @@ def run(problem: Problem, options: EpicOptions) -> Tensor:
     return dense_tensor(dense, flows, "epic")
 
 
-register(Method("epic", "OpenCV EPIC (EpicFlow's edge-aware interpolator); peer", EpicOptions, run, needs_image=True))
+register(Method("epic", "OpenCV EPIC (EpicFlow's edge-aware interpolator); peer", EpicOptions, run, needs_image=True,
+                unavailable=opencv_contrib_missing))

@@ -49,7 +49,7 @@ import cv2
 import numpy as np
 from torch import Tensor
 
-from ..registry import Method, Problem, register
+from ..registry import Method, Problem, opencv_contrib_missing, register
 from ._common import (
     MIN_MATCHES,
     check_bool,
@@ -192,4 +192,5 @@ def run(problem: Problem, options: RicOptions) -> Tensor:
     return dense_tensor(dense, flows, "ric")
 
 
-register(Method("ric", "OpenCV RIC (RicFlow's superpixel-based interpolator); peer", RicOptions, run, needs_image=True))
+register(Method("ric", "OpenCV RIC (RicFlow's superpixel-based interpolator); peer", RicOptions, run, needs_image=True,
+                unavailable=opencv_contrib_missing))
