@@ -15,6 +15,9 @@ the default (the best score among those faster than DeepFlow on average).
 
     python benchmarks/densify.py [--synthetic 8] [--methods eed,epic,neuroexplicit,lb] [--work runs/densify]
 
+A method may carry options in brackets, ``epic[max_matches=8000]``; without them it runs with
+``densify``'s defaults for it (``flowinpaint.densify.pipeline.DEFAULT_OPTIONS``).
+
 Every (pair, setting) result is kept in ``--work/results.json`` and not recomputed on a rerun.
 Writes ``benchmarks/results/densify.md``.
 """
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import shlex
 import sys
 import time
@@ -37,6 +41,8 @@ from _evaluations import HERE, dev_sets_present, fmt, table
 
 from flowinpaint import densify, epe
 from flowinpaint.data import load_dataset
+from flowinpaint.methods import get_method
+from flowinpaint.methods.options import parse_options
 from flowinpaint.io._atomic import atomic_write_bytes
 from flowinpaint.provenance import cpu_model
 
@@ -78,9 +84,17 @@ def setting_name(method: str, preset: str, refine: bool) -> str:
     return f"densify:{method}:{preset}" + (":refine" if refine else "")
 
 
+def method_and_options(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"epic"`` or ``"epic[max_matches=8000,k=64]"``: the inpainting method and its options."""
+    name, _, rest = spec.partition("[")
+    pairs = [pair for pair in rest.rstrip("]").split(",") if pair]
+    return name, parse_options(get_method(name), pairs)
+
+
 def densifier(name: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    _, method, preset, *rest = name.split(":")
-    return lambda a, b: densify(a, b, method=method, preset=preset, refine=bool(rest)).flow
+    _, spec, preset, *rest = name.split(":")
+    method, options = method_and_options(spec)
+    return lambda a, b: densify(a, b, method=method, preset=preset, refine=bool(rest), **options).flow
 
 
 def measure(work: Path, data: list[dict[str, Any]], names: list[str]) -> dict[str, dict[str, Any]]:
@@ -122,12 +136,13 @@ def mean_seconds(results: dict[str, dict[str, Any]], name: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--synthetic", type=int, default=8, help="synthetic test pairs (default 8)")
-    parser.add_argument("--methods", default="eed,epic,neuroexplicit,lb", help="inpainting methods of the grid")
+    parser.add_argument("--methods", default="eed,epic,neuroexplicit,lb",
+                        help="inpainting methods of the grid, each with options in brackets if any: epic[max_matches=8000]")
     parser.add_argument("--work", default="runs/densify", help="where the per-pair results are kept")
     args = parser.parse_args()
     started = time.perf_counter()
     data = pairs(args.synthetic)
-    grid = [setting_name(method, preset, refine) for method in args.methods.split(",") for preset in PRESETS
+    grid = [setting_name(method, preset, refine) for method in re.split(r",(?![^\[]*\])", args.methods) for preset in PRESETS
             for refine in (False, True)]
     results = measure(Path(args.work), data, [*PEERS, *grid])
     scores = {name: score(results, name) for name in [*PEERS, *grid]}

@@ -91,6 +91,18 @@ def test_densify_keeps_the_reliable_estimate_and_beats_it(example) -> None:
     assert errors[trusted & valid].mean() < errors[~trusted & valid].mean()
 
 
+def test_epic_gets_its_densify_default_unless_the_caller_sets_it(example, monkeypatch) -> None:
+    from flowinpaint.densify import pipeline
+
+    seen = []
+    real = pipeline.inpaint
+    monkeypatch.setattr(pipeline, "inpaint", lambda *args, **options: seen.append(options) or real(*args, **options))
+    flowinpaint.densify(example["image1"], example["image2"], refine=False)
+    flowinpaint.densify(example["image1"], example["image2"], refine=False, max_matches=100)
+    flowinpaint.densify(example["image1"], example["image2"], method="eed", refine=False)
+    assert seen == [{"max_matches": 8000}, {"max_matches": 100}, {}]
+
+
 def test_densify_with_sift_matches_and_the_refinement(example) -> None:
     result = flowinpaint.densify(example["image1"], example["image2"], matcher="sift", method="laplace")
     assert result.reliable.mean() < 0.1  # sparse matches only

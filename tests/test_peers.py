@@ -107,6 +107,18 @@ def test_epic_beyond_its_match_cap() -> None:
     assert epe(dense, sample["flow"]) < 0.2 * epe(np.zeros_like(dense), sample["flow"])
 
 
+def test_epic_with_fewer_matches_keeps_every_known_value_and_nearly_its_accuracy() -> None:
+    flow, mask, image = example(density=0.3)
+    full = inpaint(flow, mask, image, method="epic")
+    fewer = inpaint(flow, mask, image, method="epic", max_matches=2000)  # of ~3700
+    assert np.array_equal(fewer[mask], flow[mask])
+    assert not np.array_equal(fewer, full)
+    assert epe(fewer, flow) < 1.5 * epe(full, flow)  # measured 1.2x
+    for bad in (2, MAX_MATCHES + 1, 1.5):
+        with pytest.raises(ValueError, match="max_matches must be"):
+            inpaint(flow, mask, image, method="epic", max_matches=bad)
+
+
 def test_uniform_subset_is_deterministic_and_spread_out() -> None:
     rows, cols = np.mgrid[:120, :160]
     points = np.stack([cols.ravel(), rows.ravel()], axis=1).astype(np.float32)

@@ -29,7 +29,7 @@ from .reliability import (
     estimate_confidence,
 )
 
-__all__ = ["DEFAULT_MATCHER", "DEFAULT_METHOD", "DEFAULT_PRESET", "MATCHERS", "DenseFlow", "check_settings", "densify"]
+__all__ = ["DEFAULT_MATCHER", "DEFAULT_METHOD", "DEFAULT_OPTIONS", "DEFAULT_PRESET", "MATCHERS", "DenseFlow", "check_settings", "densify"]
 
 #: The initial estimates :func:`densify` knows.
 MATCHERS = ("dis", "sift")
@@ -40,6 +40,11 @@ MATCHERS = ("dis", "sift")
 DEFAULT_METHOD = "epic"
 DEFAULT_MATCHER = "dis"
 DEFAULT_PRESET = "fine"
+#: Options :func:`densify` gives an inpainting method unless the caller sets them. EPIC's time grows
+#: with its matches and the reliable DIS pixels are tens of thousands: 8,000 of them, spread evenly,
+#: won the same search (0.932 over the real pairs, 0.60 s per pair; all 32,766: 0.942, 1.01 s); the
+#: other reliable pixels keep their DIS values all the same.
+DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {"epic": {"max_matches": 8000}}
 
 
 class DenseFlow(NamedTuple):
@@ -132,7 +137,8 @@ def densify(
         alpha, beta: the forward-backward test's tolerance ``alpha (|w_f|^2 + |w_b|^2) + beta``
             (px^2; Sundaram et al. 2010).
         refine: run OpenCV's variational refinement of the result on the two frames (default on).
-        **options: options of the inpainting method (e.g. ``device="cuda"``).
+        **options: options of the inpainting method (e.g. ``device="cuda"``), on top of
+            :data:`DEFAULT_OPTIONS` (EPIC: 8,000 matches).
 
     Returns:
         A :class:`DenseFlow` ``(flow, confidence, reliable)``. Where every pixel passes the test
@@ -142,6 +148,7 @@ def densify(
     Raises:
         ValueError: bad frames, an unknown matcher, preset or method, or a bad method option.
     """
+    options = {**DEFAULT_OPTIONS.get(method, {}), **options}
     check_settings(method, matcher, preset, alpha, beta, refine, **options)
     first, second = _frames(image1, image2)
     grey1, grey2 = to_grey(first), to_grey(second)

@@ -76,6 +76,9 @@ class EpicOptions:
         use_post_processing: smooth the result with the fast global smoother (FGS).
         fgs_lambda: FGS smoothness weight.
         fgs_sigma: FGS colour scale, grey levels (0..255).
+        max_matches: at most this many known pixels, spread evenly over the image, are passed
+            to EPIC (its time grows with them; OpenCV takes at most 32,766); the output keeps
+            every known value all the same.
     """
 
     k: int = 128
@@ -84,9 +87,13 @@ class EpicOptions:
     use_post_processing: bool = True
     fgs_lambda: float = 500.0
     fgs_sigma: float = 1.5
+    max_matches: int = MAX_MATCHES
 
     def __post_init__(self) -> None:
         check_int(self.k, "k", MIN_MATCHES)
+        check_int(self.max_matches, "max_matches", MIN_MATCHES)
+        if self.max_matches > MAX_MATCHES:
+            raise ValueError(f"max_matches must be at most {MAX_MATCHES} (OpenCV's limit), got {self.max_matches}")
         check_positive(self.sigma, "sigma")
         check_range(self.lambda_, "lambda_", 0.0, 1000.0)
         check_bool(self.use_post_processing, "use_post_processing")
@@ -156,7 +163,7 @@ def run(problem: Problem, options: EpicOptions) -> Tensor:
     if np.ptp(flows, axis=0).max() <= CONSTANT_TOL:
         constant = torch.from_numpy(flows.mean(axis=0, dtype=np.float64).astype(np.float32))
         return constant.view(1, 2, 1, 1).expand(1, 2, height, width).contiguous()
-    keep = uniform_subset(points, MAX_MATCHES)
+    keep = uniform_subset(points, options.max_matches)
     points, flows = points[keep], flows[keep]
     guide = guide_bgr(problem, "epic")
     dense = _raw_epic(guide, points, flows, options)
