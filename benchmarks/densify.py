@@ -41,9 +41,9 @@ from _evaluations import HERE, dev_sets_present, fmt, table
 
 from flowinpaint import densify, epe
 from flowinpaint.data import load_dataset
+from flowinpaint.io._atomic import atomic_write_bytes
 from flowinpaint.methods import get_method
 from flowinpaint.methods.options import parse_options
-from flowinpaint.io._atomic import atomic_write_bytes
 from flowinpaint.provenance import cpu_model
 
 PEERS = ("dis-ultrafast", "dis-fast", "dis-medium", "deepflow", "sift+epic")
