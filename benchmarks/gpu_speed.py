@@ -27,14 +27,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from speed import machine_line  # the sibling benchmark (scripts run from benchmarks/)
+from model_speed import (  # the sibling benchmarks (scripts run from benchmarks/)
+    TRAINING_BATCH,
+    training_step,
+)
+from speed import machine_line
 
 import flowinpaint
 from flowinpaint.data import make_example, uniform_mask
 from flowinpaint.methods import get_method
 from flowinpaint.models import ModelConfig, NeuroexplicitInpainting
 from flowinpaint.models.precision import fast_bfloat16
-from flowinpaint.train.objective import epe_loss
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SIZES = [(436, 1024), (872, 2048)]
@@ -119,25 +122,11 @@ def host_rows(sizes: list[tuple[int, int]], repeats: int) -> list[str]:
 
 def training_samples_per_second(device: torch.device, bfloat16: bool, repeats: int, side: int) -> float:
     model = NeuroexplicitInpainting(ModelConfig(width=16, channels_last=True, compiled=True, bfloat16=bfloat16)).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
-    generator = torch.Generator().manual_seed(0)
-    batch = 8
-    image = torch.rand(batch, 3, side, side, generator=generator).to(device)
-    truth = torch.randn(batch, 2, side, side, generator=generator).to(device)
-    known = (torch.rand(batch, 1, side, side, generator=generator) < DENSITY).to(device)
-    valid = torch.ones_like(known)
-
-    def step() -> None:
-        loss = epe_loss(model(image, truth.masked_fill(~known, 0), known), truth, valid)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
-    return batch / median_seconds(step, repeats, device)
+    return TRAINING_BATCH / median_seconds(training_step(model, side, device), repeats, device)
 
 
 def training_rows(device: torch.device, repeats: int, side: int) -> list[str]:
-    return [f"| {side}x{side} | 8 | {precision} | {training_samples_per_second(device, precision == 'bfloat16', repeats, side):.1f} |"
+    return [f"| {side}x{side} | {TRAINING_BATCH} | {precision} | {training_samples_per_second(device, precision == 'bfloat16', repeats, side):.1f} |"
             for precision in ("float32", "bfloat16")]
 
 

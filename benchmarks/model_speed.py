@@ -24,6 +24,7 @@ import json
 import resource
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -67,21 +68,19 @@ def epic_child(size: tuple[int, int], repeats: int) -> dict:
     return {"total_s": median_seconds(lambda: flowinpaint.inpaint(sparse, known, example["image1"], method="epic"), repeats)}
 
 
-def training_child(width: int, variant: str, steps: int) -> dict:
-    from flowinpaint.diffusion import fsi_cycle
-    from flowinpaint.models import ModelConfig, NeuroexplicitInpainting, neuroexplicit
+TRAINING_BATCH = 8
+
+
+def training_step(model: torch.nn.Module, side: int = 256, device: str | torch.device = "cpu") -> Callable[[], None]:
+    """One training step of ``model`` (forward, EPE loss, backward, Adam) on a fixed random batch of
+    ``TRAINING_BATCH`` ``side`` x ``side`` crops with 5 % known pixels, on ``device``."""
     from flowinpaint.train.objective import epe_loss
 
-    if variant == "autograd":  # the state before the fused cycle: autograd records every step
-        neuroexplicit.fused_fsi_cycle = lambda u, stencil, tau, n, known, data, compiled: fsi_cycle(u, stencil, tau, n, known, data)
-    config = ModelConfig(width=width, channels_last=True, compiled=variant.startswith("compiled"), bfloat16=variant.endswith("bf16"))
-    model = NeuroexplicitInpainting(config)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     generator = torch.Generator().manual_seed(0)
-    batch = 8
-    image = torch.rand(batch, 3, 256, 256, generator=generator)
-    truth = torch.randn(batch, 2, 256, 256, generator=generator)
-    known = torch.rand(batch, 1, 256, 256, generator=generator) < 0.05
+    image = torch.rand(TRAINING_BATCH, 3, side, side, generator=generator).to(device)
+    truth = torch.randn(TRAINING_BATCH, 2, side, side, generator=generator).to(device)
+    known = (torch.rand(TRAINING_BATCH, 1, side, side, generator=generator) < 0.05).to(device)
     valid = torch.ones_like(known)
 
     def step() -> None:
@@ -90,8 +89,18 @@ def training_child(width: int, variant: str, steps: int) -> dict:
         loss.backward()
         optimizer.step()
 
-    seconds = median_seconds(step, steps)
-    return {"samples_per_s": batch / seconds, "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
+    return step
+
+
+def training_child(width: int, variant: str, steps: int) -> dict:
+    from flowinpaint.diffusion import fsi_cycle
+    from flowinpaint.models import ModelConfig, NeuroexplicitInpainting, neuroexplicit
+
+    if variant == "autograd":  # the state before the fused cycle: autograd records every step
+        neuroexplicit.fused_fsi_cycle = lambda u, stencil, tau, n, known, data, compiled: fsi_cycle(u, stencil, tau, n, known, data)
+    config = ModelConfig(width=width, channels_last=True, compiled=variant.startswith("compiled"), bfloat16=variant.endswith("bf16"))
+    seconds = median_seconds(training_step(NeuroexplicitInpainting(config)), steps)
+    return {"samples_per_s": TRAINING_BATCH / seconds, "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
 
 
 def run_child(kind: str, **arguments) -> dict:
