@@ -1,0 +1,125 @@
+"""The torch domain-transform recursive filter: against a sequential reference, OpenCV, and its gradients."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from flowinpaint.diffusion.domain_transform import guide_distances, recursive_filter, rf_log_alpha
+from flowinpaint.methods.registry import opencv_contrib_missing
+
+
+def _sequential_rf(values: np.ndarray, horizontal: np.ndarray, vertical: np.ndarray, spatial_sigma: float,
+                   iterations: int) -> np.ndarray:
+    """The recursion written out pixel by pixel in float64 (Gastal and Oliveira's Algorithm, OpenCV's order).
+
+    Shape: values ``(C, H, W)``, horizontal ``(H, W - 1)``, vertical ``(H - 1, W)``.
+    """
+    y = values.astype(np.float64).copy()
+    channels, height, width = y.shape
+    for iteration in range(iterations):
+        a_h = np.exp(rf_log_alpha(spatial_sigma, iterations) * 2.0**iteration * horizontal)
+        a_v = np.exp(rf_log_alpha(spatial_sigma, iterations) * 2.0**iteration * vertical)
+        for j in range(1, width):
+            y[:, :, j] += a_h[:, j - 1] * (y[:, :, j - 1] - y[:, :, j])
+        for j in range(width - 2, -1, -1):
+            y[:, :, j] += a_h[:, j] * (y[:, :, j + 1] - y[:, :, j])
+        for i in range(1, height):
+            y[:, i] += a_v[i - 1] * (y[:, i - 1] - y[:, i])
+        for i in range(height - 2, -1, -1):
+            y[:, i] += a_v[i] * (y[:, i + 1] - y[:, i])
+    return y
+
+
+def _guide(height: int, width: int, seed: int) -> torch.Tensor:
+    """A random RGB guide ``(1, 3, H, W)`` float32 with a strong vertical edge down the middle."""
+    rng = np.random.default_rng(seed)
+    guide = rng.random((3, height, width), dtype=np.float32) * 0.2
+    guide[:, :, width // 2:] += 0.7
+    return torch.from_numpy(guide)[None]
+
+
+@pytest.mark.parametrize(("height", "width", "spatial", "color", "iterations"),
+                         [(9, 23, 4.0, 0.3, 3), (17, 6, 0.4, 0.002, 2), (13, 70, 15.0, 1.0, 1)])
+def test_matches_sequential_recursion(height: int, width: int, spatial: float, color: float, iterations: int) -> None:
+    guide = _guide(height, width, seed=height)
+    values = torch.randn(1, 2, height, width, generator=torch.Generator().manual_seed(width))
+    horizontal, vertical = guide_distances(guide, spatial, color)
+    filtered = recursive_filter(values, horizontal, vertical, spatial, iterations)
+    expected = _sequential_rf(values[0].numpy(), horizontal[0, 0].numpy(), vertical[0, 0].numpy(), spatial, iterations)
+    np.testing.assert_allclose(filtered[0].numpy(), expected, atol=2e-6)
+
+
+@pytest.mark.skipif(opencv_contrib_missing() is not None, reason="needs cv2.ximgproc")
+@pytest.mark.parametrize(("spatial", "color"), [(6.0, 0.1), (0.5, 0.003), (30.0, 2.0)])
+def test_matches_opencv(spatial: float, color: float) -> None:
+    import cv2
+
+    guide = _guide(41, 67, seed=3)
+    values = torch.randn(1, 4, 41, 67, generator=torch.Generator().manual_seed(4))
+    horizontal, vertical = guide_distances(guide, spatial, color)
+    filtered = recursive_filter(values, horizontal, vertical, spatial)
+    opencv = cv2.ximgproc.createDTFilter(np.ascontiguousarray(guide[0].permute(1, 2, 0).numpy()), spatial, color,
+                                         cv2.ximgproc.DTF_RF, 3)
+    expected = opencv.filter(np.ascontiguousarray(values[0].permute(1, 2, 0).numpy()))
+    np.testing.assert_allclose(filtered[0].permute(1, 2, 0).numpy(), expected, atol=5e-6)
+
+
+def test_weights_are_positive_and_sum_to_one() -> None:
+    guide = _guide(7, 11, seed=5)
+    horizontal, vertical = guide_distances(guide, 3.0, 0.1)
+    impulses = torch.eye(77, dtype=torch.float64).reshape(77, 1, 7, 11)
+    weights = recursive_filter(impulses, horizontal.double(), vertical.double(), 3.0).reshape(77, 77)
+    assert weights.min() >= 0
+    torch.testing.assert_close(weights.sum(dim=0), torch.ones(77, dtype=torch.float64))
+
+
+def test_strong_edge_stops_the_filter_and_flat_guide_does_not() -> None:
+    height, width = 8, 40
+    values = torch.zeros(1, 1, height, width)
+    values[..., : width // 2] = 1.0
+    edge = torch.zeros(1, 1, height, width)
+    edge[..., width // 2:] = 1.0
+    across = recursive_filter(values, *guide_distances(edge, 10.0, 0.01), spatial_sigma=10.0)
+    assert across[..., width // 2:].abs().max() < 1e-6
+    flat = recursive_filter(values, *guide_distances(torch.zeros_like(edge), 10.0, 0.01), spatial_sigma=10.0)
+    assert flat[..., width // 2].min() > 0.3
+
+
+def test_gradients_of_values_and_distances() -> None:
+    guide = _guide(5, 13, seed=6).double()
+    horizontal, vertical = guide_distances(guide, 2.0, 0.5)
+    values = torch.randn(1, 2, 5, 13, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
+    inputs = (values.requires_grad_(), horizontal.requires_grad_(), vertical.requires_grad_())
+    assert torch.autograd.gradcheck(lambda v, h, w: recursive_filter(v, h, w, 2.0, 2), inputs)
+
+
+def test_batches_and_broadcast_distances() -> None:
+    guides = torch.cat([_guide(6, 9, seed=8), _guide(6, 9, seed=9)])
+    values = torch.randn(2, 3, 6, 9, generator=torch.Generator().manual_seed(10))
+    horizontal, vertical = guide_distances(guides, 4.0, 0.2)
+    batched = recursive_filter(values, horizontal, vertical, 4.0)
+    for index in range(2):
+        single = recursive_filter(values[index:index + 1], horizontal[index:index + 1], vertical[index:index + 1], 4.0)
+        torch.testing.assert_close(batched[index:index + 1], single)
+
+
+def test_bad_inputs_are_clear_errors() -> None:
+    values = torch.zeros(1, 1, 6, 9)
+    horizontal, vertical = guide_distances(torch.zeros(1, 3, 6, 9), 2.0, 0.1)
+    with pytest.raises(ValueError, match="do not fit"):
+        recursive_filter(values, vertical, horizontal, 2.0)
+    with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
+        recursive_filter(values[0], horizontal, vertical, 2.0)
+    with pytest.raises(ValueError, match="iterations"):
+        recursive_filter(values, horizontal, vertical, 2.0, iterations=0)
+    with pytest.raises(ValueError, match="guide"):
+        guide_distances(torch.zeros(3, 6, 9), 2.0, 0.1)
+
+
+def test_log_alpha_is_opencvs() -> None:
+    # OpenCV's getIterAlpha(1) for sigma_s = 10, three iterations: exp(-sqrt(2/3) / (10 * 4 / sqrt(63)))
+    assert rf_log_alpha(10.0, 3) == pytest.approx(-math.sqrt(2 / 3) / (40 / math.sqrt(63)))
