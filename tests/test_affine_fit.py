@@ -8,7 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from flowinpaint.diffusion.affine_fit import edge_aware_affine_fit, edge_aware_mean, fit_coordinates
+from flowinpaint.diffusion.affine_fit import (
+    edge_aware_affine_fit,
+    edge_aware_mean,
+    fit_coordinates,
+)
 from flowinpaint.diffusion.domain_transform import guide_distances
 from flowinpaint.methods.registry import opencv_contrib_missing
 

@@ -11,22 +11,32 @@ and then backwards along every row, then along every column. Iteration ``i`` of 
 agree to float rounding, and this one has gradients with respect to the filtered values and to
 the distances, which a network may predict instead of the colour differences.
 
-The recursion runs as a parallel scan: in chunks of ``CHUNK`` pixels, ``y_j = exp(S_j) *
-(carry + sum_(k<=j) exp(-S_k) b_k)`` with ``S`` the in-chunk cumulative sum of ``log a``, and the
-chunks' carries by the same scan, recursively, on the chunks' ends. ``log a`` is clamped at
-``-20`` per step in float32 (``a >= 2e-9``, below float32's resolution of a sum) and at ``-170``
-in float64, so that ``exp(-S)`` stays finite.
+Each sweep is a custom autograd function whose backward is the adjoint sweep (the same recursion
+run the other way, accumulating) and element-wise products. The sweeps run as a C kernel on float32
+CPU tensors (``recursive_kernel.c``: sequential along each line as OpenCV's, lines in parallel,
+built per machine by :mod:`flowinpaint.cbuild`), as OpenCV's filter is fast; elsewhere (float64, a
+GPU, no C compiler) as a chunked parallel scan in torch: in chunks of ``CHUNK`` pixels, ``y_j =
+exp(S_j) * (carry + sum_(k<=j) exp(-S_k) b_k)`` with ``S`` the in-chunk cumulative sum of ``log a``,
+and the chunks' carries by the same scan, recursively, on the chunks' ends. There ``log a`` is
+clamped at ``-20`` per step in float32 (``a >= 2e-9``, below float32's resolution of a sum) and at
+``-170`` in float64, so that ``exp(-S)`` stays finite.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import math
+from pathlib import Path
 
 import torch
 from torch import Tensor
 
+from ..cbuild import load_kernel
+
 __all__ = ["guide_distances", "recursive_filter", "rf_log_alpha"]
 
+KERNEL_SOURCE = Path(__file__).with_name("recursive_kernel.c")
 CHUNK = 4  # pixels per chunk of the scan: CHUNK times the largest decay must stay within exp's range
 MAX_DECAY = {torch.float64: 170.0}  # the largest -log(a) of one step, by dtype (float64: a >= 1e-74)
 MAX_DECAY_DEFAULT = 20.0  # float32 and narrower: a >= exp(-20) = 2e-9, below float32's resolution of a sum
@@ -89,25 +99,99 @@ def _scan(values: Tensor, log_a: Tensor) -> Tensor:
     return local.flatten(-2)[..., :length]
 
 
-def _causal(values: Tensor, log_a: Tensor) -> Tensor:
-    """``y_0 = x_0``, ``y_j = (1 - a_j) x_j + a_j y_(j-1)`` along the last axis.
-
-    Shape:
-        values ``(..., W)``; log_a ``(..., W - 1)``: ``log a`` between pixels j and j + 1.
-    """
-    # link j joins j - 1 and j, none before 0; clamped here as in the scan, so the weights sum to 1
-    links = torch.nn.functional.pad(log_a.clamp(min=-_max_decay(values.dtype)), (1, 0), value=-math.inf)
-    return _scan((1 - torch.exp(links)) * values, links)
-
-
-def _pass(values: Tensor, log_a: Tensor) -> Tensor:
-    """One recursive-filter pass along the last axis: forwards, then backwards over the result.
+def _sweep_torch(values: Tensor, log_a: Tensor, reverse: bool, accumulate: bool) -> Tensor:
+    """:func:`_sweep` along the last axis by the chunked scan (any device and dtype).
 
     Shape:
         values ``(..., W)``; log_a ``(..., W - 1)``, broadcasting with ``values``.
     """
-    forward = _causal(values, log_a)
-    return _causal(forward.flip(-1), log_a.flip(-1)).flip(-1)
+    if reverse:
+        return _sweep_torch(values.flip(-1), log_a.flip(-1), False, accumulate).flip(-1)
+    # link j joins j - 1 and j, none before 0; clamped here as in the scan, so the weights sum to 1
+    links = torch.nn.functional.pad(log_a.clamp(min=-_max_decay(values.dtype)), (1, 0), value=-math.inf)
+    return _scan(values if accumulate else (1 - torch.exp(links)) * values, links)
+
+
+@functools.lru_cache(maxsize=1)
+def _library() -> ctypes.CDLL | None:
+    """The C sweep (``recursive_kernel.c``), or None where it cannot be built."""
+    library = load_kernel(KERNEL_SOURCE, "native recursive-filter kernel")
+    if library is not None:
+        library.rf_sweep.restype = None
+        library.rf_sweep.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_long] * 4 + [ctypes.c_int] * 4
+    return library
+
+
+def _sweep(values: Tensor, log_a: Tensor, vertical: bool, reverse: bool, accumulate: bool) -> Tensor:
+    """One sweep of the recursion along the rows (``vertical`` False) or the columns, forwards or
+    backwards: ``z_j = x_j + a (z_prev - x_j)`` (``accumulate`` False, the filter) or ``z_j = x_j +
+    a z_prev`` (its adjoint), ``a = exp(log_a)`` the link to the previous pixel of the sweep.
+
+    The C kernel runs float32 CPU tensors (where it builds); other tensors take the torch scan.
+
+    Shape:
+        values ``(B, C, H, W)``; log_a ``(B or 1, 1, H, W - 1)`` along rows, ``(B or 1, 1, H - 1, W)``
+        along columns.
+    """
+    library = _library() if values.device.type == "cpu" and values.dtype == torch.float32 else None
+    if library is None:
+        if vertical:
+            return _sweep_torch(values.transpose(-1, -2), log_a.transpose(-1, -2), reverse, accumulate).transpose(-1, -2)
+        return _sweep_torch(values, log_a, reverse, accumulate)
+    batch, channels, height, width = values.shape
+    values = values.contiguous()
+    links = torch.exp(log_a.to(torch.float32)).expand(batch, 1, *log_a.shape[-2:]).contiguous()
+    result = torch.empty_like(values)
+    library.rf_sweep(values.data_ptr(), links.data_ptr(), result.data_ptr(), batch, channels, height, width,
+                     int(vertical), int(reverse), int(accumulate), torch.get_num_threads())
+    return result
+
+
+class _Sweep(torch.autograd.Function):
+    """The filter's sweep with its adjoint as the backward (one more sweep and element-wise products,
+    instead of autograd through every step of the scan)."""
+
+    @staticmethod
+    def forward(ctx, values: Tensor, log_a: Tensor, vertical: bool, reverse: bool) -> Tensor:
+        result = _sweep(values, log_a, vertical, reverse, accumulate=False)
+        ctx.save_for_backward(values, log_a, result)
+        ctx.directions = (vertical, reverse)
+        return result
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None, None, None]:
+        values, log_a, result = ctx.saved_tensors
+        vertical, reverse = ctx.directions
+        adjoint = _sweep(grad.contiguous(), log_a, vertical, not reverse, accumulate=True)
+        axis = -2 if vertical else -1
+        length = values.shape[axis]
+        # the link k joins pixels k and k + 1; forwards it sets pixel k + 1 from k, backwards k from k + 1
+        target = slice(1, length) if not reverse else slice(0, length - 1)
+        source = slice(0, length - 1) if not reverse else slice(1, length)
+
+        def along(tensor: Tensor, part: slice) -> Tensor:
+            return tensor[..., part, :] if vertical else tensor[..., part]
+
+        grad_values = grad_log_a = None
+        if ctx.needs_input_grad[0]:
+            decay = torch.exp(log_a)
+            grad_values = adjoint.clone()
+            if vertical:
+                grad_values[..., target, :] -= decay * along(adjoint, target)
+            else:
+                grad_values[..., target] -= decay * along(adjoint, target)
+        if ctx.needs_input_grad[1]:
+            change = along(result, source) - along(values, target)
+            grad_a = (along(adjoint, target) * change).sum(dim=1, keepdim=True)
+            grad_log_a = torch.exp(log_a) * grad_a
+            if log_a.shape[0] == 1 and grad_log_a.shape[0] > 1:
+                grad_log_a = grad_log_a.sum(dim=0, keepdim=True)
+        return grad_values, grad_log_a, None, None
+
+
+def _pass(values: Tensor, log_a: Tensor, vertical: bool) -> Tensor:
+    """One recursive-filter pass along the rows or the columns: forwards, then backwards over the result."""
+    return _Sweep.apply(_Sweep.apply(values, log_a, vertical, False), log_a, vertical, True)
 
 
 def recursive_filter(values: Tensor, horizontal: Tensor, vertical: Tensor, spatial_sigma: float,
@@ -142,6 +226,6 @@ def recursive_filter(values: Tensor, horizontal: Tensor, vertical: Tensor, spati
     log_alpha = rf_log_alpha(spatial_sigma, iterations)
     for iteration in range(iterations):
         scale = log_alpha * 2.0**iteration
-        values = _pass(values, scale * horizontal)
-        values = _pass(values.transpose(-1, -2), scale * vertical.transpose(-1, -2)).transpose(-1, -2)
+        values = _pass(values, scale * horizontal, vertical=False)
+        values = _pass(values, scale * vertical, vertical=True)
     return values

@@ -46,6 +46,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from ..models.neuroaffine import NeuroaffineInpainting, guide_array
+from ..models.pretrained import cached_model
 from .learned import network_parameters
 from .local_affine import (
     AffineFit,
@@ -92,6 +94,11 @@ class NeuroaffineOptions(NeuroexplicitOptions):
         support_sparsity: that radius is at most ``support_sparsity`` spacings of the failing values.
         rescue_tolerance: a value that fails both tests is kept all the same when the edge-aware
             affine fit of the values that pass predicts it to within this many pixels.
+        guide: the filters' guide: ``""`` the image (the hand-made method), or a shipped model's
+            name or the path of a weights file of kind ``neuroaffine``
+            (:class:`~flowinpaint.models.neuroaffine.NeuroaffineInpainting`), whose network
+            predicts the guide from the image (the gain of its edges and an edge channel); it
+            runs on ``device``.
         residual: how the residual of the affine fit is filled: ``"filter"`` (edge-aware
             normalized convolution) or ``"learned"`` (the neuroexplicit model's diffusion).
             Only the learned fill runs on ``device``; the rest is OpenCV and numpy on the CPU.
@@ -115,14 +122,17 @@ class NeuroaffineOptions(NeuroexplicitOptions):
     spatial_factor: float = 2.0
     color_factor: float = 4.0
     reach: float = 1.4
+    guide: str = ""
     residual: str = "filter"
     detail_factor: float = 0.5
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.residual == "filter" and torch.device(self.device).type != "cpu":
+        if self.residual == "filter" and not self.guide and torch.device(self.device).type != "cpu":
             raise ValueError(f"device {self.device!r}: neuroaffine's fit and its residual='filter' run on the CPU "
-                             "(OpenCV's domain transform); the device is for residual='learned'")
+                             "(OpenCV's domain transform); the device is for a learned guide or residual='learned'")
+        if not isinstance(self.guide, str):
+            raise ValueError(f"guide must be a model name or a path, got {self.guide!r}")  # noqa: TRY004 - option errors are ValueErrors
         if isinstance(self.neighbours, bool) or not isinstance(self.neighbours, int) or self.neighbours < 2:
             raise ValueError(f"neighbours must be an integer >= 2, got {self.neighbours!r}")
         if self.residual not in RESIDUAL_FILLS:
@@ -142,15 +152,25 @@ def _certainty(kept: np.ndarray, problem: Problem) -> np.ndarray:
     return certainty
 
 
-def _fill_residual(residual: np.ndarray, kept: np.ndarray, problem: Problem, image: np.ndarray, color_scale: float,
+def _guide(image: np.ndarray, options: NeuroaffineOptions) -> np.ndarray:
+    """The filters' guide: the image ``(H, W, 3)``, or the learned guide ``(H, W, 4)`` of ``options.guide``."""
+    if not options.guide:
+        return image
+    model = cached_model(options.guide, options.device)
+    if not isinstance(model, NeuroaffineInpainting):
+        raise ValueError(f"guide {options.guide!r} is a {type(model).__name__}, not a neuroaffine model")  # noqa: TRY004 - option errors are ValueErrors
+    return guide_array(model, image)
+
+
+def _fill_residual(residual: np.ndarray, kept: np.ndarray, problem: Problem, guide: np.ndarray, color_scale: float,
                    options: NeuroaffineOptions) -> np.ndarray:
-    """The residual ``(H, W, 2)`` of the affine fit, filled from the kept pixels (exact there)."""
+    """The residual ``(H, W, 2)`` of the affine fit, filled from the kept pixels (exact there) along ``guide``."""
     if options.residual == "learned":
         kept_t = torch.from_numpy(kept)[None, None]
         residual_problem = Problem(torch.from_numpy(residual).permute(2, 0, 1)[None].contiguous(), kept_t, problem.image)
         return run_neuroexplicit(residual_problem, options)[0].permute(1, 2, 0).numpy()
     spatial_sigma = options.detail_factor / math.sqrt(float(kept.mean()))
-    filled = edge_aware_average(residual, _certainty(kept, problem), image, spatial_sigma, color_scale)
+    filled = edge_aware_average(residual, _certainty(kept, problem), guide, spatial_sigma, color_scale)
     np.copyto(filled, residual, where=kept[..., None])
     return filled
 
@@ -159,6 +179,7 @@ class Explanation(NamedTuple):
     """Every intermediate of one ``neuroaffine`` run, for pictures and diagnostics.
 
     Attributes:
+        guide: ``(H, W, 3)`` the image, or ``(H, W, 4)`` the learned guide the filters followed.
         known: ``(H, W)`` bool, the known pixels the user trusts (confidence >= 0.5).
         agreeing: those that passed the neighbour test.
         mutual: those that failed it and passed the mutual test.
@@ -171,6 +192,7 @@ class Explanation(NamedTuple):
             base's misfit too, where the problem did not ask for it (``wants_confidence``).
     """
 
+    guide: np.ndarray
     known: np.ndarray
     agreeing: np.ndarray
     mutual: np.ndarray
@@ -215,7 +237,8 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
     fitted = agreeing | mutual
     if not fitted.any():
         fitted = agreeing = trusted
-    base: AffineFit = local_affine_fit(flow, _certainty(fitted, problem), image,
+    guide = _guide(image, options)
+    base: AffineFit = local_affine_fit(flow, _certainty(fitted, problem), guide,
                                        options.spatial_factor / math.sqrt(float(fitted.mean())), color_scale,
                                        options.reach, misfit=problem.wants_confidence)
     # a value its neighbours disagree with stays when the edge-aware fit of the others (which
@@ -225,13 +248,13 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
     kept = fitted | rescued
     residual = np.zeros_like(flow, dtype=np.float32)
     residual[kept] = flow[kept] - base.flow[kept]
-    residual = _fill_residual(residual, kept, problem, image, color_scale, options)
+    residual = _fill_residual(residual, kept, problem, guide, color_scale, options)
     confidence = None
     if base.misfit is not None:
         support = np.minimum(1.0, base.support / (FULL_SUPPORT * float(_certainty(fitted, problem).mean())))
         confidence = np.where(problem.known[0, 0].numpy() & ~kept, 0.0,
                               support / (1.0 + base.misfit / CONFIDENCE_SCALE)).astype(np.float32)
-    return Explanation(trusted, agreeing, mutual, rescued, kept, base, residual, base.flow + residual, confidence)
+    return Explanation(guide, trusted, agreeing, mutual, rescued, kept, base, residual, base.flow + residual, confidence)
 
 
 def run(problem: Problem, options: NeuroaffineOptions) -> Solution:
@@ -242,7 +265,8 @@ def run(problem: Problem, options: NeuroaffineOptions) -> Solution:
 
 
 def _parameters(options: NeuroaffineOptions) -> int | None:
-    return network_parameters(options.model) if options.residual == "learned" else None
+    counts = [network_parameters(name) for name in (options.guide, options.model if options.residual == "learned" else "") if name]
+    return None if not counts or None in counts else sum(counts)
 
 
 register(

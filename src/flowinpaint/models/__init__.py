@@ -5,6 +5,7 @@ from torch import nn
 from .config import ModelConfig
 from .dtm import DiffusionTensorModule
 from .flownets import FlowNetSConfig, FlowNetSInpainting
+from .neuroaffine import NeuroaffineConfig, NeuroaffineInpainting
 from .neuroexplicit import NeuroexplicitInpainting
 from .parametrisation import (
     LevelDiffusion,
@@ -21,6 +22,8 @@ __all__ = [
     "FlowNetSInpainting",
     "LevelDiffusion",
     "ModelConfig",
+    "NeuroaffineConfig",
+    "NeuroaffineInpainting",
     "NeuroexplicitInpainting",
     "PDConfig",
     "PDInpainting",

@@ -14,6 +14,7 @@ from torch import nn
 
 from .config import ModelConfig
 from .flownets import FlowNetSConfig, FlowNetSInpainting
+from .neuroaffine import NeuroaffineConfig, NeuroaffineInpainting
 from .neuroexplicit import NeuroexplicitInpainting
 from .pd import PDConfig, PDInpainting
 from .wgain import WGAINConfig, WGAINInpainting
@@ -34,6 +35,7 @@ MODEL_KINDS: dict[str, ModelKind] = {
     "flownets": ModelKind(FlowNetSConfig, FlowNetSInpainting),
     "wgain": ModelKind(WGAINConfig, WGAINInpainting),
     "pd": ModelKind(PDConfig, PDInpainting),
+    "neuroaffine": ModelKind(NeuroaffineConfig, NeuroaffineInpainting),
 }
 
 

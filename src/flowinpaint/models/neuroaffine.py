@@ -1,0 +1,162 @@
+"""The learned guide of ``neuroaffine``: a small U-Net that predicts the domain transform's geodesic costs.
+
+``neuroaffine`` fits edge-aware local affine models to the known values and fills their residual
+with the domain transform's recursive filter, whose reach between neighbouring pixels is set by a
+guide image ``G``: the filter's distance between pixels ``p`` and ``q`` is ``1 + sigma_s /
+sigma_c * sum_c |G_c(p) - G_c(q)|`` (:func:`flowinpaint.diffusion.domain_transform.guide_distances`).
+With the image as guide every colour edge stops the filter, texture included, and a blurred motion
+boundary hardly does. Here a network steers the fit, and only that: from the image at
+``1 / resolution`` of its size it predicts a smooth *gain* ``g > 0`` and an *edge* channel ``e``,
+upsampled bilinearly, and the guide is
+
+    ``G = [g * image, e]``,  ``g = exp(log_gain * tanh(n_0))``,  ``e = correction * tanh(n_1)``
+
+four channels (what OpenCV's filter takes, so inference runs OpenCV's fast filter on ``G``). A gain
+below 1 lowers the cost of the image's edges there (texture inside a moving region: the fit then
+reaches further), above 1 raises it (where a motion boundary is likely); the edge channel draws
+boundaries the colours do not show. The network's last layer starts at zero, so an untrained model
+is the hand-made method exactly (``g = 1``, ``e = 0``). Whatever it predicts, the fit stays an
+average with positive weights: affine-exact, bounded by the known values' range, stable.
+
+:class:`NeuroaffineInpainting` is the trainable whole, in differentiable torch (every known value
+kept exact; the method adds its outlier tests around it): the affine fit of the known values at
+the spatial scale ``spatial_factor / sqrt(density)`` pixels and colour scale ``color_factor``
+times the image's mean gradient, and its residual filled at ``detail_factor / sqrt(density)``.
+
+Shape: images ``(B, 3, H, W)`` RGB in [0, 1]; flows ``(B, 2, H, W)``; masks ``(B, 1, H, W)`` bool.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..diffusion.affine_fit import edge_aware_affine_fit, edge_aware_mean
+from ..diffusion.domain_transform import guide_distances
+from .configbase import ConfigDict
+from .dtm import ImageNormalisation
+from .unet import UNet
+
+__all__ = ["GUIDE_CHANNELS", "NeuroaffineConfig", "NeuroaffineInpainting", "guide_array", "mean_gradient"]
+
+GUIDE_CHANNELS = 4  # OpenCV's domain-transform filter takes guides of 1 to 4 channels
+GREY = (0.299, 0.587, 0.114)  # OpenCV's RGB2GRAY weights
+MIN_COLOR_SIGMA = 1e-3  # a flat image has no edges: any positive colour scale acts the same
+
+
+@dataclass(frozen=True)
+class NeuroaffineConfig(ConfigDict):
+    """Architecture of :class:`NeuroaffineInpainting`.
+
+    Attributes:
+        width: channels of the U-Net's first stage; depth: its stride-2 stages.
+        resolution: the network sees the image at ``1 / resolution`` of its size (area average).
+        log_gain: the gain of the image's edges is within ``exp(+-log_gain)``.
+        correction: the largest value of the edge channel, in image units.
+        spatial_factor: the affine fit's spatial scale is ``spatial_factor / sqrt(density)`` pixels.
+        color_factor: the filter's colour scale in units of the image's mean gradient magnitude.
+        reach: how far the fit's slope is extrapolated, in standard deviations of the fitted positions.
+        detail_factor: the residual fill's spatial scale is ``detail_factor / sqrt(density)`` pixels.
+    """
+
+    width: int = 8
+    depth: int = 3
+    resolution: int = 2
+    log_gain: float = 2.0
+    correction: float = 0.5
+    spatial_factor: float = 2.0
+    color_factor: float = 4.0
+    reach: float = 1.4
+    detail_factor: float = 0.5
+
+    def __post_init__(self) -> None:
+        for name in ("width", "depth", "resolution"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        for name in ("log_gain", "correction", "spatial_factor", "color_factor", "reach", "detail_factor"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and value > 0) or (name != "reach" and not math.isfinite(value)):
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+
+
+def mean_gradient(image: Tensor) -> Tensor:
+    """The mean gradient magnitude of each image's grey values (central differences, OpenCV's
+    ``Sobel(ksize=1)`` with its reflected border), as :func:`flowinpaint.methods.local_affine.color_sigma`
+    at factor 1.
+
+    Shape:
+        ``(B, 3, H, W)`` -> ``(B,)``.
+    """
+    grey = sum(weight * image[:, channel] for channel, weight in enumerate(GREY))[:, None]
+    padded = torch.nn.functional.pad(grey, (1, 1, 1, 1), mode="reflect")
+    dx = padded[..., 1:-1, 2:] - padded[..., 1:-1, :-2]
+    dy = padded[..., 2:, 1:-1] - padded[..., :-2, 1:-1]
+    return torch.sqrt(dx**2 + dy**2).mean(dim=(1, 2, 3))
+
+
+class NeuroaffineInpainting(nn.Module):
+    """The guide network and the differentiable fit it steers (see the module's text)."""
+
+    def __init__(self, config: NeuroaffineConfig | None = None):
+        super().__init__()
+        self.config = config or NeuroaffineConfig()
+        self.normalise = ImageNormalisation()
+        self.network = UNet(3, 2, width=self.config.width, depth=self.config.depth)
+        nn.init.zeros_(self.network.out.weight)
+        nn.init.zeros_(self.network.out.bias)
+
+    def guide(self, image: Tensor) -> Tensor:
+        """The learned guide ``(B, 4, H, W)``: the image times the gain, and the edge channel."""
+        config = self.config
+        small = torch.nn.functional.avg_pool2d(image, config.resolution, ceil_mode=True) if config.resolution > 1 else image
+        raw = torch.tanh(self.network(self.normalise(small)))
+        if config.resolution > 1:
+            raw = torch.nn.functional.interpolate(raw, size=image.shape[-2:], mode="bilinear", align_corners=False)
+        gain = torch.exp(config.log_gain * raw[:, :1])
+        return torch.cat([gain * image, config.correction * raw[:, 1:]], dim=1)
+
+    def color_sigma(self, image: Tensor) -> Tensor:
+        """The filter's colour scale of each image ``(B,)``: ``color_factor`` times its mean gradient."""
+        return (self.config.color_factor * mean_gradient(image)).clamp_min(MIN_COLOR_SIGMA)
+
+    def forward(self, image: Tensor, flow: Tensor, known: Tensor) -> Tensor:
+        """The dense flow ``(B, 2, H, W)``, exact at the known pixels.
+
+        Each sample needs a known pixel; its scales follow its own density of known values.
+        """
+        config = self.config
+        guide = self.guide(image)
+        color = self.color_sigma(image.detach())
+        dense = []
+        for index in range(image.shape[0]):
+            mask = known[index:index + 1]
+            density = float(mask.float().mean())
+            if density == 0:
+                raise ValueError(f"sample {index} has no known pixel")
+            certainty = mask.to(flow.dtype)
+            values = flow[index:index + 1]
+            spatial = config.spatial_factor / math.sqrt(density)
+            fitted, _ = edge_aware_affine_fit(values, certainty, *guide_distances(guide[index:index + 1], spatial,
+                                                                                  float(color[index])),
+                                              spatial, config.reach)
+            detail = config.detail_factor / math.sqrt(density)
+            residual = torch.where(mask, values - fitted, 0.0)
+            filled = edge_aware_mean(residual, certainty,
+                                     *guide_distances(guide[index:index + 1], detail, float(color[index])), detail)
+            dense.append(torch.where(mask, values, fitted + filled))
+        return torch.cat(dense)
+
+
+def guide_array(model: NeuroaffineInpainting, image: np.ndarray) -> np.ndarray:
+    """The model's guide of one image, for OpenCV's filter: ``(H, W, 3)`` float32 RGB in [0, 1] ->
+    ``(H, W, 4)`` float32, computed without gradients on the model's device."""
+    parameter = next(model.parameters())
+    tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].to(parameter.device, parameter.dtype)
+    with torch.inference_mode():
+        guide = model.guide(tensor)
+    return np.ascontiguousarray(guide[0].permute(1, 2, 0).float().cpu().numpy())

@@ -1,0 +1,107 @@
+"""The learned guide of ``neuroaffine``: the untrained model is the hand-made method, the trainable torch
+pipeline computes what the method computes with OpenCV, the guide keeps the fit affine-exact, gradients flow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from test_neuroaffine import affine_flow, textured_image, uniform_mask
+
+import flowinpaint as fi
+from flowinpaint.methods.registry import opencv_contrib_missing
+from flowinpaint.models.neuroaffine import (
+    NeuroaffineConfig,
+    NeuroaffineInpainting,
+    mean_gradient,
+)
+from flowinpaint.models.pretrained import load_model, save_model
+from flowinpaint.train.objective import epe_loss
+
+pytestmark = pytest.mark.skipif(opencv_contrib_missing() is not None, reason="needs cv2.ximgproc")
+SIZE = (96, 128)
+
+
+def _perturbed_model(seed: int) -> NeuroaffineInpainting:
+    """A model whose guide differs from the image (its zero last layer replaced by random weights)."""
+    torch.manual_seed(seed)
+    model = NeuroaffineInpainting(NeuroaffineConfig(width=4, depth=2))
+    torch.nn.init.normal_(model.network.out.weight, std=0.5)
+    return model.eval()
+
+
+def _tensors(image: np.ndarray, flow: np.ndarray, known: np.ndarray) -> tuple[torch.Tensor, ...]:
+    return (torch.from_numpy(image.astype(np.float32) / 255).permute(2, 0, 1)[None],
+            torch.from_numpy(np.where(known[..., None], flow, 0).astype(np.float32)).permute(2, 0, 1)[None],
+            torch.from_numpy(known)[None, None])
+
+
+def test_mean_gradient_is_the_methods_colour_unit() -> None:
+    from flowinpaint.methods.local_affine import color_sigma
+
+    image = textured_image(0)
+    expected = color_sigma(image.astype(np.float32) / 255, 1.0)
+    assert float(mean_gradient(_tensors(image, affine_flow(0), uniform_mask(0.05, 0))[0])) == pytest.approx(expected, rel=1e-5)
+
+
+def test_untrained_guide_is_the_hand_made_method(tmp_path: Path) -> None:
+    path = tmp_path / "guide.pt"
+    save_model(NeuroaffineInpainting(NeuroaffineConfig(width=4, depth=2)), path, {"note": "untrained"})
+    image, known = textured_image(1), uniform_mask(0.05, 1)
+    flow = affine_flow(1) + np.sin(np.arange(SIZE[1]) / 7)[None, :, None].astype(np.float32)
+    hand_made = fi.inpaint(flow, known, image)
+    learned = fi.inpaint(flow, known, image, guide=str(path))
+    np.testing.assert_allclose(learned, hand_made, atol=1e-4)
+
+
+def test_method_and_trainable_model_agree(tmp_path: Path) -> None:
+    model = _perturbed_model(2)
+    path = tmp_path / "guide.pt"
+    save_model(model, path, {"note": "random"})
+    image, known = textured_image(2), uniform_mask(0.05, 2)
+    flow = affine_flow(2) + 2 * np.cos(np.arange(SIZE[0]) / 9)[:, None, None].astype(np.float32)
+    method = fi.inpaint(flow, known, image, guide=str(path), robust=False)
+    with torch.no_grad():
+        trained = load_model(path)(*_tensors(image, flow, known))[0].permute(1, 2, 0).numpy()
+    gap = np.linalg.norm(method - trained, axis=-1)
+    assert np.median(gap) < 1e-4 and np.percentile(gap, 99) < 1e-2  # OpenCV's float32 filter vs the torch one
+    assert np.abs(fi.inpaint(flow, known, image, robust=False) - method).max() > 1e-2  # the guide did change it
+
+
+def test_learned_guide_keeps_affine_flows_exact() -> None:
+    model = _perturbed_model(3)
+    image, known = textured_image(3), uniform_mask(0.01, 3)
+    flow = affine_flow(3)
+    with torch.no_grad():
+        dense = model(*_tensors(image, flow, known))[0].permute(1, 2, 0).numpy()
+    inner = (slice(12, -12), slice(12, -12))
+    assert np.abs(dense - flow)[inner].max() < 1e-2
+
+
+def test_gradients_reach_every_layer() -> None:
+    model = _perturbed_model(4).train()
+    image, known = textured_image(4), uniform_mask(0.05, 4)
+    flow = affine_flow(4) + 3 * np.sin(np.arange(SIZE[1]) / 5)[None, :, None].astype(np.float32)
+    inputs = _tensors(image, flow, known)
+    loss = epe_loss(model(*inputs), torch.from_numpy(flow).permute(2, 0, 1)[None], torch.ones(1, 1, *SIZE, dtype=torch.bool))
+    loss.backward()
+    for name, parameter in model.named_parameters():
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+
+
+def test_bad_config_and_empty_mask_are_clear_errors() -> None:
+    with pytest.raises(ValueError, match="resolution"):
+        NeuroaffineConfig(resolution=0)
+    with pytest.raises(ValueError, match="log_gain"):
+        NeuroaffineConfig(log_gain=-1.0)
+    image = textured_image(5)
+    inputs = _tensors(image, affine_flow(5), np.zeros(SIZE, bool))
+    with pytest.raises(ValueError, match="no known pixel"):
+        _perturbed_model(5)(*inputs)
+
+
+def test_a_model_of_another_kind_is_refused_as_guide() -> None:
+    with pytest.raises(ValueError, match="not a neuroaffine model"):
+        fi.inpaint(affine_flow(6), uniform_mask(0.05, 6), textured_image(6), guide="default")
