@@ -2,8 +2,10 @@
 
 The data order is a pure function of ``(seed, step)``: the global sample position
 ``p = step * batch_size + slot`` picks the sample ``permutation(seed, epoch)[p % length]`` with
-``epoch = p // length``, and the crop offset and the mask (density drawn log-uniformly in the
-configured range, then a uniform mask) come from a generator seeded with ``(seed, p)``. So a run
+``epoch = p // length``, and the crop offset, the mask (density drawn log-uniformly in the
+configured range, then a uniform mask) and, with ``degrade`` > 0, whether and how the image is
+degraded like a real frame (:func:`flowinpaint.data.degrade.degrade`) come from a generator seeded
+with ``(seed, p)``. So a run
 resumed at any step sees exactly the samples and masks an uninterrupted run would, and every load
 of a sample (a new position) redraws its mask.
 """
@@ -18,6 +20,7 @@ from torch import Tensor
 from torch.utils.data import Dataset, Sampler
 
 from ..data import SyntheticFlow, sample_density, uniform_mask
+from ..data.degrade import degrade
 from .config import TrainConfig
 
 __all__ = ["StepBatchSampler", "TrainingSamples", "to_tensors", "validation_batches"]
@@ -79,7 +82,10 @@ class TrainingSamples(Dataset):
         valid = sample["valid"][window]
         density = sample_density(rng, config.density_low, config.density_high)
         known = uniform_mask(valid, density, int(rng.integers(0, 2**63 - 1)))
-        result = to_tensors(sample["image1"][window], sample["flow"][window], valid, known)
+        image, flow = sample["image1"][window], sample["flow"][window]
+        if config.degrade and rng.random() < config.degrade:
+            image = degrade(np.ascontiguousarray(image), np.ascontiguousarray(flow), rng)
+        result = to_tensors(image, flow, valid, known)
         result["density"] = density
         result["index"] = index
         return result
