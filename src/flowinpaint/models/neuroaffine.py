@@ -14,8 +14,9 @@ upsampled bilinearly, and the guide is
 four channels (what OpenCV's filter takes, so inference runs OpenCV's fast filter on ``G``). A gain
 below 1 lowers the cost of the image's edges there (texture inside a moving region: the fit then
 reaches further), above 1 raises it (where a motion boundary is likely); the edge channel draws
-boundaries the colours do not show. The network's last layer starts at zero, so an untrained model
-is the hand-made method exactly (``g = 1``, ``e = 0``). Whatever it predicts, the fit stays an
+boundaries the colours do not show. The network's last layer starts at zero (the edge channel's
+barely off it, so that it has a gradient), so an untrained model is the hand-made method to
+rounding (``g = 1``, ``e ~ 0``). Whatever it predicts, the fit stays an
 average with positive weights: affine-exact, bounded by the known values' range, stable.
 
 :class:`NeuroaffineInpainting` is the trainable whole, in differentiable torch (every known value
@@ -45,6 +46,7 @@ __all__ = ["GUIDE_CHANNELS", "NeuroaffineConfig", "NeuroaffineInpainting", "guid
 
 GUIDE_CHANNELS = 4  # OpenCV's domain-transform filter takes guides of 1 to 4 channels
 GREY = (0.299, 0.587, 0.114)  # OpenCV's RGB2GRAY weights
+EDGE_INIT_STD = 1e-4  # the edge channel's first weights: ~1e-4 of the image's range, costs within ~0.1 %
 MIN_COLOR_SIGMA = 1e-3  # a flat image has no edges: any positive colour scale acts the same
 
 
@@ -109,6 +111,8 @@ class NeuroaffineInpainting(nn.Module):
         self.network = UNet(3, 2, width=self.config.width, depth=self.config.depth)
         nn.init.zeros_(self.network.out.weight)
         nn.init.zeros_(self.network.out.bias)
+        with torch.no_grad():  # a flat edge channel has no gradient (|0 - 0| is flat): start it barely varying
+            self.network.out.weight[1].normal_(std=EDGE_INIT_STD)
 
     def guide(self, image: Tensor) -> Tensor:
         """The learned guide ``(B, 4, H, W)``: the image times the gain, and the edge channel."""

@@ -3,6 +3,9 @@
 Row 1: which known values it trusted (by which test) and which it dropped, the sparse input, the
 edge-aware affine base, the filled residual and the output. Row 2: the local motion model's
 divergence (zoom) and curl (rotation), the fit's misfit and support, and the output confidence.
+Row 3, with a learned guide (option ``guide``): what the network steers, the filter's cost of
+crossing each pixel with the image as guide and with the learned guide, their ratio (the learned
+gain: below 1 the fit reaches further, above 1 it stops sooner) and the learned edge channel.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from ..methods.neuroaffine import Explanation
 from .color import flow_to_color
 from .panels import sparse_to_color
 
-__all__ = ["DECISION_COLOURS", "affine_explanation_figure", "affine_summary", "decision_picture", "motion_derivatives"]
+__all__ = ["DECISION_COLOURS", "affine_explanation_figure", "affine_summary", "decision_picture", "edge_cost",
+           "motion_derivatives"]
 
 DECISION_COLOURS = {  # RGB in [0, 1]
     "agreeing": (0.1, 0.8, 0.2),
@@ -55,6 +59,33 @@ def motion_derivatives(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     du_dy, du_dx = np.gradient(flow[..., 0].astype(np.float64))
     dv_dy, dv_dx = np.gradient(flow[..., 1].astype(np.float64))
     return (du_dx + dv_dy).astype(np.float32), (dv_dx - du_dy).astype(np.float32)
+
+
+def edge_cost(guide: np.ndarray) -> np.ndarray:
+    """The domain transform's cost of crossing each pixel: the L1 differences of the guide's
+    channels to the next pixel along the row and along the column, summed (0 on a flat guide).
+
+    Shape:
+        guide ``(H, W, C)`` float; returns ``(H, W)`` float32.
+    """
+    guide = guide.astype(np.float32)
+    cost = np.zeros(guide.shape[:2], np.float32)
+    cost[:, :-1] += np.abs(np.diff(guide, axis=1)).sum(axis=-1)
+    cost[:-1] += np.abs(np.diff(guide, axis=0)).sum(axis=-1)
+    return cost
+
+
+def _guide_row(image: np.ndarray, parts: Explanation) -> list[tuple[np.ndarray, str | None, str, dict[str, Any]]]:
+    """The panels of what a learned guide changes (see the module's text)."""
+    hand_made, learned = edge_cost(image), edge_cost(parts.guide)
+    top = max(float(np.percentile(hand_made, 99)), 1e-6)
+    ratio = np.log2((learned + 0.01 * top) / (hand_made + 0.01 * top))
+    edge = parts.guide[..., 3]
+    edge_span = max(float(np.abs(edge).max()), 1e-6)
+    return [(hand_made, "magma", "edge cost, image as guide", {"vmin": 0, "vmax": top}),
+            (learned, "magma", "edge cost, learned guide", {"vmin": 0, "vmax": top}),
+            (ratio, "coolwarm", "log2 learned / image cost (the gain)", {"vmin": -3, "vmax": 3}),
+            (edge, "coolwarm", "learned edge channel", {"vmin": -edge_span, "vmax": edge_span})]
 
 
 def affine_summary(parts: Explanation, derivatives: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any]:
@@ -106,8 +137,12 @@ def affine_explanation_figure(image: np.ndarray, flow: np.ndarray, parts: Explan
          (relative_support, "viridis", "support (density of fitted values / mean)", {"vmin": 0, "vmax": 2}),
          (parts.confidence, "viridis", "output confidence", {"vmin": 0, "vmax": 1})],
     ]
+    if parts.guide.shape[-1] > image.shape[-1]:
+        rows.append(_guide_row(image, parts))
     height, width = image.shape[:2]
-    figure, axes = plt.subplots(2, 5, figsize=(17, 2 * 3.2 * height / width + 1.2), squeeze=False)
+    figure, axes = plt.subplots(len(rows), 5, figsize=(17, len(rows) * 3.2 * height / width + 1.2), squeeze=False)
+    for axis in axes.flat:
+        axis.set_axis_off()
     for axes_row, row in zip(axes, rows):
         for axis, (picture, cmap, title, limits) in zip(axes_row, row):
             shown = axis.imshow(picture, cmap=cmap, interpolation="nearest", **limits)
