@@ -152,14 +152,15 @@ def _certainty(kept: np.ndarray, problem: Problem) -> np.ndarray:
     return certainty
 
 
-def _guide(image: np.ndarray, options: NeuroaffineOptions) -> np.ndarray:
-    """The filters' guide: the image ``(H, W, 3)``, or the learned guide ``(H, W, 4)`` of ``options.guide``."""
+def _guide(image: np.ndarray, density: float, options: NeuroaffineOptions) -> np.ndarray:
+    """The filters' guide: the image ``(H, W, 3)``, or the learned guide ``(H, W, 4)`` of
+    ``options.guide`` for fitted values of ``density``."""
     if not options.guide:
         return image
     model = cached_model(options.guide, options.device)
     if not isinstance(model, NeuroaffineInpainting):
         raise ValueError(f"guide {options.guide!r} is a {type(model).__name__}, not a neuroaffine model")  # noqa: TRY004 - option errors are ValueErrors
-    return guide_array(model, image)
+    return guide_array(model, image, density)
 
 
 def _fill_residual(residual: np.ndarray, kept: np.ndarray, problem: Problem, guide: np.ndarray, color_scale: float,
@@ -237,7 +238,7 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
     fitted = agreeing | mutual
     if not fitted.any():
         fitted = agreeing = trusted
-    guide = _guide(image, options)
+    guide = _guide(image, float(fitted.mean()), options)
     base: AffineFit = local_affine_fit(flow, _certainty(fitted, problem), guide,
                                        options.spatial_factor / math.sqrt(float(fitted.mean())), color_scale,
                                        options.reach, misfit=problem.wants_confidence)

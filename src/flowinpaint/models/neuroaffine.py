@@ -6,7 +6,8 @@ guide image ``G``: the filter's distance between pixels ``p`` and ``q`` is ``1 +
 sigma_c * sum_c |G_c(p) - G_c(q)|`` (:func:`flowinpaint.diffusion.domain_transform.guide_distances`).
 With the image as guide every colour edge stops the filter, texture included, and a blurred motion
 boundary hardly does. Here a network steers the fit, and only that: from the image at
-``1 / resolution`` of its size it predicts a smooth *gain* ``g > 0`` and an *edge* channel ``e``,
+``1 / resolution`` of its size and the density of the known values (a constant input channel,
+``log10`` of it: how far the fit must reach) it predicts a smooth *gain* ``g > 0`` and an *edge* channel ``e``,
 upsampled bilinearly, and the guide is
 
     ``G = [g * image, e]``,  ``g = exp(log_gain * tanh(n_0))``,  ``e = correction * tanh(n_1)``
@@ -108,17 +109,19 @@ class NeuroaffineInpainting(nn.Module):
         super().__init__()
         self.config = config or NeuroaffineConfig()
         self.normalise = ImageNormalisation()
-        self.network = UNet(3, 2, width=self.config.width, depth=self.config.depth)
+        self.network = UNet(4, 2, width=self.config.width, depth=self.config.depth)
         nn.init.zeros_(self.network.out.weight)
         nn.init.zeros_(self.network.out.bias)
         with torch.no_grad():  # a flat edge channel has no gradient (|0 - 0| is flat): start it barely varying
             self.network.out.weight[1].normal_(std=EDGE_INIT_STD)
 
-    def guide(self, image: Tensor) -> Tensor:
-        """The learned guide ``(B, 4, H, W)``: the image times the gain, and the edge channel."""
+    def guide(self, image: Tensor, density: Tensor) -> Tensor:
+        """The learned guide ``(B, 4, H, W)``: the image times the gain, and the edge channel, for
+        known values of ``density`` ``(B,)`` (fractions of the pixels, > 0)."""
         config = self.config
         small = torch.nn.functional.avg_pool2d(image, config.resolution, ceil_mode=True) if config.resolution > 1 else image
-        raw = torch.tanh(self.network(self.normalise(small)))
+        level = torch.log10(density.to(small.dtype)).view(-1, 1, 1, 1).expand(-1, 1, *small.shape[-2:])
+        raw = torch.tanh(self.network(torch.cat([self.normalise(small), level], dim=1)))
         if config.resolution > 1:
             raw = torch.nn.functional.interpolate(raw, size=image.shape[-2:], mode="bilinear", align_corners=False)
         gain = torch.exp(config.log_gain * raw[:, :1])
@@ -134,14 +137,15 @@ class NeuroaffineInpainting(nn.Module):
         Each sample needs a known pixel; its scales follow its own density of known values.
         """
         config = self.config
-        guide = self.guide(image)
+        densities = known.flatten(1).float().mean(dim=1)
+        if (densities == 0).any():
+            raise ValueError(f"sample {int((densities == 0).nonzero()[0])} has no known pixel")
+        guide = self.guide(image, densities)
         color = self.color_sigma(image.detach())
         dense = []
         for index in range(image.shape[0]):
             mask = known[index:index + 1]
-            density = float(mask.float().mean())
-            if density == 0:
-                raise ValueError(f"sample {index} has no known pixel")
+            density = float(densities[index])
             certainty = mask.to(flow.dtype)
             values = flow[index:index + 1]
             spatial = config.spatial_factor / math.sqrt(density)
@@ -156,11 +160,12 @@ class NeuroaffineInpainting(nn.Module):
         return torch.cat(dense)
 
 
-def guide_array(model: NeuroaffineInpainting, image: np.ndarray) -> np.ndarray:
-    """The model's guide of one image, for OpenCV's filter: ``(H, W, 3)`` float32 RGB in [0, 1] ->
-    ``(H, W, 4)`` float32, computed without gradients on the model's device."""
+def guide_array(model: NeuroaffineInpainting, image: np.ndarray, density: float) -> np.ndarray:
+    """The model's guide of one image for known values of ``density`` (a fraction of the pixels),
+    for OpenCV's filter: ``(H, W, 3)`` float32 RGB in [0, 1] -> ``(H, W, 4)`` float32, computed
+    without gradients on the model's device."""
     parameter = next(model.parameters())
     tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].to(parameter.device, parameter.dtype)
     with torch.inference_mode():
-        guide = model.guide(tensor)
+        guide = model.guide(tensor, torch.tensor([density], device=parameter.device))
     return np.ascontiguousarray(guide[0].permute(1, 2, 0).float().cpu().numpy())
