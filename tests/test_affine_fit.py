@@ -35,7 +35,7 @@ def test_reproduces_an_affine_flow_exactly() -> None:
     x, y = (coordinate.double() for coordinate in fit_coordinates(60, 90))
     affine = torch.stack([1.5 + 0.8 * x + 0.3 * y[:, None], -2.0 - 0.4 * x + 1.1 * y[:, None]])[None]
     horizontal, vertical = guide_distances(guide.double(), 12.0, 0.1)
-    fitted, support = edge_aware_affine_fit(affine, certainty.double(), horizontal, vertical, 12.0)
+    fitted, support, _ = edge_aware_affine_fit(affine, certainty.double(), horizontal, vertical, 12.0)
     covered = support[0, 0] > 1e-6
     assert covered.float().mean() > 0.95
     torch.testing.assert_close(fitted[..., covered], affine[..., covered], atol=1e-8, rtol=0)
@@ -50,9 +50,10 @@ def test_matches_the_opencv_fit(reach: float) -> None:
     image = np.ascontiguousarray(guide[0].permute(1, 2, 0).numpy())
     flow_hwc = np.ascontiguousarray(flow[0].permute(1, 2, 0).numpy())
     horizontal, vertical = guide_distances(guide, 9.0, 0.2)
-    fitted, support = edge_aware_affine_fit(flow, certainty, horizontal, vertical, 9.0, reach)
-    expected = local_affine_fit(flow_hwc, certainty[0, 0].numpy(), image, 9.0, 0.2, reach, misfit=False)
+    fitted, support, misfit = edge_aware_affine_fit(flow, certainty, horizontal, vertical, 9.0, reach, misfit=True)
+    expected = local_affine_fit(flow_hwc, certainty[0, 0].numpy(), image, 9.0, 0.2, reach, misfit=True)
     np.testing.assert_allclose(support[0, 0].numpy(), expected.support, atol=1e-6)
+    assert np.median(np.abs(misfit[0, 0].numpy() - expected.misfit)) < 1e-4
     gap = np.abs(fitted[0].permute(1, 2, 0).numpy() - expected.flow)
     assert np.median(gap) < 1e-4 and np.percentile(gap, 99) < 1e-2  # float32 moments: the rest is conditioning
 
@@ -79,6 +80,6 @@ def test_gradients_reach_the_distances() -> None:
     inputs = (horizontal.requires_grad_(), vertical.requires_grad_())
 
     def fit(h: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        return edge_aware_affine_fit(flow.double(), certainty.double(), h, v, 3.0, 1.4)[0].double()
+        return edge_aware_affine_fit(flow.double(), certainty.double(), h, v, 3.0, 1.4)[0]
 
     assert torch.autograd.gradcheck(fit, inputs, atol=1e-4)

@@ -151,7 +151,7 @@ def test_device_goes_to_the_methods_with_a_network(problem, tmp_path, capsys):
     for method, device, message in [
         ("eed", "cpu", "method 'eed' runs on the CPU only; --device is for "),
         ("neuroexplicit", "nonsense", "device must be a torch device"),
-        ("neuroaffine", "meta", "run on the CPU"),
+        ("neuroaffine", "meta", "holds no data"),
     ]:
         code, _, err = _run(capsys, "inpaint", "--flow", folder / "sparse.flo", "--image", folder / "frame1.png",
                             "--method", method, "--device", device, "--out", tmp_path / "bad.flo")

@@ -99,7 +99,8 @@ def affine_from_moments(moments: Tensor, x: Tensor, y: Tensor, reach: float) -> 
 
 
 def edge_aware_affine_fit(flow: Tensor, certainty: Tensor, horizontal: Tensor, vertical: Tensor,
-                          spatial_sigma: float, reach: float = math.inf) -> tuple[Tensor, Tensor]:
+                          spatial_sigma: float, reach: float = math.inf, *,
+                          misfit: bool = False) -> tuple[Tensor, Tensor, Tensor | None]:
     """First-order edge-aware normalized convolution of a sparse flow.
 
     Args:
@@ -108,11 +109,14 @@ def edge_aware_affine_fit(flow: Tensor, certainty: Tensor, horizontal: Tensor, v
         horizontal, vertical: the recursive filter's distances (see the module's shapes).
         spatial_sigma: the filter's spatial scale, pixels.
         reach: see :func:`affine_from_moments` (inf: exact for any affine flow).
+        misfit: also compute the fit's misfit (one more filter pass).
 
     Returns:
-        ``(fitted, support)``: the fitted flow ``(B, 2, H, W)`` (float32, or float64 for a float64
-        flow), and the filtered certainty
-        ``(B, 1, H, W)`` (about the local density of known values reached along the guide).
+        ``(fitted, support, misfit)``: the fitted flow ``(B, 2, H, W)`` (float32, or float64 for a
+        float64 flow); the filtered certainty ``(B, 1, H, W)`` (about the local density of known
+        values reached along the guide); and the weighted RMS distance ``(B, 1, H, W)`` pixels of
+        the known values from the model fitted at each pixel (0 where the flow is locally
+        affine), or None.
     """
     height, width = flow.shape[-2:]
     dtype = torch.promote_types(flow.dtype, torch.float32)
@@ -128,7 +132,12 @@ def edge_aware_affine_fit(flow: Tensor, certainty: Tensor, horizontal: Tensor, v
         products += [weighted, weighted * x, weighted * y[:, None]]
     filtered = recursive_filter(torch.cat(products, dim=1), horizontal, vertical, spatial_sigma)
     fitted = affine_from_moments(filtered, x, y, reach) + _evaluate(trend, x, y)
-    return fitted, filtered[:, :1]
+    support = filtered[:, :1]
+    if not misfit:
+        return fitted, support, None
+    squared = torch.where(certainty > 0, certainty * ((flow.to(dtype) - fitted) ** 2).sum(dim=1, keepdim=True), 0.0)
+    spread = recursive_filter(squared, horizontal, vertical, spatial_sigma)
+    return fitted, support, torch.sqrt((spread / support.clamp_min(1e-30)).clamp_min(0))
 
 
 def edge_aware_mean(values: Tensor, certainty: Tensor, horizontal: Tensor, vertical: Tensor,

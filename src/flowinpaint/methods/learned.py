@@ -81,6 +81,8 @@ class LearnedOptions:
             device = torch.device(self.device)
         except (RuntimeError, TypeError):
             raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {self.device!r}") from None
+        if device.type == "meta":
+            raise ValueError(f"device {self.device!r} holds no data; use 'cpu' or a GPU such as 'cuda'")
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {self.device!r} is not available: this PyTorch build has no CUDA or sees no GPU")
 

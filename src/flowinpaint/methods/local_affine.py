@@ -33,6 +33,8 @@ import torch
 from scipy.spatial import cKDTree
 
 from ..cbuild import load_kernel
+from ..diffusion.affine_fit import edge_aware_affine_fit, edge_aware_mean
+from ..diffusion.domain_transform import guide_distances
 
 __all__ = [
     "AffineFit",
@@ -40,7 +42,9 @@ __all__ = [
     "color_sigma",
     "colour_contrast",
     "edge_aware_average",
+    "edge_aware_average_torch",
     "local_affine_fit",
+    "local_affine_fit_torch",
     "mutual_agreement",
     "nearest_known",
     "neighbour_agreement",
@@ -248,6 +252,42 @@ def _solve_affine_torch(filtered: list[np.ndarray], x: np.ndarray, y: np.ndarray
         cfy = means[offset + 2] - mean_y * mean_f
         fitted.append(mean_f + ((cfx * cyy - cfy * cxy) * dx + (cfy * cxx - cfx * cxy) * dy) * inverse_det)
     return torch.stack(fitted, dim=-1).to(torch.float32).numpy()
+
+
+def _on_device(array: np.ndarray, device: str) -> torch.Tensor:
+    """An ``(H, W)`` or ``(H, W, C)`` array as a ``(1, C, H, W)`` float32 tensor on ``device``."""
+    tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+    tensor = tensor[None] if tensor.ndim == 2 else tensor.permute(2, 0, 1)
+    return tensor[None].to(device)
+
+
+def _to_array(tensor: torch.Tensor) -> np.ndarray:
+    """A ``(1, C, H, W)`` tensor as an ``(H, W, C)`` (``(H, W)`` for one channel) float32 array."""
+    array = tensor[0].float().cpu().permute(1, 2, 0).numpy()
+    return np.ascontiguousarray(array[..., 0] if array.shape[-1] == 1 else array)
+
+
+def local_affine_fit_torch(
+    flow: np.ndarray, certainty: np.ndarray, image: np.ndarray, spatial_sigma: float, color_scale: float,
+    reach: float = math.inf, *, misfit: bool = True, device: str = "cpu",
+) -> AffineFit:
+    """:func:`local_affine_fit` with the torch domain transform on ``device`` (a GPU; the same fit
+    to float32 rounding, :mod:`flowinpaint.diffusion.affine_fit`)."""
+    horizontal, vertical = guide_distances(_on_device(image, device), spatial_sigma, color_scale)
+    with torch.inference_mode():
+        fitted, support, spread = edge_aware_affine_fit(_on_device(flow, device), _on_device(certainty, device),
+                                                         horizontal, vertical, spatial_sigma, reach, misfit=misfit)
+    return AffineFit(_to_array(fitted), None if spread is None else _to_array(spread), _to_array(support))
+
+
+def edge_aware_average_torch(values: np.ndarray, certainty: np.ndarray, image: np.ndarray, spatial_sigma: float,
+                             color_scale: float, *, device: str = "cpu") -> np.ndarray:
+    """:func:`edge_aware_average` with the torch domain transform on ``device``."""
+    horizontal, vertical = guide_distances(_on_device(image, device), spatial_sigma, color_scale)
+    with torch.inference_mode():
+        mean = edge_aware_mean(_on_device(values, device), _on_device(certainty, device), horizontal, vertical,
+                               spatial_sigma)
+    return _to_array(mean)
 
 
 def edge_aware_average(

@@ -39,7 +39,9 @@ value was rejected; its output is the filled value, not the input.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -54,7 +56,9 @@ from .local_affine import (
     color_sigma,
     colour_contrast,
     edge_aware_average,
+    edge_aware_average_torch,
     local_affine_fit,
+    local_affine_fit_torch,
     mutual_agreement,
     nearest_known,
     neighbour_agreement,
@@ -101,7 +105,9 @@ class NeuroaffineOptions(NeuroexplicitOptions):
             runs on ``device``.
         residual: how the residual of the affine fit is filled: ``"filter"`` (edge-aware
             normalized convolution) or ``"learned"`` (the neuroexplicit model's diffusion).
-            Only the learned fill runs on ``device``; the rest is OpenCV and numpy on the CPU.
+            On ``device`` ``"cpu"`` the filters are OpenCV's; on any other (a GPU) they are the
+            torch domain transform there, as are the guide network and the learned fill; the
+            trust tests run on the CPU either way.
         detail_factor: the residual filter's spatial scale is ``detail_factor / sqrt(density)``.
         spatial_factor: the affine fit's spatial scale is ``spatial_factor / sqrt(density)``
             pixels, ``density`` the kept fraction of the pixels (about twice their spacing).
@@ -128,9 +134,6 @@ class NeuroaffineOptions(NeuroexplicitOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.residual == "filter" and not self.guide and torch.device(self.device).type != "cpu":
-            raise ValueError(f"device {self.device!r}: neuroaffine's fit and its residual='filter' run on the CPU "
-                             "(OpenCV's domain transform); the device is for a learned guide or residual='learned'")
         if not isinstance(self.guide, str):
             raise ValueError(f"guide must be a model name or a path, got {self.guide!r}")  # noqa: TRY004 - option errors are ValueErrors
         if isinstance(self.neighbours, bool) or not isinstance(self.neighbours, int) or self.neighbours < 2:
@@ -163,6 +166,22 @@ def _guide(image: np.ndarray, density: float, options: NeuroaffineOptions) -> np
     return guide_array(model, image, density)
 
 
+class _Filters(NamedTuple):
+    """The edge-aware fit and average (:func:`.local_affine.local_affine_fit`, ``edge_aware_average``
+    or their torch twins on a device), with the signatures of the OpenCV ones."""
+
+    fit: Callable[..., AffineFit]
+    average: Callable[..., np.ndarray]
+
+
+def _filters(device: str) -> _Filters:
+    """OpenCV's filters on the CPU, the torch domain transform on any other device."""
+    if torch.device(device).type == "cpu":
+        return _Filters(local_affine_fit, edge_aware_average)
+    return _Filters(functools.partial(local_affine_fit_torch, device=device),
+                    functools.partial(edge_aware_average_torch, device=device))
+
+
 def _fill_residual(residual: np.ndarray, kept: np.ndarray, problem: Problem, guide: np.ndarray, color_scale: float,
                    options: NeuroaffineOptions) -> np.ndarray:
     """The residual ``(H, W, 2)`` of the affine fit, filled from the kept pixels (exact there) along ``guide``."""
@@ -171,7 +190,7 @@ def _fill_residual(residual: np.ndarray, kept: np.ndarray, problem: Problem, gui
         residual_problem = Problem(torch.from_numpy(residual).permute(2, 0, 1)[None].contiguous(), kept_t, problem.image)
         return run_neuroexplicit(residual_problem, options)[0].permute(1, 2, 0).numpy()
     spatial_sigma = options.detail_factor / math.sqrt(float(kept.mean()))
-    filled = edge_aware_average(residual, _certainty(kept, problem), guide, spatial_sigma, color_scale)
+    filled = _filters(options.device).average(residual, _certainty(kept, problem), guide, spatial_sigma, color_scale)
     np.copyto(filled, residual, where=kept[..., None])
     return filled
 
@@ -239,7 +258,7 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
     if not fitted.any():
         fitted = agreeing = trusted
     guide = _guide(image, float(fitted.mean()), options)
-    base: AffineFit = local_affine_fit(flow, _certainty(fitted, problem), guide,
+    base: AffineFit = _filters(options.device).fit(flow, _certainty(fitted, problem), guide,
                                        options.spatial_factor / math.sqrt(float(fitted.mean())), color_scale,
                                        options.reach, misfit=problem.wants_confidence)
     # a value its neighbours disagree with stays when the edge-aware fit of the others (which

@@ -149,7 +149,7 @@ class NeuroaffineInpainting(nn.Module):
             certainty = mask.to(flow.dtype)
             values = flow[index:index + 1]
             spatial = config.spatial_factor / math.sqrt(density)
-            fitted, _ = edge_aware_affine_fit(values, certainty, *guide_distances(guide[index:index + 1], spatial,
+            fitted, _, _ = edge_aware_affine_fit(values, certainty, *guide_distances(guide[index:index + 1], spatial,
                                                                                   float(color[index])),
                                               spatial, config.reach)
             detail = config.detail_factor / math.sqrt(density)
