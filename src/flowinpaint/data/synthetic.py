@@ -69,6 +69,7 @@ _PHOTO_NAMES = tuple(_PHOTOS)
 _SHAPES = ("polygon", "ellipse", "blob", "bar", "line")
 _SHAPE_WEIGHTS = np.array([0.25, 0.2, 0.3, 0.15, 0.1])
 _PATTERNS = ("noise", "stripes", "checker", "gradient")
+MAX_PERSPECTIVE = 0.25  # largest SyntheticConfig.perspective: w stays above 0.2 over the canvas
 _INVERSION_STEPS = 4  # fixed-point steps inverting a non-rigid motion (each shrinks the error by its slope, < 0.2)
 
 
@@ -118,6 +119,11 @@ class SyntheticConfig:
             (slightly recoloured), so that its boundary has little image contrast.
         decal_probability: chance that a layer gets one to three decals painted on it.
         photo_probability: chance that a texture is a photo crop rather than a procedural pattern.
+        perspective_probability: chance that the background's motion is a homography (a plane seen
+            by a moving camera: the ground under a car, a wall passing by) instead of an affine map,
+            so that its flow grows across the frame as real camera motion over depth does.
+        perspective: the homography's strength: its projective terms make the depth factor ``w``
+            vary by about this much (standard deviation) across the frame's side.
 
     The defaults aim at FlyingThings3D-like flow at 540x960: most magnitudes below ~30 px, a median
     near 10 px and a tail past 100 px (``benchmarks/synthetic_stats.py`` measures it).
@@ -148,6 +154,8 @@ class SyntheticConfig:
     low_contrast_probability: float = 0.15
     decal_probability: float = 0.35
     photo_probability: float = 0.65
+    perspective_probability: float = 0.0
+    perspective: float = 0.15
 
     def __post_init__(self) -> None:
         low, high = self.object_count
@@ -162,7 +170,9 @@ class SyntheticConfig:
                 raise TypeError(f"{name} must be a MotionConfig, got {type(getattr(self, name)).__name__}")
         if not (math.isfinite(self.deformation_amplitude) and self.deformation_amplitude >= 0):
             raise ValueError(f"deformation_amplitude must be a finite number >= 0, got {self.deformation_amplitude!r}")
-        for name in ("deformation", "soft_edge", "low_contrast", "decal", "photo"):
+        if not (math.isfinite(self.perspective) and 0 <= self.perspective <= MAX_PERSPECTIVE):
+            raise ValueError(f"perspective must be a number in [0, {MAX_PERSPECTIVE}], got {self.perspective!r}")
+        for name in ("deformation", "soft_edge", "low_contrast", "decal", "photo", "perspective"):
             value = getattr(self, f"{name}_probability")
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name}_probability must be in [0, 1], got {value!r}")
@@ -431,6 +441,16 @@ def _affine(rng: np.random.Generator, motion: MotionConfig, centre: np.ndarray, 
     return np.vstack([np.hstack([linear, offset[:, None]]), [0.0, 0.0, 1.0]])
 
 
+def _perspective(rng: np.random.Generator, centre: np.ndarray, frame: _Frame, strength: float) -> np.ndarray:
+    """A random projective map about ``centre`` (x, y px): ``(3, 3)``, identity but for its last row,
+    whose terms make ``w`` change by about ``strength`` (normal, clipped at 1.5 times that) per
+    ``frame.side`` pixels: with ``strength <= MAX_PERSPECTIVE``, ``w > 0.2`` over the canvas."""
+    terms = np.clip(rng.normal(0, strength, 2), -1.5 * strength, 1.5 * strength) / frame.side
+    shift = np.array([[1.0, 0.0, centre[0]], [0.0, 1.0, centre[1]], [0.0, 0.0, 1.0]])
+    projective = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [terms[0], terms[1], 1.0]])
+    return shift @ projective @ np.linalg.inv(shift)
+
+
 def _deformation(
     rng: np.random.Generator, shape: tuple[int, int], frame: _Frame, config: SyntheticConfig
 ) -> np.ndarray | None:
@@ -444,9 +464,13 @@ def _deformation(
 
 
 def _apply(matrix: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The affine ``matrix`` (3, 3) applied to the points ``(x, y)``: float32 arrays of their shape."""
+    """The affine or projective ``matrix`` (3, 3) applied to the points ``(x, y)``: float32 arrays of their shape."""
     m = matrix.astype(np.float32)
-    return m[0, 0] * x + m[0, 1] * y + m[0, 2], m[1, 0] * x + m[1, 1] * y + m[1, 2]
+    moved_x, moved_y = m[0, 0] * x + m[0, 1] * y + m[0, 2], m[1, 0] * x + m[1, 1] * y + m[1, 2]
+    if m[2, 0] == 0 and m[2, 1] == 0 and m[2, 2] == 1:
+        return moved_x, moved_y
+    w = m[2, 0] * x + m[2, 1] * y + m[2, 2]
+    return moved_x / w, moved_y / w
 
 
 def _window(
@@ -481,7 +505,7 @@ def _source_maps(layer: _Layer, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarra
     onto them (motion(p) = q): two float32 maps for ``cv2.remap``. A non-rigid motion is inverted by
     fixed-point steps ``p <- affine^-1 (q - deformation(p))``."""
     inverse = np.linalg.inv(layer.motion)
-    inverse[:2, 2] -= (layer.left, layer.top)  # frame px -> rectangle px
+    inverse[:2] -= np.outer((layer.left, layer.top), inverse[2])  # frame px -> rectangle px (after the division)
     map_x, map_y = _apply(inverse, x, y)
     for _ in range(_INVERSION_STEPS if layer.deformation is not None else 0):
         shift = cv2.remap(layer.deformation, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -498,12 +522,16 @@ def _scene_layers(rng: np.random.Generator, frame: _Frame, config: SyntheticConf
     (``canvas + (3,)`` float32): a low-contrast object takes its texture from what lies behind it."""
     size = np.array([frame.width, frame.height], dtype=float)
     canvas = frame.canvas
+    texture = _texture(rng, canvas, frame, config)
+    motion = _affine(rng, config.background_motion, rng.uniform(0, 1, 2) * size, frame.scale)
+    if config.perspective_probability and rng.random() < config.perspective_probability:  # no draw when off
+        motion = motion @ _perspective(rng, rng.uniform(0, 1, 2) * size, frame, config.perspective)
     background = _Layer(
         -frame.margin,
         -frame.margin,
-        _texture(rng, canvas, frame, config),
+        texture,
         np.ones(canvas, np.float32),
-        _affine(rng, config.background_motion, rng.uniform(0, 1, 2) * size, frame.scale),
+        motion,
         _deformation(rng, canvas, frame, config),
         cv2.BORDER_REFLECT_101,
     )

@@ -55,6 +55,9 @@ class TrainConfig:
         degrade: the probability that a training image is degraded like a real frame (motion blur
             along its flow, defocus, haze, exposure, noise, JPEG: :func:`flowinpaint.data.degrade.degrade`);
             the validation images stay clean.
+        perspective: the probability that a training scene's background moves by a homography
+            (camera motion over a plane: :attr:`flowinpaint.data.SyntheticConfig.perspective_probability`);
+            the validation scenes keep the default generator.
         batch_size: samples per step (over all processes with DDP; a multiple of the world size).
         steps: total optimisation steps of the run (a resumed run may raise it).
         lr: Adam learning rate; adam_betas: its moment decays; weight_decay: its L2 weight decay.
@@ -86,6 +89,7 @@ class TrainConfig:
     density_low: float = 0.005
     density_high: float = 0.2
     degrade: float = 0.0
+    perspective: float = 0.0
     batch_size: int = 8
     steps: int = 3000
     lr: float = 1e-4
@@ -131,8 +135,9 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0 < self.density_low <= self.density_high < 1:
             raise ValueError(f"need 0 < density_low <= density_high < 1, got {self.density_low}, {self.density_high}")
-        if not 0 <= self.degrade <= 1:
-            raise ValueError(f"degrade must lie in [0, 1], got {self.degrade}")
+        for name in ("degrade", "perspective"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
         if not all(0 < d < 1 for d in self.val_densities):
             raise ValueError(f"val_densities must lie in (0, 1), got {self.val_densities}")
         if not (self.lr > 0 and self.weight_decay >= 0 and 0 < self.lr_gamma <= 1):

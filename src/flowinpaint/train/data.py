@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset, Sampler
 
-from ..data import SyntheticFlow, sample_density, uniform_mask
+from ..data import SyntheticConfig, SyntheticFlow, sample_density, uniform_mask
 from ..data.degrade import degrade
 from .config import TrainConfig
 
@@ -52,7 +52,8 @@ class TrainingSamples(Dataset):
 
     def __init__(self, config: TrainConfig) -> None:
         self.config = config
-        self.source = SyntheticFlow("train", config.frame, config.train_length, config.data_seed)
+        self.source = SyntheticFlow("train", config.frame, config.train_length, config.data_seed,
+                                    SyntheticConfig(perspective_probability=config.perspective))
         self._permutation: tuple[int, np.ndarray] | None = None
 
     def __len__(self) -> int:  # positions are unbounded; one pass over the split for len()
