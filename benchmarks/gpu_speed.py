@@ -7,8 +7,9 @@ tensors already on the device, at batch 1 and 8, with the network in float32 and
 precision :func:`flowinpaint.models.precision.fast_bfloat16` picks there; medians of
 ``--repeats`` runs after a warm-up that includes TorchInductor's compilation. Then training
 samples/s (256x256 crops, batch 8, stage-1 FSI steps, compiled diffusion, forward + backward +
-Adam), float32 and bfloat16 network. OpenCV EPIC and the default method (``neuroaffine``, which
-runs on the CPU) are timed on the host CPU at the same frames for scale.
+Adam), float32 and bfloat16 network. The default method (``neuroaffine``: its filters and guide
+network on the device, its trust tests on the host) end to end at batch 1 on the device, and it and
+OpenCV EPIC on the host CPU at the same frames for scale.
 
     python benchmarks/gpu_speed.py [--device cuda] [--repeats 5] [--output results/gpu_speed.md] [--quick]
 
@@ -104,6 +105,16 @@ def inference_rows(device: torch.device, sizes: list[tuple[int, int]], repeats: 
     return rows
 
 
+def default_method_rows(device: torch.device, sizes: list[tuple[int, int]], repeats: int) -> list[str]:
+    """The default method end to end on ``device``, one frame at a time."""
+    rows = []
+    for size in sizes:
+        (flow,), (known,), (image,) = frames(size, 1)
+        run = functools.partial(flowinpaint.inpaint, flow, known, image, method="neuroaffine", device=str(device))
+        rows.append(f"| neuroaffine | {size[1]}x{size[0]} | 1 | measured | {median_seconds(run, repeats, device) * 1e3:.1f} ms | – |")
+    return rows
+
+
 def host_rows(sizes: list[tuple[int, int]], repeats: int) -> list[str]:
     """The CPU-only methods on the host, one frame at a time, for scale."""
     rows = []
@@ -157,6 +168,7 @@ def main() -> None:
         "| method | size | batch | network | end to end | forward |",
         "| --- | --- | --- | --- | --- | --- |",
         *inference_rows(device, sizes, repeats),
+        *default_method_rows(device, sizes, repeats),
         *host_rows(sizes, repeats),
         "",
         "## Training step (forward, backward, Adam; width 16, compiled diffusion)",

@@ -1,8 +1,7 @@
 """The CUDA paths compute what the CPU paths do.
 
 Skipped where torch sees no GPU (CI); ``benchmarks/gpu_check.sh`` runs them on a machine with one.
-Only the default method's needs OpenCV's contrib modules (its CPU reference), which such a machine
-may lack: it skips there.
+None of them needs OpenCV's contrib modules, which such a machine may lack.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ import flowinpaint
 from flowinpaint.data import make_example, uniform_mask
 from flowinpaint.diffusion import Stencil, fsi_cycle, pixel_time_step
 from flowinpaint.diffusion.fused import fused_available, fused_fsi_cycle
-from flowinpaint.methods.registry import opencv_contrib_missing
 from flowinpaint.models import ModelConfig, NeuroexplicitInpainting
 from flowinpaint.models.deploy import export_network, with_network
 from flowinpaint.train.objective import epe_loss
@@ -40,8 +38,6 @@ def test_neuroexplicit_on_cuda_gives_the_cpu_flow():
 
 
 def test_the_default_method_on_cuda_gives_the_cpu_flow():
-    if opencv_contrib_missing() is not None:
-        pytest.skip("the default method needs OpenCV's contrib modules (cv2.ximgproc)")
     flow, known, image, _ = sparse_problem(1)
     on_cpu = flowinpaint.inpaint(flow, known, image)
     on_gpu = flowinpaint.inpaint(flow, known, image, device="cuda")

@@ -197,7 +197,7 @@ def test_torch_inputs_are_accepted() -> None:
     )
 
 
-@pytest.mark.parametrize("method", ["neuroaffine", "epic", "ric"])
+@pytest.mark.parametrize("method", ["epic", "ric"])
 def test_a_method_that_cannot_run_here_says_why_before_it_starts(method, monkeypatch):
     import cv2
 

@@ -105,7 +105,8 @@ class NeuroaffineOptions(NeuroexplicitOptions):
             runs on ``device``.
         residual: how the residual of the affine fit is filled: ``"filter"`` (edge-aware
             normalized convolution) or ``"learned"`` (the neuroexplicit model's diffusion).
-            On ``device`` ``"cpu"`` the filters are OpenCV's; on any other (a GPU) they are the
+            On ``device`` ``"cpu"`` the filters are OpenCV's (the torch domain transform's C
+            kernel where OpenCV lacks its contrib modules); on any other (a GPU) they are the
             torch domain transform there, as are the guide network and the learned fill; the
             trust tests run on the CPU either way.
         detail_factor: the residual filter's spatial scale is ``detail_factor / sqrt(density)``.
@@ -175,8 +176,9 @@ class _Filters(NamedTuple):
 
 
 def _filters(device: str) -> _Filters:
-    """OpenCV's filters on the CPU, the torch domain transform on any other device."""
-    if torch.device(device).type == "cpu":
+    """OpenCV's filters on the CPU (where its contrib modules are installed), the torch domain
+    transform elsewhere (on the CPU its C kernel, as fast)."""
+    if torch.device(device).type == "cpu" and opencv_contrib_missing() is None:
         return _Filters(local_affine_fit, edge_aware_average)
     return _Filters(functools.partial(local_affine_fit_torch, device=device),
                     functools.partial(edge_aware_average_torch, device=device))
@@ -298,7 +300,6 @@ register(
         run,
         needs_image=True,
         judges_known=True,
-        unavailable=opencv_contrib_missing,
         parameter_count=_parameters,
     )
 )
