@@ -24,10 +24,10 @@ pytestmark = pytest.mark.skipif(opencv_contrib_missing() is not None, reason="ne
 SIZE = (96, 128)
 
 
-def _perturbed_model(seed: int) -> NeuroaffineInpainting:
+def _perturbed_model(seed: int, flow_input: bool = False) -> NeuroaffineInpainting:
     """A model whose guide differs from the image (its zero last layer replaced by random weights)."""
     torch.manual_seed(seed)
-    model = NeuroaffineInpainting(NeuroaffineConfig(width=4, depth=2))
+    model = NeuroaffineInpainting(NeuroaffineConfig(width=4, depth=2, flow_input=flow_input))
     torch.nn.init.normal_(model.network.out.weight, std=0.5)
     return model.eval()
 
@@ -56,9 +56,10 @@ def test_untrained_guide_is_the_hand_made_method(tmp_path: Path) -> None:
     np.testing.assert_allclose(learned, hand_made, atol=5e-3)  # the edge channel starts at ~1e-4, not 0
 
 
-def test_method_and_trainable_model_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("flow_input", [False, True])
+def test_method_and_trainable_model_agree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flow_input: bool) -> None:
     monkeypatch.setenv("FLOWINPAINT_BFLOAT16", "0")  # the trainable model runs in float32
-    model = _perturbed_model(2)
+    model = _perturbed_model(2, flow_input)
     path = tmp_path / "guide.pt"
     save_model(model, path, {"note": "random"})
     image, known = textured_image(2), uniform_mask(0.05, 2)
@@ -81,8 +82,9 @@ def test_learned_guide_keeps_affine_flows_exact() -> None:
     assert np.abs(dense - flow)[inner].max() < 1e-2
 
 
-def test_gradients_reach_every_layer() -> None:
-    model = _perturbed_model(4).train()
+@pytest.mark.parametrize("flow_input", [False, True])
+def test_gradients_reach_every_layer(flow_input: bool) -> None:
+    model = _perturbed_model(4, flow_input).train()
     image, known = textured_image(4), uniform_mask(0.05, 4)
     flow = affine_flow(4) + 3 * np.sin(np.arange(SIZE[1]) / 5)[None, :, None].astype(np.float32)
     inputs = _tensors(image, flow, known)
@@ -142,3 +144,14 @@ def test_torch_filters_give_the_opencv_result(monkeypatch: pytest.MonkeyPatch) -
     gap = np.linalg.norm(dense - expected, axis=-1)
     assert np.median(gap) < 1e-4 and gap.mean() < 2e-3
     assert np.median(np.abs(confidence - expected_confidence)) < 1e-4
+
+
+def test_flow_input_reads_only_the_known_values() -> None:
+    model = _perturbed_model(9, flow_input=True)
+    image, flow, known = _tensors(textured_image(9), affine_flow(9), uniform_mask(0.05, 9))
+    scrambled = torch.where(known, flow, torch.full_like(flow, float("nan")))
+    with torch.no_grad():
+        guide, same = model.guide(image, flow, known), model.guide(image, scrambled, known)
+        moved = model.guide(image, flow + 5 * (torch.arange(SIZE[1]) > SIZE[1] // 2), known)
+    torch.testing.assert_close(guide, same)
+    assert (moved - guide).abs().max() > 1e-3  # a jump in the known values changes the guide

@@ -162,15 +162,15 @@ def _certainty(kept: np.ndarray, problem: Problem) -> np.ndarray:
     return certainty
 
 
-def _guide(image: np.ndarray, density: float, options: NeuroaffineOptions) -> np.ndarray:
+def _guide(image: np.ndarray, flow: np.ndarray, fitted: np.ndarray, options: NeuroaffineOptions) -> np.ndarray:
     """The filters' guide: the image ``(H, W, 3)``, or the learned guide ``(H, W, 4)`` of
-    ``options.guide`` for fitted values of ``density``."""
+    ``options.guide`` for the values ``flow`` at the ``fitted`` pixels."""
     if not options.guide:
         return image
     model = cached_model(options.guide, options.device)
     if not isinstance(model, NeuroaffineInpainting):
         raise ValueError(f"guide {options.guide!r} is a {type(model).__name__}, not a neuroaffine model")  # noqa: TRY004 - option errors are ValueErrors
-    return guide_array(model, image, density)
+    return guide_array(model, image, flow, fitted)
 
 
 class _Filters(NamedTuple):
@@ -265,7 +265,7 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
     fitted = agreeing | mutual
     if not fitted.any():
         fitted = agreeing = trusted
-    guide = _guide(image, float(fitted.mean()), options)
+    guide = _guide(image, flow, fitted, options)
     base: AffineFit = _filters(options.device).fit(flow, _certainty(fitted, problem), guide,
                                        options.spatial_factor / math.sqrt(float(fitted.mean())), color_scale,
                                        options.reach, misfit=problem.wants_confidence)

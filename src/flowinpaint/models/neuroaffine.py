@@ -47,6 +47,7 @@ from .unet import UNet
 __all__ = ["GUIDE_CHANNELS", "NeuroaffineConfig", "NeuroaffineInpainting", "guide_array", "mean_gradient"]
 
 GUIDE_CHANNELS = 4  # OpenCV's domain-transform filter takes guides of 1 to 4 channels
+FLOW_INPUTS = 3  # the known values (u, v) and their mask, with NeuroaffineConfig.flow_input
 GREY = (0.299, 0.587, 0.114)  # OpenCV's RGB2GRAY weights
 EDGE_INIT_STD = 1e-4  # the edge channel's first weights: ~1e-4 of the image's range, costs within ~0.1 %
 MIN_COLOR_SIGMA = 1e-3  # a flat image has no edges: any positive colour scale acts the same
@@ -65,6 +66,8 @@ class NeuroaffineConfig(ConfigDict):
         color_factor: the filter's colour scale in units of the image's mean gradient magnitude.
         reach: how far the fit's slope is extrapolated, in standard deviations of the fitted positions.
         detail_factor: the residual fill's spatial scale is ``detail_factor / sqrt(density)`` pixels.
+        flow_input: the network also reads the known values (centred and scaled by their spread,
+            at its resolution, with their mask), so that it can put edges where they jump.
     """
 
     width: int = 8
@@ -76,8 +79,11 @@ class NeuroaffineConfig(ConfigDict):
     color_factor: float = 4.0
     reach: float = 1.4
     detail_factor: float = 0.5
+    flow_input: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.flow_input, bool):
+            raise ValueError(f"flow_input must be true or false, got {self.flow_input!r}")  # noqa: TRY004 - config errors are ValueErrors
         for name in ("width", "depth", "resolution"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -110,19 +116,43 @@ class NeuroaffineInpainting(nn.Module):
         super().__init__()
         self.config = config or NeuroaffineConfig()
         self.normalise = ImageNormalisation()
-        self.network = UNet(4, 2, width=self.config.width, depth=self.config.depth)
+        inputs = 4 + (FLOW_INPUTS if self.config.flow_input else 0)
+        self.network = UNet(inputs, 2, width=self.config.width, depth=self.config.depth)
         nn.init.zeros_(self.network.out.weight)
         nn.init.zeros_(self.network.out.bias)
         with torch.no_grad():  # a flat edge channel has no gradient (|0 - 0| is flat): start it barely varying
             self.network.out.weight[1].normal_(std=EDGE_INIT_STD)
 
-    def guide(self, image: Tensor, density: Tensor) -> Tensor:
-        """The learned guide ``(B, 4, H, W)``: the image times the gain, and the edge channel, for
-        known values of ``density`` ``(B,)`` (fractions of the pixels, > 0)."""
+    def _shrink(self, tensor: Tensor) -> Tensor:
+        """``tensor`` at the network's resolution (area average)."""
+        resolution = self.config.resolution
+        return torch.nn.functional.avg_pool2d(tensor, resolution, ceil_mode=True) if resolution > 1 else tensor
+
+    def _flow_inputs(self, flow: Tensor, known: Tensor) -> Tensor:
+        """The known values at the network's resolution ``(B, 3, h, w)``: their mean where any is
+        known (centred on the sample's mean, divided by the spread of its values plus 1 px), and
+        whether any is."""
+        weight = known.to(flow.dtype)
+        flow = torch.where(known, flow, 0.0)  # whatever the unknown pixels hold
+        count = weight.sum(dim=(2, 3), keepdim=True).clamp_min(1.0)
+        mean = (flow * weight).sum(dim=(2, 3), keepdim=True) / count
+        spread = torch.sqrt((((flow - mean) ** 2).sum(dim=1, keepdim=True) * weight).sum(dim=(2, 3), keepdim=True) / count)
+        centred = (flow - mean) * weight / (spread + 1.0)
+        share = self._shrink(weight)
+        values = torch.where(share > 0, self._shrink(centred) / share.clamp_min(1e-12), 0.0)
+        return torch.cat([values, (share > 0).to(flow.dtype)], dim=1)
+
+    def guide(self, image: Tensor, flow: Tensor, known: Tensor) -> Tensor:
+        """The learned guide ``(B, 4, H, W)`` for the known values ``flow`` at ``known`` (each
+        sample needs one): the image times the gain, and the edge channel."""
         config = self.config
-        small = torch.nn.functional.avg_pool2d(image, config.resolution, ceil_mode=True) if config.resolution > 1 else image
-        level = torch.log10(density.to(small.dtype)).view(-1, 1, 1, 1).expand(-1, 1, *small.shape[-2:])
-        raw = torch.tanh(self.network(torch.cat([self.normalise(small), level], dim=1))).to(image.dtype)
+        small = self._shrink(image)
+        density = known.flatten(1).to(small.dtype).mean(dim=1)
+        level = torch.log10(density).view(-1, 1, 1, 1).expand(-1, 1, *small.shape[-2:])
+        inputs = [self.normalise(small), level]
+        if config.flow_input:
+            inputs.append(self._flow_inputs(flow.to(small.dtype), known).to(small.dtype))
+        raw = torch.tanh(self.network(torch.cat(inputs, dim=1))).to(image.dtype)
         if config.resolution > 1:
             raw = torch.nn.functional.interpolate(raw, size=image.shape[-2:], mode="bilinear", align_corners=False)
         gain = torch.exp(config.log_gain * raw[:, :1])
@@ -141,7 +171,7 @@ class NeuroaffineInpainting(nn.Module):
         densities = known.flatten(1).float().mean(dim=1)
         if (densities == 0).any():
             raise ValueError(f"sample {int((densities == 0).nonzero()[0])} has no known pixel")
-        guide = self.guide(image, densities)
+        guide = self.guide(image, flow, known)
         color = self.color_sigma(image.detach())
         dense = []
         for index in range(image.shape[0]):
@@ -161,14 +191,19 @@ class NeuroaffineInpainting(nn.Module):
         return torch.cat(dense)
 
 
-def guide_array(model: NeuroaffineInpainting, image: np.ndarray, density: float) -> np.ndarray:
-    """The model's guide of one image for known values of ``density`` (a fraction of the pixels),
-    for OpenCV's filter: ``(H, W, 3)`` float32 RGB in [0, 1] -> ``(H, W, 4)`` float32, computed
-    without gradients on the model's device, the convolutions in bfloat16 where that is measured
-    faster there (:func:`flowinpaint.models.precision.fast_bfloat16`)."""
+def guide_array(model: NeuroaffineInpainting, image: np.ndarray, flow: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """The model's guide of one image for the known values ``flow`` at ``known``, for OpenCV's
+    filter: image ``(H, W, 3)`` float32 RGB in [0, 1], flow ``(H, W, 2)``, known ``(H, W)`` bool
+    -> ``(H, W, 4)`` float32, computed without gradients on the model's device, the convolutions in
+    bfloat16 where that is measured faster there (:func:`flowinpaint.models.precision.fast_bfloat16`)."""
     parameter = next(model.parameters())
-    tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].to(parameter.device, parameter.dtype)
+
+    def tensor(array: np.ndarray) -> Tensor:
+        planes = array[..., None] if array.ndim == 2 else array
+        return torch.from_numpy(np.ascontiguousarray(planes)).permute(2, 0, 1)[None].to(parameter.device)
+
     bfloat16 = fast_bfloat16(parameter.device)
     with torch.inference_mode(), torch.autocast(parameter.device.type, dtype=torch.bfloat16, enabled=bfloat16):
-        guide = model.guide(tensor, torch.tensor([density], device=parameter.device))
+        guide = model.guide(tensor(image).to(parameter.dtype), tensor(flow.astype(np.float32)).to(parameter.dtype),
+                            tensor(known))
     return np.ascontiguousarray(guide[0].permute(1, 2, 0).float().cpu().numpy())
