@@ -34,13 +34,14 @@ from torch import Tensor
 
 from ..cbuild import load_kernel
 
-__all__ = ["guide_distances", "recursive_filter", "rf_log_alpha"]
+__all__ = ["MIN_COLOR_SIGMA", "guide_distances", "recursive_filter", "rf_log_alpha"]
 
 KERNEL_SOURCE = Path(__file__).with_name("recursive_kernel.c")
 CHUNK = 4  # pixels per chunk of the scan: CHUNK times the largest decay must stay within exp's range
 MAX_DECAY = {torch.float64: 170.0}  # the largest -log(a) of one step, by dtype (float64: a >= 1e-74)
 MAX_DECAY_DEFAULT = 20.0  # float32 and narrower: a >= exp(-20) = 2e-9, below float32's resolution of a sum
 OPENCV_MIN_SPATIAL, OPENCV_MIN_COLOR = 1.0, 0.01  # what OpenCV clamps the scales to
+MIN_COLOR_SIGMA = 1e-3  # a flat image has no edges: any positive colour scale acts the same
 
 
 def guide_distances(guide: Tensor, spatial_sigma: float, color_sigma: float) -> tuple[Tensor, Tensor]:
@@ -172,18 +173,14 @@ class _Sweep(torch.autograd.Function):
         def along(tensor: Tensor, part: slice) -> Tensor:
             return tensor[..., part, :] if vertical else tensor[..., part]
 
+        decay = torch.exp(log_a)
         grad_values = grad_log_a = None
         if ctx.needs_input_grad[0]:
-            decay = torch.exp(log_a)
             grad_values = adjoint.clone()
-            if vertical:
-                grad_values[..., target, :] -= decay * along(adjoint, target)
-            else:
-                grad_values[..., target] -= decay * along(adjoint, target)
+            along(grad_values, target).sub_(decay * along(adjoint, target))
         if ctx.needs_input_grad[1]:
             change = along(result, source) - along(values, target)
-            grad_a = (along(adjoint, target) * change).sum(dim=1, keepdim=True)
-            grad_log_a = torch.exp(log_a) * grad_a
+            grad_log_a = decay * (along(adjoint, target) * change).sum(dim=1, keepdim=True)
             if log_a.shape[0] == 1 and grad_log_a.shape[0] > 1:
                 grad_log_a = grad_log_a.sum(dim=0, keepdim=True)
         return grad_values, grad_log_a, None, None

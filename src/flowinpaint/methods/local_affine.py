@@ -34,7 +34,7 @@ from scipy.spatial import cKDTree
 
 from ..cbuild import load_kernel
 from ..diffusion.affine_fit import edge_aware_affine_fit, edge_aware_mean
-from ..diffusion.domain_transform import guide_distances
+from ..diffusion.domain_transform import MIN_COLOR_SIGMA, guide_distances
 
 __all__ = [
     "AffineFit",
@@ -53,7 +53,6 @@ __all__ = [
 
 AFFINE_SOURCE = Path(__file__).with_name("affine_kernel.c")
 COORDINATE_SCALE = 32.0  # pixels per unit of the fit's coordinates (keeps float32 moments accurate)
-MIN_COLOR_SIGMA = 1e-3  # a flat image has no edges: any positive colour scale acts the same
 
 
 class AffineFit(NamedTuple):

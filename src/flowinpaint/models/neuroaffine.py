@@ -38,7 +38,7 @@ import torch
 from torch import Tensor, nn
 
 from ..diffusion.affine_fit import edge_aware_affine_fit, edge_aware_mean
-from ..diffusion.domain_transform import guide_distances
+from ..diffusion.domain_transform import MIN_COLOR_SIGMA, guide_distances
 from .configbase import ConfigDict
 from .dtm import ImageNormalisation
 from .precision import fast_bfloat16
@@ -50,7 +50,6 @@ GUIDE_CHANNELS = 4  # OpenCV's domain-transform filter takes guides of 1 to 4 ch
 FLOW_INPUTS = 3  # the known values (u, v) and their mask, with NeuroaffineConfig.flow_input
 GREY = (0.299, 0.587, 0.114)  # OpenCV's RGB2GRAY weights
 EDGE_INIT_STD = 1e-4  # the edge channel's first weights: ~1e-4 of the image's range, costs within ~0.1 %
-MIN_COLOR_SIGMA = 1e-3  # a flat image has no edges: any positive colour scale acts the same
 
 
 @dataclass(frozen=True)
