@@ -51,7 +51,7 @@ def _explain_default_method(args: argparse.Namespace, image: np.ndarray) -> int:
     divergence, curl = derivatives = motion_derivatives(parts.base.flow)
     summary = {"method": method.name, **affine_summary(parts, derivatives)}
     arrays = {"agreeing": parts.agreeing, "mutual": parts.mutual, "rescued": parts.rescued, "kept": parts.kept,
-              "base": parts.base.flow, "misfit": parts.base.misfit, "support": parts.base.support,
+              "doubted": parts.doubted, "base": parts.base.flow, "misfit": parts.base.misfit, "support": parts.base.support,
               "residual": parts.residual, "dense": parts.dense, "confidence": parts.confidence,
               "divergence": divergence, "curl": curl, "guide": parts.guide}
     _write_outputs(out, affine_explanation_figure(image, flow, parts, derivatives), args.dpi, summary, arrays)

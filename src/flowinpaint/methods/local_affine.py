@@ -41,6 +41,7 @@ __all__ = [
     "NearestKnown",
     "color_sigma",
     "colour_contrast",
+    "consensus_agreement",
     "edge_aware_average",
     "edge_aware_average_torch",
     "local_affine_fit",
@@ -389,6 +390,57 @@ def neighbour_agreement(
     kept = np.zeros_like(known)
     kept[known] = agrees
     return kept
+
+
+def consensus_agreement(flow: np.ndarray, known: np.ndarray, image: np.ndarray, neighbours: int, required: int,
+                        tolerance: float, slope: float, colour_weight: float, spread_factor: float,
+                        where: np.ndarray | None = None) -> np.ndarray:
+    """Which known values at least ``required`` of their nearest known neighbours agree with closely.
+
+    ``f_i`` passes when ``|f_i - f_j| <= tolerance + slope * d_ij + spread_factor * s_i`` for
+    ``required`` or more of its ``neighbours`` nearest other known pixels ``j`` (``d_ij`` their
+    distance in pixels, ``s_i`` the neighbours' own spread: the median distance of their values
+    from their component-wise median). "Nearest" is in position and colour: a colour difference
+    of ``c`` (RGB distance) counts as ``colour_weight * c`` pixels, so that the neighbours of a
+    value on a thin object or a small one are its own, not the background's. Unlike
+    :func:`neighbour_agreement`, which compares with the neighbours' median and allows three
+    times their spread (so that right values beside a motion edge stay, and with them values a
+    pixel or two off), this asks for a few close matches and no majority: a right value has some
+    on its own side of any motion edge, a wrong value, far off or a pixel off, seldom has two.
+
+    Args:
+        flow: ``(H, W, 2)`` float, pixels.
+        known: ``(H, W)`` bool: the values to compare with.
+        image: ``(H, W, 3)`` float32 RGB in [0, 1].
+        required: how many neighbours must agree (>= 1).
+        tolerance: pixels; slope: pixels per pixel of distance; colour_weight: pixels per unit
+            of RGB distance (0: by position only); spread_factor: per pixel of spread.
+        where: ``(H, W)`` bool, a subset of ``known``: the values to test (default: all of ``known``).
+
+    Returns:
+        ``(H, W)`` bool, a subset of ``where``; all of it when there are at most ``required``
+        known values (too few to ask).
+    """
+    where = known if where is None else where
+    count = int(known.sum())
+    if count <= required or not where.any():
+        return where.copy()
+    rows, columns = np.nonzero(known)
+    positions = np.stack([rows, columns], axis=1).astype(np.float32)
+    features = np.concatenate([positions, colour_weight * image[rows, columns].astype(np.float32)], axis=1)
+    tested = where[rows, columns]
+    _, index = cKDTree(features, balanced_tree=False).query(features[tested], k=min(neighbours, count - 1) + 1,
+                                                            workers=-1)
+    index = index[:, 1:]  # the first is the value itself
+    distance = vector_length(positions[index] - positions[tested][:, None])
+    values = flow[rows, columns].astype(np.float32)
+    around = values[index]
+    spread = _median_of_rows(vector_length(around - _median_of_rows(around)[:, None]))
+    gap = vector_length(around - values[tested][:, None])
+    passed = np.zeros_like(known)
+    agree = (gap <= tolerance + slope * distance + spread_factor * spread[:, None]).sum(axis=1) >= required
+    passed[rows[tested], columns[tested]] = agree
+    return passed
 
 
 def mutual_agreement(flow: np.ndarray, candidates: np.ndarray, radius: float, tolerance: float, slope: float) -> np.ndarray:

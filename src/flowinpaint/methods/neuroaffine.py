@@ -22,6 +22,15 @@ constraint. This method fits and fills with edge-aware normalized convolutions i
    A value that failed step 1 is kept all the same when ``A`` predicts it to within
    ``rescue_tolerance`` pixels (a value on a thin object, whose nearest neighbours lie on the
    background, is predicted by the fit along the object).
+   **Consensus.** Those tests leave values a pixel or two off, and far-off ones beside motion
+   edges, where their allowances are wide. Of the values kept so far, one stays exact only when
+   at least ``consensus`` of its ``neighbours`` nearest kept values (nearest in position and
+   colour) agree with it to ``consensus_tolerance`` pixels, plus ``slope`` per pixel of distance,
+   plus ``consensus_spread`` times the neighbours' own spread
+   (:func:`.local_affine.consensus_agreement`). The others are *doubted*: they stay in the fit
+   and the fill with their weight times ``consensus_weight``, so that they count only where no
+   value that passed is near (a right value alone on a small, fast object still fills it; a wrong
+   one amid right ones barely shows), and ``A`` is fitted again.
 3. **Residual.** The residual ``f - A`` of the kept values is filled and added back, so the
    result is exact at the kept pixels: by default (``residual="filter"``) with the edge-aware
    zero-order normalized convolution at the finer scale ``detail_factor / sqrt(density)``
@@ -39,8 +48,8 @@ The confidence of an output pixel is ``support / (1 + misfit / 1 px)``: ``misfit
 distance of the fitted values from their affine fit there (0 where the flow is locally affine, large
 where motions meet or values disagree), ``support`` the local density of the fitted values
 (filtered like them, so small where they are few or lie across image edges) relative to half the
-image's, at most 1. A dropped known pixel has confidence 0, saying its input
-value was rejected; its output is the filled value, not the input.
+image's, at most 1. A dropped or doubted known pixel has confidence 0, saying its input
+value was rejected or down-weighted; its output is the filled value, not the input.
 """
 
 from __future__ import annotations
@@ -61,6 +70,7 @@ from .local_affine import (
     AffineFit,
     color_sigma,
     colour_contrast,
+    consensus_agreement,
     edge_aware_average,
     edge_aware_average_torch,
     local_affine_fit,
@@ -104,6 +114,14 @@ class NeuroaffineOptions(NeuroexplicitOptions):
         support_sparsity: that radius is at most ``support_sparsity`` spacings of the failing values.
         rescue_tolerance: a value that fails both tests is kept all the same when the edge-aware
             affine fit of the values that pass predicts it to within this many pixels.
+        consensus: of the values those tests keep, one stays exact only when at least this
+            many of its ``neighbours`` nearest kept values agree with it closely (0: no such test).
+        consensus_tolerance: pixels two values may differ by and agree, plus ``slope`` per
+            pixel of their distance and ``consensus_spread`` times the neighbours' spread.
+        consensus_colour: how much colour counts in "nearest": a colour difference of the fit's
+            colour scale counts as this many sample spacings.
+        consensus_spread: see ``consensus_tolerance``.
+        consensus_weight: the weight of a value that fails (0 drops it; 1 keeps it, not exact).
         guide: the filters' guide: ``""`` the image (the hand-made method), or a shipped model's
             name or the path of a weights file of kind ``neuroaffine``
             (:class:`~flowinpaint.models.neuroaffine.NeuroaffineInpainting`), whose network
@@ -132,6 +150,11 @@ class NeuroaffineOptions(NeuroexplicitOptions):
     support_sparsity: float = 0.2
     contrast_factor: float = 2.0
     rescue_tolerance: float = 3.0
+    consensus: int = 2
+    consensus_tolerance: float = 0.5
+    consensus_colour: float = 2.0
+    consensus_spread: float = 1.0
+    consensus_weight: float = 0.03
     spatial_factor: float = 2.0
     color_factor: float = 4.0
     reach: float = 1.4
@@ -145,10 +168,14 @@ class NeuroaffineOptions(NeuroexplicitOptions):
             raise ValueError(f"guide must be a model name or a path, got {self.guide!r}")  # noqa: TRY004 - option errors are ValueErrors
         if isinstance(self.neighbours, bool) or not isinstance(self.neighbours, int) or self.neighbours < 2:
             raise ValueError(f"neighbours must be an integer >= 2, got {self.neighbours!r}")
+        if isinstance(self.consensus, bool) or not isinstance(self.consensus, int) or not 0 <= self.consensus <= self.neighbours:
+            raise ValueError(f"consensus must be an integer from 0 to neighbours ({self.neighbours}), got {self.consensus!r}")
+        if not 0 <= self.consensus_weight <= 1:
+            raise ValueError(f"consensus_weight must be a number from 0 to 1, got {self.consensus_weight}")
         if self.residual not in RESIDUAL_FILLS:
             raise ValueError(f"residual must be one of {', '.join(RESIDUAL_FILLS)}, got {self.residual!r}")
         for name in ("tolerance", "spread_factor", "slope", "support_radius", "support_sparsity", "rescue_tolerance",
-                     "spatial_factor", "color_factor", "reach", "detail_factor"):
+                     "consensus_tolerance", "consensus_colour", "consensus_spread", "spatial_factor", "color_factor", "reach", "detail_factor"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0) or (name.endswith("factor") and value == 0):
                 raise ValueError(f"{name} must be a finite number {'> 0' if name.endswith('factor') else '>= 0'}, got {value}")
@@ -160,6 +187,12 @@ def _certainty(kept: np.ndarray, problem: Problem) -> np.ndarray:
     if problem.confidence is not None:
         certainty *= problem.confidence[0, 0].numpy()
     return certainty
+
+
+def _weights(exact: np.ndarray, doubted: np.ndarray, problem: Problem, options: NeuroaffineOptions) -> np.ndarray:
+    """The weight of each value in the fit and the fill ``(H, W)`` float32: its certainty at the
+    ``exact`` pixels, that times ``consensus_weight`` at the ``doubted`` ones, 0 elsewhere."""
+    return _certainty(exact, problem) + options.consensus_weight * _certainty(doubted, problem)
 
 
 def _guide(image: np.ndarray, flow: np.ndarray, fitted: np.ndarray, options: NeuroaffineOptions) -> np.ndarray:
@@ -190,15 +223,16 @@ def _filters(device: str) -> _Filters:
                     functools.partial(edge_aware_average_torch, device=device))
 
 
-def _fill_residual(residual: np.ndarray, kept: np.ndarray, problem: Problem, guide: np.ndarray, color_scale: float,
-                   options: NeuroaffineOptions) -> np.ndarray:
-    """The residual ``(H, W, 2)`` of the affine fit, filled from the kept pixels (exact there) along ``guide``."""
+def _fill_residual(residual: np.ndarray, kept: np.ndarray, weights: np.ndarray, problem: Problem, guide: np.ndarray,
+                   color_scale: float, options: NeuroaffineOptions) -> np.ndarray:
+    """The residual ``(H, W, 2)`` of the affine fit, filled along ``guide`` from the pixels of
+    ``weights`` > 0 by those weights, exact at the ``kept`` pixels."""
     if options.residual == "learned":
         kept_t = torch.from_numpy(kept)[None, None]
         residual_problem = Problem(torch.from_numpy(residual).permute(2, 0, 1)[None].contiguous(), kept_t, problem.image)
         return run_neuroexplicit(residual_problem, options)[0].permute(1, 2, 0).numpy()
-    spatial_sigma = options.detail_factor / math.sqrt(float(kept.mean()))
-    filled = _filters(options.device).average(residual, _certainty(kept, problem), guide, spatial_sigma, color_scale)
+    spatial_sigma = options.detail_factor / math.sqrt(float((weights > 0).mean()))
+    filled = _filters(options.device).average(residual, weights, guide, spatial_sigma, color_scale)
     np.copyto(filled, residual, where=kept[..., None])
     return filled
 
@@ -212,11 +246,13 @@ class Explanation(NamedTuple):
         agreeing: those that passed the neighbour test.
         mutual: those that failed it and passed the mutual test.
         rescued: those kept because the affine fit predicts them.
-        kept: ``agreeing | mutual | rescued``, exact in the output.
-        base: the affine fit (flow, misfit, support) of ``agreeing | mutual``.
+        kept: those of ``agreeing | mutual | rescued`` that pass the consensus test, exact in
+            the output.
+        doubted: those that fail it, in the fit and fill at ``consensus_weight``.
+        base: the affine fit (flow, misfit, support) of ``kept`` and ``doubted``.
         residual: ``(H, W, 2)`` the filled residual, added to ``base.flow``.
         dense: ``(H, W, 2)`` the output flow.
-        confidence: ``(H, W)`` the output confidence (0 at dropped known pixels); None, and the
+        confidence: ``(H, W)`` the output confidence (0 at dropped and doubted known pixels); None, and the
             base's misfit too, where the problem did not ask for it (``wants_confidence``).
     """
 
@@ -226,6 +262,7 @@ class Explanation(NamedTuple):
     mutual: np.ndarray
     rescued: np.ndarray
     kept: np.ndarray
+    doubted: np.ndarray
     base: AffineFit
     residual: np.ndarray
     dense: np.ndarray
@@ -265,24 +302,37 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
     fitted = agreeing | mutual
     if not fitted.any():
         fitted = agreeing = trusted
+    consensus = functools.partial(consensus_agreement, flow, image=image, neighbours=options.neighbours,
+                                  required=options.consensus, tolerance=options.consensus_tolerance, slope=options.slope,
+                                  colour_weight=options.consensus_colour / (math.sqrt(float(fitted.mean())) * color_scale),
+                                  spread_factor=options.consensus_spread)
+    testing = options.robust and options.consensus > 0
+    doubted = fitted & ~consensus(fitted) if testing else np.zeros_like(fitted)
+    if not (fitted & ~doubted).any():
+        doubted[:] = False  # no value has company: there is nothing to prefer
     guide = _guide(image, flow, fitted, options)
-    base: AffineFit = _filters(options.device).fit(flow, _certainty(fitted, problem), guide,
-                                       options.spatial_factor / math.sqrt(float(fitted.mean())), color_scale,
-                                       options.reach, misfit=problem.wants_confidence)
+    base = _filters(options.device).fit(flow, _weights(fitted & ~doubted, doubted, problem, options), guide,
+                                        options.spatial_factor / math.sqrt(float(fitted.mean())), color_scale,
+                                        options.reach, misfit=problem.wants_confidence)
     # a value its neighbours disagree with stays when the edge-aware fit of the others (which
-    # reaches along its image region, not across) predicts it
+    # reaches along its image region, not across) predicts it, and has company (the consensus)
     rescued = trusted & ~fitted
     rescued[rescued] = vector_length(flow[rescued] - base.flow[rescued]) <= options.rescue_tolerance
-    kept = fitted | rescued
+    if testing and rescued.any():
+        doubted |= rescued & ~consensus(fitted | rescued, where=rescued)
+    kept = (fitted | rescued) & ~doubted
+    weights = _weights(kept, doubted, problem, options)
     residual = np.zeros_like(flow, dtype=np.float32)
-    residual[kept] = flow[kept] - base.flow[kept]
-    residual = _fill_residual(residual, kept, problem, guide, color_scale, options)
+    used = weights > 0
+    residual[used] = flow[used] - base.flow[used]
+    residual = _fill_residual(residual, kept, weights, problem, guide, color_scale, options)
     confidence = None
     if base.misfit is not None:
-        support = np.minimum(1.0, base.support / (FULL_SUPPORT * float(_certainty(fitted, problem).mean())))
+        support = np.minimum(1.0, base.support / (FULL_SUPPORT * float(_certainty(kept, problem).mean())))
         confidence = np.where(problem.known[0, 0].numpy() & ~kept, 0.0,
                               support / (1.0 + base.misfit / CONFIDENCE_SCALE)).astype(np.float32)
-    return Explanation(guide, trusted, agreeing, mutual, rescued, kept, base, residual, base.flow + residual, confidence)
+    return Explanation(guide, trusted, agreeing, mutual, rescued, kept, doubted, base, residual, base.flow + residual,
+                       confidence)
 
 
 def run(problem: Problem, options: NeuroaffineOptions) -> Solution:

@@ -1,6 +1,6 @@
 """Pictures of what the default method (``neuroaffine``) decides and fits for one sparse flow.
 
-Row 1: which known values it trusted (by which test) and which it dropped, the sparse input, the
+Row 1: which known values it trusted (by which test), doubted and dropped, the sparse input, the
 edge-aware affine base, the filled residual and the output. Row 2: the local motion model's
 divergence (zoom) and curl (rotation), the fit's misfit and support, and the output confidence.
 Row 3, with a learned guide (option ``guide``): what the network steers, the filter's cost of
@@ -25,13 +25,16 @@ DECISION_COLOURS = {  # RGB in [0, 1]
     "agreeing": (0.1, 0.8, 0.2),
     "mutual": (0.1, 0.7, 1.0),
     "rescued": (1.0, 0.85, 0.0),
+    "doubted": (1.0, 0.45, 0.0),
     "dropped": (1.0, 0.1, 0.1),
 }
 
 
 def _decisions(parts: Explanation) -> dict[str, np.ndarray]:
-    return {"agreeing": parts.agreeing, "mutual": parts.mutual, "rescued": parts.rescued,
-            "dropped": parts.known & ~parts.kept}
+    """Each known pixel's decision, one mask per decision (they do not overlap)."""
+    return {"agreeing": parts.agreeing & parts.kept, "mutual": parts.mutual & parts.kept,
+            "rescued": parts.rescued & parts.kept, "doubted": parts.doubted,
+            "dropped": parts.known & ~parts.kept & ~parts.doubted}
 
 
 def decision_picture(image: np.ndarray, parts: Explanation) -> np.ndarray:
@@ -126,7 +129,7 @@ def affine_explanation_figure(image: np.ndarray, flow: np.ndarray, parts: Explan
     relative_support = parts.base.support / max(float(parts.base.support.mean()), 1e-12)
     residual = np.linalg.norm(parts.residual, axis=-1)
     rows = [
-        [(decision_picture(image, parts), None, "known values: kept by test / dropped", {}),
+        [(decision_picture(image, parts), None, "known values: kept by test / doubted / dropped", {}),
          (sparse_to_color(flow, parts.known, max_flow), None, "sparse input", {}),
          (flow_to_color(parts.base.flow, max_flow), None, "edge-aware affine base", {}),
          (residual, "magma", "|filled residual| (px)", {"vmin": 0, "vmax": max(float(np.percentile(residual, 99)), 1e-6)}),
