@@ -17,6 +17,7 @@ from flowinpaint.methods.local_affine import (
     consensus_agreement,
     edge_aware_average,
     local_affine_fit,
+    nearest_known,
     neighbour_agreement,
 )
 from flowinpaint.methods.neuroaffine import NeuroaffineOptions
@@ -205,11 +206,13 @@ def test_consensus_doubts_values_a_pixel_off_and_keeps_right_values_on_a_small_o
     sparse = flow.copy()
     sparse[off] += [1.5, 0.0]
     assert neighbour_agreement(sparse, known, 8, 2.0, 3.0, 0.1)[off].all()
-    colour_weight = 2.0 * math.sqrt(1 / 0.05) / 0.1
-    passed = consensus_agreement(sparse, known, image, 8, 2, 0.5, 0.1, colour_weight, 1.0)
+    alike = nearest_known(known, 8, image, colour_weight=2.0 * math.sqrt(1 / 0.05) / 0.1)
+    passed = consensus_agreement(sparse, known, alike, known, known, 2, 0.5, 0.1, 1.0)
     assert not passed[off].any() and passed[known & ~off].all()
-    by_position = consensus_agreement(sparse, known, image, 8, 2, 0.5, 0.1, 0.0, 1.0)
+    by_position = consensus_agreement(sparse, known, nearest_known(known, 8), known, known, 2, 0.5, 0.1, 1.0)
     assert not by_position[known & bar].any()
+    without_bar = known & ~bar  # only the neighbours that are counted can agree
+    assert not consensus_agreement(sparse, known, alike, without_bar, known, 2, 0.5, 0.1, 1.0)[known & bar].any()
     dense, confidence = fi.inpaint(sparse, known, image, return_confidence=True)
     background = known & ~off & ~bar  # (the bar's values, this far apart, the neighbour test drops)
     assert (confidence[off] == 0).all() and (confidence[background] > 0).all()
@@ -234,10 +237,11 @@ def test_neighbour_agreement_drops_isolated_values_and_keeps_nearly_all_at_motio
 
 
 def test_values_on_a_thin_object_outvoted_by_the_background_are_kept():
-    """A 3 px wide bar of its own colour and motion: the neighbour test drops all of the bar's
-    values (their nearest neighbours lie on the background), the mutual test with the colour
-    contrast brings them back and the bar gets its motion (without it, the background's: EPE
-    6.7 px); isolated wrong values stay out."""
+    """A 3 px wide bar of its own colour and motion: the neighbour test by position drops all of
+    the bar's values (their nearest neighbours lie on the background); by position and colour they
+    are each other's neighbours and pass, and so would they by the mutual test with the colour
+    contrast; the bar gets its motion (with neither, the background's: EPE 6.7 px); isolated wrong
+    values stay out."""
     height, width = 96, 128
     bar = (np.arange(width) >= 60) & (np.arange(width) < 63)
     flow = np.zeros((height, width, 2), np.float32)
@@ -255,7 +259,9 @@ def test_values_on_a_thin_object_outvoted_by_the_background_are_kept():
     dense, confidence = fi.inpaint(sparse, known, image, return_confidence=True)
     assert (confidence[:, bar][on_bar] > 0).all() and (confidence[wrong] == 0).all()
     assert np.linalg.norm(dense - flow, axis=-1)[4:-4, bar].mean() < 0.1
-    unaided = fi.inpaint(sparse, known, image, contrast_factor=1e6)  # no value contrasts enough
+    for alone in ({"contrast_factor": 1e6}, {"neighbour_colour": 0.0}):  # no value contrasts enough / by position only
+        assert np.linalg.norm(fi.inpaint(sparse, known, image, **alone) - flow, axis=-1)[4:-4, bar].mean() < 0.1
+    unaided = fi.inpaint(sparse, known, image, contrast_factor=1e6, neighbour_colour=0.0)
     assert np.linalg.norm(unaided - flow, axis=-1)[4:-4, bar].mean() > 3
 
 

@@ -343,16 +343,27 @@ class NearestKnown(NamedTuple):
     index: np.ndarray
 
 
-def nearest_known(known: np.ndarray, neighbours: int) -> NearestKnown:
+def nearest_known(known: np.ndarray, neighbours: int, image: np.ndarray | None = None,
+                  colour_weight: float = 0.0) -> NearestKnown:
     """The ``neighbours`` nearest other known pixels of each known pixel (fewer when there are
     fewer; ``known`` needs at least two).
+
+    With ``image`` (``(H, W, 3)`` float RGB) "nearest" is in position and colour: a colour
+    difference of ``c`` (RGB distance) counts as ``colour_weight * c`` pixels. ``distance`` is
+    the distance in position either way.
 
     Shape:
         known ``(H, W)`` bool with N true -> ``(N, min(neighbours, N - 1))`` arrays.
     """
-    positions = np.argwhere(known).astype(np.float64)
-    distance, index = cKDTree(positions).query(positions, k=min(neighbours, len(positions) - 1) + 1, workers=-1)
-    return NearestKnown(distance[:, 1:], index[:, 1:])
+    rows, columns = np.nonzero(known)
+    positions = np.stack([rows, columns], axis=1).astype(np.float64)
+    features = positions
+    if image is not None and colour_weight > 0:
+        features = np.concatenate([positions, colour_weight * image[rows, columns].astype(np.float64)], axis=1)
+    _, index = cKDTree(features, balanced_tree=False).query(features, k=min(neighbours, len(positions) - 1) + 1,
+                                                            workers=-1)
+    index = index[:, 1:]  # the first is the pixel itself
+    return NearestKnown(vector_length(positions[index] - positions[:, None]), index)
 
 
 def neighbour_agreement(
@@ -392,54 +403,46 @@ def neighbour_agreement(
     return kept
 
 
-def consensus_agreement(flow: np.ndarray, known: np.ndarray, image: np.ndarray, neighbours: int, required: int,
-                        tolerance: float, slope: float, colour_weight: float, spread_factor: float,
-                        where: np.ndarray | None = None) -> np.ndarray:
-    """Which known values at least ``required`` of their nearest known neighbours agree with closely.
+def consensus_agreement(flow: np.ndarray, known: np.ndarray, nearest: NearestKnown, counted: np.ndarray,
+                        where: np.ndarray, required: int, tolerance: float, slope: float,
+                        spread_factor: float) -> np.ndarray:
+    """Which values at least ``required`` of their nearest known neighbours agree with closely.
 
     ``f_i`` passes when ``|f_i - f_j| <= tolerance + slope * d_ij + spread_factor * s_i`` for
-    ``required`` or more of its ``neighbours`` nearest other known pixels ``j`` (``d_ij`` their
-    distance in pixels, ``s_i`` the neighbours' own spread: the median distance of their values
-    from their component-wise median). "Nearest" is in position and colour: a colour difference
-    of ``c`` (RGB distance) counts as ``colour_weight * c`` pixels, so that the neighbours of a
-    value on a thin object or a small one are its own, not the background's. Unlike
-    :func:`neighbour_agreement`, which compares with the neighbours' median and allows three
-    times their spread (so that right values beside a motion edge stay, and with them values a
-    pixel or two off), this asks for a few close matches and no majority: a right value has some
-    on its own side of any motion edge, a wrong value, far off or a pixel off, seldom has two.
+    ``required`` or more of its nearest known pixels ``j`` (``nearest``, best in position and
+    colour, see :func:`nearest_known`) that are ``counted`` (``d_ij`` their distance in pixels,
+    ``s_i`` the spread of all of them: the median distance of their values from their
+    component-wise median). Unlike :func:`neighbour_agreement`, which compares with the
+    neighbours' median and allows three times their spread (so that right values beside a motion
+    edge stay, and with them values a pixel or two off), this asks for a few close matches and
+    no majority: a right value has some on its own side of any motion edge, a wrong value, far
+    off or a pixel off, seldom has two.
 
     Args:
         flow: ``(H, W, 2)`` float, pixels.
-        known: ``(H, W)`` bool: the values to compare with.
-        image: ``(H, W, 3)`` float32 RGB in [0, 1].
+        known: ``(H, W)`` bool, the pixels ``nearest`` was computed for.
+        nearest: :func:`nearest_known` of ``known``.
+        counted: ``(H, W)`` bool, a subset of ``known``: the neighbours whose agreement counts
+            (the values still trusted).
+        where: ``(H, W)`` bool, a subset of ``known``: the values to test.
         required: how many neighbours must agree (>= 1).
-        tolerance: pixels; slope: pixels per pixel of distance; colour_weight: pixels per unit
-            of RGB distance (0: by position only); spread_factor: per pixel of spread.
-        where: ``(H, W)`` bool, a subset of ``known``: the values to test (default: all of ``known``).
+        tolerance: pixels; slope: pixels per pixel of distance; spread_factor: per pixel of spread.
 
     Returns:
-        ``(H, W)`` bool, a subset of ``where``; all of it when there are at most ``required``
-        known values (too few to ask).
+        ``(H, W)`` bool, a subset of ``where``; all of it when ``counted`` has at most
+        ``required`` values (too few to ask).
     """
-    where = known if where is None else where
-    count = int(known.sum())
-    if count <= required or not where.any():
+    if int(counted.sum()) <= required or not where.any():
         return where.copy()
-    rows, columns = np.nonzero(known)
-    positions = np.stack([rows, columns], axis=1).astype(np.float32)
-    features = np.concatenate([positions, colour_weight * image[rows, columns].astype(np.float32)], axis=1)
-    tested = where[rows, columns]
-    _, index = cKDTree(features, balanced_tree=False).query(features[tested], k=min(neighbours, count - 1) + 1,
-                                                            workers=-1)
-    index = index[:, 1:]  # the first is the value itself
-    distance = vector_length(positions[index] - positions[tested][:, None])
-    values = flow[rows, columns].astype(np.float32)
+    tested = where[known]
+    index, distance = nearest.index[tested], nearest.distance[tested]
+    values = flow[known].astype(np.float32)
     around = values[index]
     spread = _median_of_rows(vector_length(around - _median_of_rows(around)[:, None]))
     gap = vector_length(around - values[tested][:, None])
-    passed = np.zeros_like(known)
-    agree = (gap <= tolerance + slope * distance + spread_factor * spread[:, None]).sum(axis=1) >= required
-    passed[rows[tested], columns[tested]] = agree
+    agree = counted[known][index] & (gap <= tolerance + slope * distance + spread_factor * spread[:, None])
+    passed = np.zeros_like(where)
+    passed[where] = agree.sum(axis=1) >= required
     return passed
 
 

@@ -8,7 +8,10 @@ constraint. This method fits and fills with edge-aware normalized convolutions i
 1. **Robust known values.** A known value is kept when it is near the median motion of its
    ``neighbours`` nearest known pixels: within ``tolerance`` pixels, plus ``spread_factor``
    times their own spread, plus ``slope`` pixels per pixel of distance (see
-   :func:`.local_affine.neighbour_agreement`), or when a value that failed that test lies within
+   :func:`.local_affine.neighbour_agreement`), nearest either by position or by position and
+   colour (a colour difference of the fit's colour scale counting as ``neighbour_colour``
+   sample spacings: a value beside a motion edge whose nearest neighbours lie across it has
+   its own side's among those of its colour), or when a value that failed that test lies within
    ``support_radius / sqrt(density)`` pixels of another that failed and agrees with it to
    ``tolerance`` plus ``slope`` per pixel (:func:`.local_affine.mutual_agreement`: the values on a
    thin object, outvoted by the background around it; wrong values rarely agree with each other).
@@ -24,13 +27,14 @@ constraint. This method fits and fills with edge-aware normalized convolutions i
    background, is predicted by the fit along the object).
    **Consensus.** Those tests leave values a pixel or two off, and far-off ones beside motion
    edges, where their allowances are wide. Of the values kept so far, one stays exact only when
-   at least ``consensus`` of its ``neighbours`` nearest kept values (nearest in position and
-   colour) agree with it to ``consensus_tolerance`` pixels, plus ``slope`` per pixel of distance,
+   at least ``consensus`` of its ``neighbours`` nearest known values by position and colour
+   that were kept agree with it to ``consensus_tolerance`` pixels, plus ``slope`` per pixel of distance,
    plus ``consensus_spread`` times the neighbours' own spread
    (:func:`.local_affine.consensus_agreement`). The others are *doubted*: they stay in the fit
    and the fill with their weight times ``consensus_weight``, so that they count only where no
    value that passed is near (a right value alone on a small, fast object still fills it; a wrong
-   one amid right ones barely shows), and ``A`` is fitted again.
+   one amid right ones barely shows). ``A`` is the fit of the values that pass and the doubted
+   ones; the rescued ones are tested like them against all kept values.
 3. **Residual.** The residual ``f - A`` of the kept values is filled and added back, so the
    result is exact at the kept pixels: by default (``residual="filter"``) with the edge-aware
    zero-order normalized convolution at the finer scale ``detail_factor / sqrt(density)``
@@ -68,6 +72,7 @@ from ..models.pretrained import cached_model
 from .learned import network_parameters
 from .local_affine import (
     AffineFit,
+    NearestKnown,
     color_sigma,
     colour_contrast,
     consensus_agreement,
@@ -114,12 +119,14 @@ class NeuroaffineOptions(NeuroexplicitOptions):
         support_sparsity: that radius is at most ``support_sparsity`` spacings of the failing values.
         rescue_tolerance: a value that fails both tests is kept all the same when the edge-aware
             affine fit of the values that pass predicts it to within this many pixels.
+        neighbour_colour: how much colour counts where the tests compare a value with its
+            nearest neighbours by position and colour: a colour difference of the fit's colour
+            scale counts as this many sample spacings.
         consensus: of the values those tests keep, one stays exact only when at least this
-            many of its ``neighbours`` nearest kept values agree with it closely (0: no such test).
+            many of its ``neighbours`` nearest (by position and colour) that were kept agree
+            with it closely (0: no such test).
         consensus_tolerance: pixels two values may differ by and agree, plus ``slope`` per
             pixel of their distance and ``consensus_spread`` times the neighbours' spread.
-        consensus_colour: how much colour counts in "nearest": a colour difference of the fit's
-            colour scale counts as this many sample spacings.
         consensus_spread: see ``consensus_tolerance``.
         consensus_weight: the weight of a value that fails (0 drops it; 1 keeps it, not exact).
         guide: the filters' guide: ``""`` the image (the hand-made method), or a shipped model's
@@ -152,7 +159,7 @@ class NeuroaffineOptions(NeuroexplicitOptions):
     rescue_tolerance: float = 3.0
     consensus: int = 2
     consensus_tolerance: float = 0.5
-    consensus_colour: float = 2.0
+    neighbour_colour: float = 2.0
     consensus_spread: float = 1.0
     consensus_weight: float = 0.03
     spatial_factor: float = 2.0
@@ -175,7 +182,7 @@ class NeuroaffineOptions(NeuroexplicitOptions):
         if self.residual not in RESIDUAL_FILLS:
             raise ValueError(f"residual must be one of {', '.join(RESIDUAL_FILLS)}, got {self.residual!r}")
         for name in ("tolerance", "spread_factor", "slope", "support_radius", "support_sparsity", "rescue_tolerance",
-                     "consensus_tolerance", "consensus_colour", "consensus_spread", "spatial_factor", "color_factor", "reach", "detail_factor"):
+                     "consensus_tolerance", "neighbour_colour", "consensus_spread", "spatial_factor", "color_factor", "reach", "detail_factor"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0) or (name.endswith("factor") and value == 0):
                 raise ValueError(f"{name} must be a finite number {'> 0' if name.endswith('factor') else '>= 0'}, got {value}")
@@ -270,12 +277,16 @@ class Explanation(NamedTuple):
 
 
 def _trusted_values(flow: np.ndarray, trusted: np.ndarray, image: np.ndarray, contrast_unit: float,
-                    options: NeuroaffineOptions) -> tuple[np.ndarray, np.ndarray]:
-    """The values that pass the neighbour test, and those that fail it but pass the mutual one
+                    alike: NearestKnown | None, options: NeuroaffineOptions) -> tuple[np.ndarray, np.ndarray]:
+    """The values that pass the neighbour test (with their nearest neighbours by position, or
+    with ``alike``, those by position and colour), and those that fail it but pass the mutual one
     (``contrast_unit``: the image's mean gradient, :func:`.local_affine.color_sigma` at factor 1)."""
     nearest = nearest_known(trusted, options.neighbours) if trusted.sum() >= 3 else None
     agreeing = neighbour_agreement(flow, trusted, options.neighbours, options.tolerance, options.spread_factor,
                                    options.slope, nearest)
+    if alike is not None:
+        agreeing |= neighbour_agreement(flow, trusted, options.neighbours, options.tolerance, options.spread_factor,
+                                        options.slope, alike)
     failed = trusted & ~agreeing
     if failed.any() and options.contrast_factor > 0:
         contrast = colour_contrast(image, trusted, failed, options.neighbours, nearest)
@@ -297,19 +308,25 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
     contrast_unit = color_sigma(image, 1.0)
     color_scale = options.color_factor * contrast_unit
     agreeing, mutual = trusted, np.zeros_like(trusted)
+    # the nearest known values in position and colour (a thin object's values are each other's)
+    alike = None
+    if options.robust and int(trusted.sum()) >= 3:
+        alike = nearest_known(trusted, options.neighbours, image,
+                              options.neighbour_colour / (math.sqrt(float(trusted.mean())) * color_scale))
     if options.robust:
-        agreeing, mutual = _trusted_values(flow, trusted, image, contrast_unit, options)
+        agreeing, mutual = _trusted_values(flow, trusted, image, contrast_unit, alike, options)
     fitted = agreeing | mutual
     if not fitted.any():
         fitted = agreeing = trusted
-    consensus = functools.partial(consensus_agreement, flow, image=image, neighbours=options.neighbours,
-                                  required=options.consensus, tolerance=options.consensus_tolerance, slope=options.slope,
-                                  colour_weight=options.consensus_colour / (math.sqrt(float(fitted.mean())) * color_scale),
-                                  spread_factor=options.consensus_spread)
-    testing = options.robust and options.consensus > 0
-    doubted = fitted & ~consensus(fitted) if testing else np.zeros_like(fitted)
-    if not (fitted & ~doubted).any():
-        doubted[:] = False  # no value has company: there is nothing to prefer
+    testing = alike is not None and options.consensus > 0
+    doubted = np.zeros_like(fitted)
+    if testing:
+        consensus = functools.partial(consensus_agreement, flow, trusted, alike, required=options.consensus,
+                                      tolerance=options.consensus_tolerance, slope=options.slope,
+                                      spread_factor=options.consensus_spread)
+        doubted = fitted & ~consensus(fitted, fitted)
+        if not (fitted & ~doubted).any():
+            doubted[:] = False  # no value has company: there is nothing to prefer
     guide = _guide(image, flow, fitted, options)
     base = _filters(options.device).fit(flow, _weights(fitted & ~doubted, doubted, problem, options), guide,
                                         options.spatial_factor / math.sqrt(float(fitted.mean())), color_scale,
@@ -319,7 +336,7 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
     rescued = trusted & ~fitted
     rescued[rescued] = vector_length(flow[rescued] - base.flow[rescued]) <= options.rescue_tolerance
     if testing and rescued.any():
-        doubted |= rescued & ~consensus(fitted | rescued, where=rescued)
+        doubted |= rescued & ~consensus(fitted | rescued, rescued)
     kept = (fitted | rescued) & ~doubted
     weights = _weights(kept, doubted, problem, options)
     residual = np.zeros_like(flow, dtype=np.float32)
