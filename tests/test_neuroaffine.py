@@ -364,3 +364,26 @@ def test_gradients_reach_the_network_through_the_learned_residual_fill():
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
     assert sum(float(g.abs().sum()) for g in grads) > 0
+
+
+@pytest.mark.parametrize(("density", "colour_weight"), [(0.05, 0.0), (0.05, 40.0), (0.002, 10.0)])
+def test_nearest_known_kernel_equals_the_kd_tree(monkeypatch, density, colour_weight):
+    """The C ring search finds neighbours at the same distances (in position and colour) as
+    scipy's k-d tree; among equal distances either may be picked."""
+    rng = np.random.default_rng(7)
+    known = rng.random((120, 150)) < density
+    image = rng.random((120, 150, 3)).astype(np.float32)
+    assert local_affine._nearest_library() is not None  # the kernel builds here
+    by_kernel = nearest_known(known, 8, image, colour_weight)
+    monkeypatch.setattr(local_affine, "_nearest_library", lambda: None)
+    by_tree = nearest_known(known, 8, image, colour_weight)
+    positions = np.argwhere(known).astype(np.float64)
+    features = np.concatenate([positions, colour_weight * image[known].astype(np.float64)], axis=1)
+
+    def joint(index: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(features[index] - features[:, None], axis=-1)
+
+    assert by_kernel.index.shape == by_tree.index.shape == (known.sum(), 8)
+    assert (by_kernel.index != np.arange(known.sum())[:, None]).all()  # never the pixel itself
+    np.testing.assert_allclose(joint(by_kernel.index), joint(by_tree.index), atol=1e-4)
+    np.testing.assert_allclose(by_kernel.distance, np.linalg.norm(positions[by_kernel.index] - positions[:, None], axis=-1))

@@ -53,6 +53,8 @@ __all__ = [
 ]
 
 AFFINE_SOURCE = Path(__file__).with_name("affine_kernel.c")
+NEAREST_SOURCE = Path(__file__).with_name("nearest_kernel.c")
+MAX_KERNEL_NEIGHBOURS = 64  # nearest_kernel.c's MAX_NEIGHBOURS
 COORDINATE_SCALE = 32.0  # pixels per unit of the fit's coordinates (keeps float32 moments accurate)
 
 
@@ -343,6 +345,34 @@ class NearestKnown(NamedTuple):
     index: np.ndarray
 
 
+@functools.lru_cache(maxsize=1)
+def _nearest_library() -> ctypes.CDLL | None:
+    """The C kernel of :func:`nearest_known` (``nearest_kernel.c``), or None where it cannot be built."""
+    library = load_kernel(NEAREST_SOURCE, "native nearest-neighbour kernel")
+    if library is not None:
+        library.nearest_on_grid.restype = None
+        library.nearest_on_grid.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_int, ctypes.c_void_p, ctypes.c_long,
+                                                                    ctypes.c_int, ctypes.c_long, ctypes.c_long,
+                                                                    ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
+    return library
+
+
+def _nearest_on_grid(library: ctypes.CDLL, known: np.ndarray, rows: np.ndarray, columns: np.ndarray,
+                     features: np.ndarray, count: int) -> np.ndarray:
+    """The ``(N, count)`` indices of the nearest other known pixels by the C kernel's ring search."""
+    label = np.full(known.shape, -1, np.int32)
+    label[rows, columns] = np.arange(len(rows))
+    rows64, columns64 = np.ascontiguousarray(rows, np.int64), np.ascontiguousarray(columns, np.int64)
+    features = np.ascontiguousarray(features, np.float32)
+    queries = np.arange(len(rows), dtype=np.int64)
+    index = np.empty((len(rows), count), np.int64)
+    distance2 = np.empty((len(rows), count), np.float64)
+    library.nearest_on_grid(label.ctypes.data, rows64.ctypes.data, columns64.ctypes.data, features.ctypes.data,
+                            features.shape[1], queries.ctypes.data, len(queries), count, known.shape[0],
+                            known.shape[1], index.ctypes.data, distance2.ctypes.data, torch.get_num_threads())
+    return index
+
+
 def nearest_known(known: np.ndarray, neighbours: int, image: np.ndarray | None = None,
                   colour_weight: float = 0.0) -> NearestKnown:
     """The ``neighbours`` nearest other known pixels of each known pixel (fewer when there are
@@ -350,19 +380,26 @@ def nearest_known(known: np.ndarray, neighbours: int, image: np.ndarray | None =
 
     With ``image`` (``(H, W, 3)`` float RGB) "nearest" is in position and colour: a colour
     difference of ``c`` (RGB distance) counts as ``colour_weight * c`` pixels. ``distance`` is
-    the distance in position either way.
+    the distance in position either way. The C kernel (``nearest_kernel.c``: a ring search on the
+    pixel grid) finds them where it builds, else scipy's k-d tree; among neighbours at equal
+    distance the two may pick different ones.
 
     Shape:
         known ``(H, W)`` bool with N true -> ``(N, min(neighbours, N - 1))`` arrays.
     """
     rows, columns = np.nonzero(known)
+    count = min(neighbours, len(rows) - 1)
     positions = np.stack([rows, columns], axis=1).astype(np.float64)
-    features = positions
+    colours = np.zeros((len(rows), 0), np.float32)
     if image is not None and colour_weight > 0:
-        features = np.concatenate([positions, colour_weight * image[rows, columns].astype(np.float64)], axis=1)
-    _, index = cKDTree(features, balanced_tree=False).query(features, k=min(neighbours, len(positions) - 1) + 1,
-                                                            workers=-1)
-    index = index[:, 1:]  # the first is the pixel itself
+        colours = colour_weight * image[rows, columns].astype(np.float32)
+    library = _nearest_library()
+    if library is not None and count <= MAX_KERNEL_NEIGHBOURS:
+        index = _nearest_on_grid(library, known, rows, columns, colours, count)
+    else:
+        features = np.concatenate([positions, colours.astype(np.float64)], axis=1)
+        _, index = cKDTree(features, balanced_tree=False).query(features, k=count + 1, workers=-1)
+        index = index[:, 1:]  # the first is the pixel itself
     return NearestKnown(vector_length(positions[index] - positions[:, None]), index)
 
 

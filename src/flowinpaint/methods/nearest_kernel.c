@@ -1,0 +1,72 @@
+/* The k nearest known pixels of known pixels, by position or by position and colour, in C
+ * (flowinpaint.methods.local_affine.nearest_known).
+ *
+ * The known pixels lie on the pixel grid, so instead of a k-d tree each query walks the square
+ * rings around its pixel, nearest ring first, keeping the k best candidates sorted by their
+ * squared distance (rows^2 + columns^2 + the squared distance of their colour features). A pixel
+ * on ring r (Chebyshev distance r) is at least r away in position, so the walk stops once a ring's
+ * r^2 is no less than the k-th best distance: the result is exact. Each query is independent: the
+ * result does not depend on the number of threads. Among candidates at equal distance the one
+ * met first is kept (rings in order; in a ring, its top row, bottom row, left and right columns).
+ */
+
+#define MAX_NEIGHBOURS 64
+
+static void consider(long candidate, double distance2, int k, int *filled, long *best_index, double *best_distance2) {
+    if (*filled == k && distance2 >= best_distance2[k - 1]) return;
+    int at = *filled < k ? (*filled)++ : k - 1;
+    while (at > 0 && best_distance2[at - 1] > distance2) {
+        best_distance2[at] = best_distance2[at - 1];
+        best_index[at] = best_index[at - 1];
+        at--;
+    }
+    best_distance2[at] = distance2;
+    best_index[at] = candidate;
+}
+
+/* label: (H, W) int32, the index of the known pixel at each pixel or -1; rows, columns: (N,)
+ * int64, the known pixels; features: (N, channels) float32 colour features (already times the
+ * colour weight; channels 0: by position only); queries: (Q,) int64 indices of the known pixels
+ * to query; k <= MAX_NEIGHBOURS and < N; out_index: (Q, k) int64, nearest first, the query itself
+ * excluded; out_distance2: (Q, k) float64, the squared distances. */
+void nearest_on_grid(const int *label, const long *rows, const long *columns, const float *features, int channels,
+                     const long *queries, long query_count, int k, long height, long width,
+                     long *out_index, double *out_distance2, int threads) {
+    const long largest_ring = height > width ? height : width;
+    #pragma omp parallel for schedule(dynamic, 256) num_threads(threads)
+    for (long q = 0; q < query_count; q++) {
+        const long self = queries[q], row = rows[self], column = columns[self];
+        const float *own = features + self * channels;
+        long best_index[MAX_NEIGHBOURS];
+        double best_distance2[MAX_NEIGHBOURS];
+        int filled = 0;
+        for (long ring = 1; ring <= largest_ring; ring++) {
+            if (filled == k && (double)(ring * ring) >= best_distance2[k - 1]) break;
+            for (int side = 0; side < 4; side++) {
+                /* top and bottom rows of the ring in full, left and right columns without corners */
+                const int horizontal = side < 2;
+                const long fixed = horizontal ? row + (side == 0 ? -ring : ring) : column + (side == 2 ? -ring : ring);
+                if (fixed < 0 || fixed >= (horizontal ? height : width)) continue;
+                const long from = horizontal ? column - ring : row - ring + 1;
+                const long to = horizontal ? column + ring : row + ring - 1;
+                const long limit = horizontal ? width : height;
+                for (long moving = from < 0 ? 0 : from; moving <= to && moving < limit; moving++) {
+                    const long r = horizontal ? fixed : moving, c = horizontal ? moving : fixed;
+                    const long candidate = label[r * width + c];  /* int32: the map stays in cache */
+                    if (candidate < 0) continue;
+                    double distance2 = (double)((r - row) * (r - row) + (c - column) * (c - column));
+                    const float *other = features + candidate * channels;
+                    for (int channel = 0; channel < channels; channel++) {
+                        const double difference = (double)other[channel] - (double)own[channel];
+                        distance2 += difference * difference;
+                    }
+                    consider(candidate, distance2, k, &filled, best_index, best_distance2);
+                }
+            }
+        }
+        for (int j = 0; j < k; j++) {
+            out_index[q * k + j] = j < filled ? best_index[j] : self;
+            out_distance2[q * k + j] = j < filled ? best_distance2[j] : 1e300;
+        }
+    }
+}
