@@ -41,6 +41,11 @@ constraint. This method fits and fills with edge-aware normalized convolutions i
    (:func:`.local_affine.edge_aware_average`); with ``residual="learned"`` by the shipped
    neuroexplicit model's learned diffusion (the paper's network steering the fill; measured
    slower and less accurate on the dev set, kept for models trained in this setting).
+4. **Refinement.** Steps 2 and 3 run once more with the same values and weights, the filters'
+   guide now the guide's channels summed and the first pass's flow, a jump of
+   ``motion_contrast`` pixels costing what a colour step of the colour scale does: the fit then
+   stops at the motion edges the known values show, also where the image has no edge there, and
+   no longer averages the two motions across them (``motion_contrast=0``: one pass).
 
 The filters follow the image by default; with ``guide`` a trained network
 (:mod:`flowinpaint.models.neuroaffine`) predicts their guide from the image, a gain of its edge
@@ -129,6 +134,8 @@ class NeuroaffineOptions(NeuroexplicitOptions):
             pixel of their distance and ``consensus_spread`` times the neighbours' spread.
         consensus_spread: see ``consensus_tolerance``.
         consensus_weight: the weight of a value that fails (0 drops it; 1 keeps it, not exact).
+        motion_contrast: pixels of flow difference that the refinement pass's filters treat as
+            an edge of the colour scale's contrast (0: no refinement pass).
         guide: the filters' guide: ``""`` the image (the hand-made method), or a shipped model's
             name or the path of a weights file of kind ``neuroaffine``
             (:class:`~flowinpaint.models.neuroaffine.NeuroaffineInpainting`), whose network
@@ -162,6 +169,7 @@ class NeuroaffineOptions(NeuroexplicitOptions):
     neighbour_colour: float = 2.0
     consensus_spread: float = 1.0
     consensus_weight: float = 0.03
+    motion_contrast: float = 4.0
     spatial_factor: float = 2.0
     color_factor: float = 4.0
     reach: float = 1.4
@@ -182,7 +190,7 @@ class NeuroaffineOptions(NeuroexplicitOptions):
         if self.residual not in RESIDUAL_FILLS:
             raise ValueError(f"residual must be one of {', '.join(RESIDUAL_FILLS)}, got {self.residual!r}")
         for name in ("tolerance", "spread_factor", "slope", "support_radius", "support_sparsity", "rescue_tolerance",
-                     "consensus_tolerance", "neighbour_colour", "consensus_spread", "spatial_factor", "color_factor", "reach", "detail_factor"):
+                     "consensus_tolerance", "neighbour_colour", "consensus_spread", "motion_contrast", "spatial_factor", "color_factor", "reach", "detail_factor"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0) or (name.endswith("factor") and value == 0):
                 raise ValueError(f"{name} must be a finite number {'> 0' if name.endswith('factor') else '>= 0'}, got {value}")
@@ -200,6 +208,14 @@ def _weights(exact: np.ndarray, doubted: np.ndarray, problem: Problem, options: 
     """The weight of each value in the fit and the fill ``(H, W)`` float32: its certainty at the
     ``exact`` pixels, that times ``consensus_weight`` at the ``doubted`` ones, 0 elsewhere."""
     return _certainty(exact, problem) + options.consensus_weight * _certainty(doubted, problem)
+
+
+def _residual_at(flow: np.ndarray, fitted: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``flow - fitted`` ``(H, W, 2)`` float32 where ``weights`` > 0, 0 elsewhere."""
+    residual = np.zeros_like(flow, dtype=np.float32)
+    used = weights > 0
+    residual[used] = flow[used] - fitted[used]
+    return residual
 
 
 def _guide(image: np.ndarray, flow: np.ndarray, fitted: np.ndarray, options: NeuroaffineOptions) -> np.ndarray:
@@ -221,10 +237,10 @@ class _Filters(NamedTuple):
     average: Callable[..., np.ndarray]
 
 
-def _filters(device: str) -> _Filters:
-    """OpenCV's filters on the CPU (where its contrib modules are installed), the torch domain
-    transform elsewhere (on the CPU its C kernel, as fast)."""
-    if torch.device(device).type == "cpu" and opencv_contrib_missing() is None:
+def _filters(device: str, channels: int = 3) -> _Filters:
+    """OpenCV's filters on the CPU (where its contrib modules are installed and the guide has at
+    most 4 ``channels``), the torch domain transform elsewhere (on the CPU its C kernel)."""
+    if torch.device(device).type == "cpu" and channels <= 4 and opencv_contrib_missing() is None:
         return _Filters(local_affine_fit, edge_aware_average)
     return _Filters(functools.partial(local_affine_fit_torch, device=device),
                     functools.partial(edge_aware_average_torch, device=device))
@@ -239,7 +255,7 @@ def _fill_residual(residual: np.ndarray, kept: np.ndarray, weights: np.ndarray, 
         residual_problem = Problem(torch.from_numpy(residual).permute(2, 0, 1)[None].contiguous(), kept_t, problem.image)
         return run_neuroexplicit(residual_problem, options)[0].permute(1, 2, 0).numpy()
     spatial_sigma = options.detail_factor / math.sqrt(float((weights > 0).mean()))
-    filled = _filters(options.device).average(residual, weights, guide, spatial_sigma, color_scale)
+    filled = _filters(options.device, guide.shape[-1]).average(residual, weights, guide, spatial_sigma, color_scale)
     np.copyto(filled, residual, where=kept[..., None])
     return filled
 
@@ -248,7 +264,9 @@ class Explanation(NamedTuple):
     """Every intermediate of one ``neuroaffine`` run, for pictures and diagnostics.
 
     Attributes:
-        guide: ``(H, W, 3)`` the image, or ``(H, W, 4)`` the learned guide the filters followed.
+        guide: ``(H, W, 3)`` the image, or ``(H, W, 4)`` the learned guide the first pass's
+            filters followed (the refinement's guide is its channels summed and ``first`` times
+            ``color_scale / motion_contrast``).
         known: ``(H, W)`` bool, the known pixels the user trusts (confidence >= 0.5).
         agreeing: those that passed the neighbour test.
         mutual: those that failed it and passed the mutual test.
@@ -256,7 +274,9 @@ class Explanation(NamedTuple):
         kept: those of ``agreeing | mutual | rescued`` that pass the consensus test, exact in
             the output.
         doubted: those that fail it, in the fit and fill at ``consensus_weight``.
-        base: the affine fit (flow, misfit, support) of ``kept`` and ``doubted``.
+        first: ``(H, W, 2)`` the first pass's output (the output itself without refinement).
+        base: the affine fit (flow, misfit, support) of ``kept`` and ``doubted`` (of the
+            refinement pass, with ``motion_contrast`` > 0).
         residual: ``(H, W, 2)`` the filled residual, added to ``base.flow``.
         dense: ``(H, W, 2)`` the output flow.
         confidence: ``(H, W)`` the output confidence (0 at dropped and doubted known pixels); None, and the
@@ -270,6 +290,7 @@ class Explanation(NamedTuple):
     rescued: np.ndarray
     kept: np.ndarray
     doubted: np.ndarray
+    first: np.ndarray
     base: AffineFit
     residual: np.ndarray
     dense: np.ndarray
@@ -328,9 +349,11 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
         if not (fitted & ~doubted).any():
             doubted[:] = False  # no value has company: there is nothing to prefer
     guide = _guide(image, flow, fitted, options)
-    base = _filters(options.device).fit(flow, _weights(fitted & ~doubted, doubted, problem, options), guide,
-                                        options.spatial_factor / math.sqrt(float(fitted.mean())), color_scale,
-                                        options.reach, misfit=problem.wants_confidence)
+    spatial_sigma = options.spatial_factor / math.sqrt(float(fitted.mean()))
+    refine = options.motion_contrast > 0
+    base = _filters(options.device, guide.shape[-1]).fit(
+        flow, _weights(fitted & ~doubted, doubted, problem, options), guide, spatial_sigma, color_scale, options.reach,
+        misfit=problem.wants_confidence and not refine)
     # a value its neighbours disagree with stays when the edge-aware fit of the others (which
     # reaches along its image region, not across) predicts it, and has company (the consensus)
     rescued = trusted & ~fitted
@@ -339,17 +362,26 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
         doubted |= rescued & ~consensus(fitted | rescued, rescued)
     kept = (fitted | rescued) & ~doubted
     weights = _weights(kept, doubted, problem, options)
-    residual = np.zeros_like(flow, dtype=np.float32)
-    used = weights > 0
-    residual[used] = flow[used] - base.flow[used]
-    residual = _fill_residual(residual, kept, weights, problem, guide, color_scale, options)
+    residual = _fill_residual(_residual_at(flow, base.flow, weights), kept, weights, problem, guide, color_scale, options)
+    first = base.flow + residual
+    if refine:
+        # the second pass also stops where the first pass's flow changes: a jump of
+        # ``motion_contrast`` pixels costs what a colour step of the colour scale does; the guide's
+        # channels go in summed, so that the three channels fit OpenCV's filter
+        motion_guide = np.concatenate([guide.sum(axis=-1, keepdims=True),
+                                       first * np.float32(color_scale / options.motion_contrast)], axis=-1)
+        base = _filters(options.device, motion_guide.shape[-1]).fit(flow, weights, motion_guide, spatial_sigma,
+                                                                    color_scale, options.reach,
+                                                                    misfit=problem.wants_confidence)
+        residual = _fill_residual(_residual_at(flow, base.flow, weights), kept, weights, problem, motion_guide,
+                                  color_scale, options)
     confidence = None
     if base.misfit is not None:
         support = np.minimum(1.0, base.support / (FULL_SUPPORT * float(_certainty(kept, problem).mean())))
         confidence = np.where(problem.known[0, 0].numpy() & ~kept, 0.0,
                               support / (1.0 + base.misfit / CONFIDENCE_SCALE)).astype(np.float32)
-    return Explanation(guide, trusted, agreeing, mutual, rescued, kept, doubted, base, residual, base.flow + residual,
-                       confidence)
+    return Explanation(guide, trusted, agreeing, mutual, rescued, kept, doubted, first, base, residual,
+                       base.flow + residual, confidence)
 
 
 def run(problem: Problem, options: NeuroaffineOptions) -> Solution:

@@ -21,8 +21,9 @@ rounding (``g = 1``, ``e ~ 0``). Whatever it predicts, the fit stays an
 average with positive weights: affine-exact, bounded by the known values' range, stable.
 
 :class:`NeuroaffineInpainting` is the trainable whole, in differentiable torch (every known value
-kept exact; the method adds its outlier tests around it): the affine fit of the known values at
-the spatial scale ``spatial_factor / sqrt(density)`` pixels and colour scale ``color_factor``
+kept exact; the method adds its outlier tests around it, and its refinement pass, which this model
+does not train: ``motion_contrast=0`` runs the method as the model): the affine fit of the known
+values at the spatial scale ``spatial_factor / sqrt(density)`` pixels and colour scale ``color_factor``
 times the image's mean gradient, and its residual filled at ``detail_factor / sqrt(density)``.
 
 Shape: images ``(B, 3, H, W)`` RGB in [0, 1]; flows ``(B, 2, H, W)``; masks ``(B, 1, H, W)`` bool.
