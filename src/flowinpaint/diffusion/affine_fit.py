@@ -100,7 +100,7 @@ def affine_from_moments(moments: Tensor, x: Tensor, y: Tensor, reach: float) -> 
 
 def edge_aware_affine_fit(flow: Tensor, certainty: Tensor, horizontal: Tensor, vertical: Tensor,
                           spatial_sigma: float, reach: float = math.inf, *,
-                          misfit: bool = False) -> tuple[Tensor, Tensor, Tensor | None]:
+                          misfit: bool = False, iterations: int = 3) -> tuple[Tensor, Tensor, Tensor | None]:
     """First-order edge-aware normalized convolution of a sparse flow.
 
     Args:
@@ -110,6 +110,7 @@ def edge_aware_affine_fit(flow: Tensor, certainty: Tensor, horizontal: Tensor, v
         spatial_sigma: the filter's spatial scale, pixels.
         reach: see :func:`affine_from_moments` (inf: exact for any affine flow).
         misfit: also compute the fit's misfit (one more filter pass).
+        iterations: the recursive filter's iterations (OpenCV's default, 3).
 
     Returns:
         ``(fitted, support, misfit)``: the fitted flow ``(B, 2, H, W)`` (float32, or float64 for a
@@ -130,26 +131,27 @@ def edge_aware_affine_fit(flow: Tensor, certainty: Tensor, horizontal: Tensor, v
     for component in (u, v):
         weighted = certainty * component
         products += [weighted, weighted * x, weighted * y[:, None]]
-    filtered = recursive_filter(torch.cat(products, dim=1), horizontal, vertical, spatial_sigma)
+    filtered = recursive_filter(torch.cat(products, dim=1), horizontal, vertical, spatial_sigma, iterations)
     fitted = affine_from_moments(filtered, x, y, reach) + _evaluate(trend, x, y)
     support = filtered[:, :1]
     if not misfit:
         return fitted, support, None
     squared = torch.where(certainty > 0, certainty * ((flow.to(dtype) - fitted) ** 2).sum(dim=1, keepdim=True), 0.0)
-    spread = recursive_filter(squared, horizontal, vertical, spatial_sigma)
+    spread = recursive_filter(squared, horizontal, vertical, spatial_sigma, iterations)
     return fitted, support, torch.sqrt((spread / support.clamp_min(1e-30)).clamp_min(0))
 
 
 def edge_aware_mean(values: Tensor, certainty: Tensor, horizontal: Tensor, vertical: Tensor,
-                    spatial_sigma: float) -> Tensor:
+                    spatial_sigma: float, iterations: int = 3) -> Tensor:
     """Zero-order edge-aware normalized convolution: the certainty-weighted mean of the known
-    values around each pixel, 0 where none reaches.
+    values around each pixel, 0 where none reaches (``iterations`` of the recursive filter).
 
     Shape:
         values ``(B, C, H, W)``; certainty ``(B, 1, H, W)`` >= 0; returns ``(B, C, H, W)``.
     """
     certainty = certainty.to(values.dtype)
     weighted = torch.where(certainty > 0, values * certainty, 0.0)
-    filtered = recursive_filter(torch.cat([weighted, certainty], dim=1), horizontal, vertical, spatial_sigma)
+    filtered = recursive_filter(torch.cat([weighted, certainty], dim=1), horizontal, vertical, spatial_sigma,
+                                iterations)
     sums, weight = filtered[:, :-1], filtered[:, -1:]
     return torch.where(weight > 1e-12, sums / weight.clamp_min(1e-12), 0.0)

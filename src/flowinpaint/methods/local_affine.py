@@ -55,6 +55,7 @@ __all__ = [
 AFFINE_SOURCE = Path(__file__).with_name("affine_kernel.c")
 NEAREST_SOURCE = Path(__file__).with_name("nearest_kernel.c")
 MAX_KERNEL_NEIGHBOURS = 64  # nearest_kernel.c's MAX_NEIGHBOURS
+FILTER_ITERATIONS = 3  # of the domain transform (OpenCV's default)
 COORDINATE_SCALE = 32.0  # pixels per unit of the fit's coordinates (keeps float32 moments accurate)
 
 
@@ -148,7 +149,7 @@ def _evaluate(trend: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def local_affine_fit(
     flow: np.ndarray, certainty: np.ndarray, image: np.ndarray, spatial_sigma: float, color_scale: float,
-    reach: float = math.inf, *, misfit: bool = True,
+    reach: float = math.inf, *, misfit: bool = True, iterations: int = FILTER_ITERATIONS,
 ) -> AffineFit:
     """The edge-aware first-order normalized convolution of a sparse flow.
 
@@ -164,6 +165,7 @@ def local_affine_fit(
             one side does not grow without bound (inf: plain first-order fit, exact for any
             affine flow; a finite reach is exact wherever the pixel lies within the values' spread).
         misfit: compute the fit's misfit (one more filter pass); False leaves it None.
+        iterations: the domain transform's iterations (OpenCV's default, 3).
 
     Returns:
         An :class:`AffineFit`. Where the weighted known positions nearly lie on a line (or
@@ -177,7 +179,8 @@ def local_affine_fit(
     trend = _global_affine(flow, rows, columns, weights, x, y)
     values = (flow[rows, columns] - _evaluate(trend, x[columns, None], y[rows, None])).astype(np.float32)
     moments = _moments(KnownPoints(rows, columns, weights, x[columns], y[rows], values), (height, width))
-    applicability = cv2.ximgproc.createDTFilter(image, float(spatial_sigma), float(color_scale), cv2.ximgproc.DTF_RF, 3)
+    applicability = cv2.ximgproc.createDTFilter(image, float(spatial_sigma), float(color_scale), cv2.ximgproc.DTF_RF,
+                                                iterations)
     filtered = [applicability.filter(stack) for stack in moments]
     fitted = _solve_affine(filtered, x, y, reach, trend)
     support = np.ascontiguousarray(filtered[0][..., 0])
@@ -271,29 +274,32 @@ def _to_array(tensor: torch.Tensor) -> np.ndarray:
 
 def local_affine_fit_torch(
     flow: np.ndarray, certainty: np.ndarray, image: np.ndarray, spatial_sigma: float, color_scale: float,
-    reach: float = math.inf, *, misfit: bool = True, device: str = "cpu",
+    reach: float = math.inf, *, misfit: bool = True, iterations: int = FILTER_ITERATIONS, device: str = "cpu",
 ) -> AffineFit:
     """:func:`local_affine_fit` with the torch domain transform on ``device`` (a GPU; the same fit
     to float32 rounding, :mod:`flowinpaint.diffusion.affine_fit`)."""
     horizontal, vertical = guide_distances(_on_device(image, device), spatial_sigma, color_scale)
     with torch.inference_mode():
         fitted, support, spread = edge_aware_affine_fit(_on_device(flow, device), _on_device(certainty, device),
-                                                         horizontal, vertical, spatial_sigma, reach, misfit=misfit)
+                                                         horizontal, vertical, spatial_sigma, reach, misfit=misfit,
+                                                         iterations=iterations)
     return AffineFit(_to_array(fitted), None if spread is None else _to_array(spread), _to_array(support))
 
 
 def edge_aware_average_torch(values: np.ndarray, certainty: np.ndarray, image: np.ndarray, spatial_sigma: float,
-                             color_scale: float, *, device: str = "cpu") -> np.ndarray:
+                             color_scale: float, *, iterations: int = FILTER_ITERATIONS,
+                             device: str = "cpu") -> np.ndarray:
     """:func:`edge_aware_average` with the torch domain transform on ``device``."""
     horizontal, vertical = guide_distances(_on_device(image, device), spatial_sigma, color_scale)
     with torch.inference_mode():
         mean = edge_aware_mean(_on_device(values, device), _on_device(certainty, device), horizontal, vertical,
-                               spatial_sigma)
+                               spatial_sigma, iterations)
     return _to_array(mean)
 
 
 def edge_aware_average(
-    values: np.ndarray, certainty: np.ndarray, image: np.ndarray, spatial_sigma: float, color_scale: float
+    values: np.ndarray, certainty: np.ndarray, image: np.ndarray, spatial_sigma: float, color_scale: float, *,
+    iterations: int = FILTER_ITERATIONS,
 ) -> np.ndarray:
     """Zero-order normalized convolution: the certainty-weighted mean of the known values around
     each pixel, with the same edge-aware applicability as :func:`local_affine_fit`.
@@ -303,6 +309,7 @@ def edge_aware_average(
         certainty: ``(H, W)`` float >= 0.
         image: ``(H, W, 3)`` float32 RGB in [0, 1], the guide.
         spatial_sigma: the filter's spatial scale, pixels; color_scale: its colour scale.
+        iterations: the domain transform's iterations.
 
     Returns:
         ``(H, W, 2)`` float32; 0 where no known value reaches.
@@ -311,7 +318,8 @@ def edge_aware_average(
     weights = certainty[rows, columns].astype(np.float32)
     moments = np.zeros((*certainty.shape, 4), np.float32)  # (c u, c v, c, c): the filter takes 1, 3 or 4 channels
     moments[rows, columns] = np.concatenate([values[rows, columns] * weights[:, None], weights[:, None].repeat(2, 1)], axis=1)
-    applicability = cv2.ximgproc.createDTFilter(image, float(spatial_sigma), float(color_scale), cv2.ximgproc.DTF_RF, 3)
+    applicability = cv2.ximgproc.createDTFilter(image, float(spatial_sigma), float(color_scale), cv2.ximgproc.DTF_RF,
+                                                iterations)
     filtered = applicability.filter(moments)
     sums, weight = torch.from_numpy(filtered[..., :2]), torch.from_numpy(filtered[..., 2:3])  # torch: all cores
     return torch.where(weight > 1e-12, sums / weight.clamp_min(1e-12), 0.0).numpy()
