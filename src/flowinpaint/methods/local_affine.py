@@ -24,6 +24,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -193,15 +194,22 @@ def local_affine_fit(
     return AffineFit(fitted, rms, support)
 
 
+def _kernel_function(source: Path, description: str, name: str, argtypes: list) -> Callable[..., None] | None:
+    """The C function ``name`` of the kernel ``source`` with its argument types, or None where it cannot be built."""
+    library = load_kernel(source, description)
+    if library is None:
+        return None
+    function = getattr(library, name)
+    function.restype, function.argtypes = None, argtypes
+    return function
+
+
 @functools.lru_cache(maxsize=1)
-def _affine_library() -> ctypes.CDLL | None:
-    """The C kernel of :func:`_solve_affine` (``affine_kernel.c``), or None where it cannot be built."""
-    library = load_kernel(AFFINE_SOURCE, "native affine kernel")
-    if library is not None:
-        library.affine_solve.restype = None
-        library.affine_solve.argtypes = [ctypes.c_void_p] * 6 + [ctypes.c_double, ctypes.c_int, ctypes.c_void_p,
-                                                                  ctypes.c_long, ctypes.c_long, ctypes.c_int]
-    return library
+def _affine_library() -> Callable[..., None] | None:
+    """``affine_solve`` of ``affine_kernel.c`` (:func:`_solve_affine`), or None where it cannot be built."""
+    return _kernel_function(AFFINE_SOURCE, "native affine kernel", "affine_solve",
+                            [ctypes.c_void_p] * 6 + [ctypes.c_double, ctypes.c_int, ctypes.c_void_p, ctypes.c_long,
+                                                     ctypes.c_long, ctypes.c_int])
 
 
 def _solve_affine(filtered: list[np.ndarray], x: np.ndarray, y: np.ndarray, reach: float, trend: np.ndarray) -> np.ndarray:
@@ -224,9 +232,9 @@ def _solve_affine(filtered: list[np.ndarray], x: np.ndarray, y: np.ndarray, reac
     xs, ys = np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(y, dtype=np.float32)
     coefficients = np.ascontiguousarray(trend, dtype=np.float32)
     fitted = np.empty((height, width, 2), np.float32)
-    library.affine_solve(first.ctypes.data, second.ctypes.data, third.ctypes.data, xs.ctypes.data, ys.ctypes.data,
-                         coefficients.ctypes.data, float(reach) if math.isfinite(reach) else 0.0,
-                         int(math.isfinite(reach)), fitted.ctypes.data, height, width, torch.get_num_threads())
+    library(first.ctypes.data, second.ctypes.data, third.ctypes.data, xs.ctypes.data, ys.ctypes.data,
+            coefficients.ctypes.data, float(reach) if math.isfinite(reach) else 0.0, int(math.isfinite(reach)),
+            fitted.ctypes.data, height, width, torch.get_num_threads())
     return fitted
 
 
@@ -354,18 +362,15 @@ class NearestKnown(NamedTuple):
 
 
 @functools.lru_cache(maxsize=1)
-def _nearest_library() -> ctypes.CDLL | None:
-    """The C kernel of :func:`nearest_known` (``nearest_kernel.c``), or None where it cannot be built."""
-    library = load_kernel(NEAREST_SOURCE, "native nearest-neighbour kernel")
-    if library is not None:
-        library.nearest_on_grid.restype = None
-        library.nearest_on_grid.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_int, ctypes.c_void_p, ctypes.c_long,
-                                                                    ctypes.c_int, ctypes.c_long, ctypes.c_long,
-                                                                    ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
-    return library
+def _nearest_library() -> Callable[..., None] | None:
+    """``nearest_on_grid`` of ``nearest_kernel.c`` (:func:`nearest_known`), or None where it cannot be built."""
+    return _kernel_function(NEAREST_SOURCE, "native nearest-neighbour kernel", "nearest_on_grid",
+                            [ctypes.c_void_p] * 4 + [ctypes.c_int, ctypes.c_void_p, ctypes.c_long, ctypes.c_int,
+                                                     ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p,
+                                                     ctypes.c_int])
 
 
-def _nearest_on_grid(library: ctypes.CDLL, known: np.ndarray, rows: np.ndarray, columns: np.ndarray,
+def _nearest_on_grid(kernel: Callable[..., None], known: np.ndarray, rows: np.ndarray, columns: np.ndarray,
                      features: np.ndarray, count: int) -> np.ndarray:
     """The ``(N, count)`` indices of the nearest other known pixels by the C kernel's ring search."""
     label = np.full(known.shape, -1, np.int32)
@@ -375,9 +380,9 @@ def _nearest_on_grid(library: ctypes.CDLL, known: np.ndarray, rows: np.ndarray, 
     queries = np.arange(len(rows), dtype=np.int64)
     index = np.empty((len(rows), count), np.int64)
     distance2 = np.empty((len(rows), count), np.float64)
-    library.nearest_on_grid(label.ctypes.data, rows64.ctypes.data, columns64.ctypes.data, features.ctypes.data,
-                            features.shape[1], queries.ctypes.data, len(queries), count, known.shape[0],
-                            known.shape[1], index.ctypes.data, distance2.ctypes.data, torch.get_num_threads())
+    kernel(label.ctypes.data, rows64.ctypes.data, columns64.ctypes.data, features.ctypes.data, features.shape[1],
+           queries.ctypes.data, len(queries), count, known.shape[0], known.shape[1], index.ctypes.data,
+           distance2.ctypes.data, torch.get_num_threads())
     return index
 
 
