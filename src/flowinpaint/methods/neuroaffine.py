@@ -28,8 +28,8 @@ constraint. This method fits and fills with edge-aware normalized convolutions i
    **Consensus.** Those tests leave values a pixel or two off, and far-off ones beside motion
    edges, where their allowances are wide. Of the values kept so far, one stays exact only when
    at least ``consensus`` of its ``neighbours`` nearest known values by position and colour
-   that were kept agree with it to ``consensus_tolerance`` pixels, plus ``slope`` per pixel of distance,
-   plus ``consensus_spread`` times the neighbours' own spread
+   that were kept agree with it to ``consensus_tolerance`` pixels, plus ``slope`` per pixel of
+   distance, plus ``consensus_spread`` times the neighbours' own spread
    (:func:`.local_affine.consensus_agreement`). The others are *doubted*: they stay in the fit
    and the fill with their weight times ``consensus_weight``, so that they count only where no
    value that passed is near (a right value alone on a small, fast object still fills it; a wrong
@@ -38,9 +38,10 @@ constraint. This method fits and fills with edge-aware normalized convolutions i
    **Refinement.** The fit then runs once more with the kept and doubted values, its guide now
    the guide's channels summed and the first fit's flow, a jump of ``motion_contrast`` pixels
    costing what a colour step of the colour scale does (this fit is the ``A`` of step 3); it and
-   the residual's fill then stop at the motion edges the known values show, also where the image has no edge, and no
-   longer average two motions across them (``motion_contrast=0``: no refinement). They run 2
-   iterations of the domain transform instead of 3 (measured as accurate, a third cheaper).
+   the residual's fill then stop at the motion edges the known values show, also where the image
+   has no edge, and no longer average two motions across them (``motion_contrast=0``: no
+   refinement). They run 2 iterations of the domain transform instead of 3 (measured as
+   accurate, a third cheaper).
 3. **Residual.** The residual ``f - A`` of the kept values is filled and added back, so the
    result is exact at the kept pixels: by default (``residual="filter"``) with the edge-aware
    zero-order normalized convolution at the finer scale ``detail_factor / sqrt(density)``
@@ -193,7 +194,8 @@ class NeuroaffineOptions(NeuroexplicitOptions):
         if self.residual not in RESIDUAL_FILLS:
             raise ValueError(f"residual must be one of {', '.join(RESIDUAL_FILLS)}, got {self.residual!r}")
         for name in ("tolerance", "spread_factor", "slope", "support_radius", "support_sparsity", "rescue_tolerance",
-                     "consensus_tolerance", "neighbour_colour", "consensus_spread", "motion_contrast", "spatial_factor", "color_factor", "reach", "detail_factor"):
+                     "consensus_tolerance", "neighbour_colour", "consensus_spread", "motion_contrast",
+                     "spatial_factor", "color_factor", "reach", "detail_factor"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0) or (name.endswith("factor") and value == 0):
                 raise ValueError(f"{name} must be a finite number {'> 0' if name.endswith('factor') else '>= 0'}, got {value}")
@@ -284,8 +286,9 @@ class Explanation(NamedTuple):
             refinement's, with ``motion_contrast`` > 0; else ``first``).
         residual: ``(H, W, 2)`` the filled residual, added to ``base.flow``.
         dense: ``(H, W, 2)`` the output flow.
-        confidence: ``(H, W)`` the output confidence (0 at dropped and doubted known pixels); None, and the
-            base's misfit too, where the problem did not ask for it (``wants_confidence``).
+        confidence: ``(H, W)`` the output confidence (0 at dropped and doubted known pixels);
+            None, and the base's misfit too, where the problem did not ask for it
+            (``wants_confidence``).
     """
 
     guide: np.ndarray
