@@ -349,6 +349,17 @@ def _median_of_rows(values: np.ndarray) -> np.ndarray:
     return ((ordered[:, (count - 1) // 2] + ordered[:, count // 2]) / 2).numpy()
 
 
+def _median_and_spread(around: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The component-wise median of each row of neighbour values and their spread, the median
+    distance of the values from it.
+
+    Shape:
+        ``(N, k, 2)`` -> ``(N, 2)`` and ``(N,)``.
+    """
+    median = _median_of_rows(around)
+    return median, _median_of_rows(vector_length(around - median[:, None]))
+
+
 class NearestKnown(NamedTuple):
     """The nearest other known pixels of every known pixel, rows in ``np.argwhere(known)`` order.
 
@@ -365,9 +376,8 @@ class NearestKnown(NamedTuple):
 def _nearest_library() -> Callable[..., None] | None:
     """``nearest_on_grid`` of ``nearest_kernel.c`` (:func:`nearest_known`), or None where it cannot be built."""
     return _kernel_function(NEAREST_SOURCE, "native nearest-neighbour kernel", "nearest_on_grid",
-                            [ctypes.c_void_p] * 4 + [ctypes.c_int, ctypes.c_void_p, ctypes.c_long, ctypes.c_int,
-                                                     ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p,
-                                                     ctypes.c_int])
+                            [ctypes.c_void_p] * 4 + [ctypes.c_int, ctypes.c_long, ctypes.c_int, ctypes.c_long,
+                                                     ctypes.c_long, ctypes.c_void_p, ctypes.c_int])
 
 
 def _nearest_on_grid(kernel: Callable[..., None], known: np.ndarray, rows: np.ndarray, columns: np.ndarray,
@@ -377,12 +387,9 @@ def _nearest_on_grid(kernel: Callable[..., None], known: np.ndarray, rows: np.nd
     label[rows, columns] = np.arange(len(rows))
     rows64, columns64 = np.ascontiguousarray(rows, np.int64), np.ascontiguousarray(columns, np.int64)
     features = np.ascontiguousarray(features, np.float32)
-    queries = np.arange(len(rows), dtype=np.int64)
     index = np.empty((len(rows), count), np.int64)
-    distance2 = np.empty((len(rows), count), np.float64)
     kernel(label.ctypes.data, rows64.ctypes.data, columns64.ctypes.data, features.ctypes.data, features.shape[1],
-           queries.ctypes.data, len(queries), count, known.shape[0], known.shape[1], index.ctypes.data,
-           distance2.ctypes.data, torch.get_num_threads())
+           len(rows), count, known.shape[0], known.shape[1], index.ctypes.data, torch.get_num_threads())
     return index
 
 
@@ -444,8 +451,7 @@ def neighbour_agreement(
     distance, index = nearest if nearest is not None else nearest_known(known, neighbours)
     values = flow[known].astype(np.float64)
     around = values[index]
-    median = _median_of_rows(around)
-    spread = _median_of_rows(vector_length(around - median[:, None]))
+    median, spread = _median_and_spread(around)
     deviation = vector_length(values - median)
     agrees = deviation <= tolerance + spread_factor * spread + slope * _median_of_rows(distance)
     kept = np.zeros_like(known)
@@ -488,7 +494,7 @@ def consensus_agreement(flow: np.ndarray, known: np.ndarray, nearest: NearestKno
     index, distance = nearest.index[tested], nearest.distance[tested]
     values = flow[known].astype(np.float32)
     around = values[index]
-    spread = _median_of_rows(vector_length(around - _median_of_rows(around)[:, None]))
+    spread = _median_and_spread(around)[1]
     gap = vector_length(around - values[tested][:, None])
     agree = counted[known][index] & (gap <= tolerance + slope * distance + spread_factor * spread[:, None])
     passed = np.zeros_like(where)

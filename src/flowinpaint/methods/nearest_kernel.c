@@ -26,16 +26,14 @@ static void consider(long candidate, double distance2, int k, int *filled, long 
 
 /* label: (H, W) int32, the index of the known pixel at each pixel or -1; rows, columns: (N,)
  * int64, the known pixels; features: (N, channels) float32 colour features (already times the
- * colour weight; channels 0: by position only); queries: (Q,) int64 indices of the known pixels
- * to query; k <= MAX_NEIGHBOURS and < N; out_index: (Q, k) int64, nearest first, the query itself
- * excluded; out_distance2: (Q, k) float64, the squared distances. */
+ * colour weight; channels 0: by position only); k <= MAX_NEIGHBOURS and < N; out_index: (N, k)
+ * int64, the k nearest other known pixels of each, nearest first. */
 void nearest_on_grid(const int *label, const long *rows, const long *columns, const float *features, int channels,
-                     const long *queries, long query_count, int k, long height, long width,
-                     long *out_index, double *out_distance2, int threads) {
+                     long count, int k, long height, long width, long *out_index, int threads) {
     const long largest_ring = height > width ? height : width;
     #pragma omp parallel for schedule(dynamic, 256) num_threads(threads)
-    for (long q = 0; q < query_count; q++) {
-        const long self = queries[q], row = rows[self], column = columns[self];
+    for (long self = 0; self < count; self++) {
+        const long row = rows[self], column = columns[self];
         const float *own = features + self * channels;
         long best_index[MAX_NEIGHBOURS];
         double best_distance2[MAX_NEIGHBOURS];
@@ -64,9 +62,6 @@ void nearest_on_grid(const int *label, const long *rows, const long *columns, co
                 }
             }
         }
-        for (int j = 0; j < k; j++) {
-            out_index[q * k + j] = j < filled ? best_index[j] : self;
-            out_distance2[q * k + j] = j < filled ? best_distance2[j] : 1e300;
-        }
+        for (int j = 0; j < k; j++) out_index[self * k + j] = j < filled ? best_index[j] : self;
     }
 }
