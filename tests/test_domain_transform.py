@@ -144,3 +144,54 @@ def test_float32_gradients_match_float64() -> None:
 
     for single, double in zip(gradients(torch.float32), gradients(torch.float64), strict=True):
         torch.testing.assert_close(single.double(), double, atol=2e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize(("height", "width", "channels", "guide_channels", "spatial", "color", "iterations"),
+                         [(9, 23, 12, 3, 4.0, 0.3, 3), (17, 6, 1, 1, 0.4, 0.002, 2), (13, 70, 5, 4, 15.0, 1.0, 1),
+                          (1, 30, 3, 3, 5.0, 0.1, 2), (30, 1, 2, 3, 5.0, 0.1, 2)])
+@pytest.mark.parametrize("kernel", ["native", "opencv"])
+def test_edge_aware_filter_matches_sequential_recursion(height: int, width: int, channels: int, guide_channels: int,
+                                                        spatial: float, color: float, iterations: int, kernel: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CPU filter of the methods (its C kernel, and OpenCV's filter where that cannot be
+    built), any channel count in one call, is the recursion written out."""
+    from flowinpaint.methods import local_affine
+
+    if kernel == "opencv":
+        if opencv_contrib_missing() is not None:
+            pytest.skip("needs cv2.ximgproc")
+        monkeypatch.setattr(local_affine, "_filter_library", lambda: None)
+    elif local_affine._filter_library() is None:
+        pytest.skip("no C compiler for the filter kernel")
+    EdgeAwareFilter = local_affine.EdgeAwareFilter
+    guide = _guide(height, width, seed=height)[:, :guide_channels]
+    values = np.random.default_rng(width).standard_normal((height, width, channels)).astype(np.float32)
+    guide_array = np.ascontiguousarray(guide[0].permute(1, 2, 0).numpy())
+    filtered = EdgeAwareFilter(guide_array, spatial, color, iterations).filter(values[..., 0] if channels == 1 else values)
+    horizontal, vertical = guide_distances(guide, spatial, color)
+    expected = _sequential_rf(values.transpose(2, 0, 1), horizontal[0, 0].numpy(), vertical[0, 0].numpy(), spatial,
+                              iterations).transpose(1, 2, 0)
+    assert filtered.shape == values.shape[:2] + ((channels,) if channels > 1 else ())
+    np.testing.assert_allclose(filtered.reshape(values.shape), expected, atol=2e-6)
+
+
+def test_edge_aware_filter_is_the_same_on_any_number_of_threads_and_keeps_its_input() -> None:
+    from flowinpaint.methods.local_affine import EdgeAwareFilter, cpu_filter_available
+
+    if not cpu_filter_available(3):
+        pytest.skip("neither the C filter kernel nor OpenCV's contrib modules")
+    guide = np.ascontiguousarray(_guide(50, 301, seed=5)[0].permute(1, 2, 0).numpy())
+    values = np.random.default_rng(6).standard_normal((50, 301, 12)).astype(np.float32)
+    before = values.copy()
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        single = EdgeAwareFilter(guide, 8.0, 0.1, 2).filter(values)
+        torch.set_num_threads(max(2, threads))
+        several = EdgeAwareFilter(guide, 8.0, 0.1, 2).filter(values)
+    finally:
+        torch.set_num_threads(threads)
+    np.testing.assert_array_equal(single, several)
+    np.testing.assert_array_equal(values, before)
+    with pytest.raises(ValueError, match="do not fit"):
+        EdgeAwareFilter(guide, 8.0, 0.1, 2).filter(values[:10])

@@ -9,11 +9,11 @@
 
 #include <math.h>
 
-/* first, second, third: (H, W, 4) float32 each, the moments 0-3, 4-7 and 8-11; xs: (W,) and ys: (H,) the fit's coordinates; reach: the slope's
+/* moments: (H, W, 12) float32; xs: (W,) and ys: (H,) the fit's coordinates; reach: the slope's
  * extrapolation limit in standard deviations (finite_reach = 0: none); trend: (3, 2) float32, the
  * global affine flow (coefficients of 1, x, y for u and v) the moments were taken of, added back
  * in float32; fitted: (H, W, 2) float32. */
-void affine_solve(const float *first, const float *second, const float *third, const float *xs, const float *ys,
+void affine_solve(const float *moments, const float *xs, const float *ys,
                   const float *trend, double reach, int finite_reach,
                   float *fitted, long height, long width, int threads) {
     const double reach2 = reach * reach;
@@ -21,14 +21,10 @@ void affine_solve(const float *first, const float *second, const float *third, c
     for (long row = 0; row < height; row++) {
         const double y = ys[row];
         for (long column = 0; column < width; column++) {
-            const long at = (row * width + column) * 4;
-            const float m[12] = {first[at], first[at + 1], first[at + 2], first[at + 3],
-                                 second[at], second[at + 1], second[at + 2], second[at + 3],
-                                 third[at], third[at + 1], third[at + 2], third[at + 3]};
-            double weight = m[0];
-            if (weight < 1e-30) weight = 1e-30;
+            const float *m = moments + (row * width + column) * 12;
+            const double inverse_weight = 1.0 / (m[0] > 1e-30 ? (double)m[0] : 1e-30);
             double means[11];
-            for (int k = 0; k < 11; k++) means[k] = m[k + 1] / weight;
+            for (int k = 0; k < 11; k++) means[k] = m[k + 1] * inverse_weight;
             const double mean_x = means[0], mean_y = means[1];
             const double cxx = means[2] - mean_x * mean_x;
             const double cxy = means[3] - mean_x * mean_y;

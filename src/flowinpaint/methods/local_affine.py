@@ -35,14 +35,23 @@ from scipy.spatial import cKDTree
 
 from ..cbuild import load_kernel
 from ..diffusion.affine_fit import edge_aware_affine_fit, edge_aware_mean
-from ..diffusion.domain_transform import MIN_COLOR_SIGMA, guide_distances
+from ..diffusion.domain_transform import (
+    MIN_COLOR_SIGMA,
+    OPENCV_MIN_COLOR,
+    OPENCV_MIN_SPATIAL,
+    guide_distances,
+    rf_log_alpha,
+)
+from .registry import opencv_contrib_missing
 
 __all__ = [
     "AffineFit",
+    "EdgeAwareFilter",
     "NearestKnown",
     "color_sigma",
     "colour_contrast",
     "consensus_agreement",
+    "cpu_filter_available",
     "edge_aware_average",
     "edge_aware_average_torch",
     "local_affine_fit",
@@ -55,6 +64,9 @@ __all__ = [
 
 AFFINE_SOURCE = Path(__file__).with_name("affine_kernel.c")
 NEAREST_SOURCE = Path(__file__).with_name("nearest_kernel.c")
+FILTER_SOURCE = Path(__file__).with_name("filter_kernel.c")
+MAX_KERNEL_CHANNELS = 1024  # filter_kernel.c's MAX_STRIP_FLOATS
+OPENCV_MAX_CHANNELS = 4  # what OpenCV's filter takes per call (and its guide at most)
 MAX_KERNEL_NEIGHBOURS = 64  # nearest_kernel.c's MAX_NEIGHBOURS
 FILTER_ITERATIONS = 3  # of the domain transform (OpenCV's default)
 COORDINATE_SCALE = 32.0  # pixels per unit of the fit's coordinates (keeps float32 moments accurate)
@@ -109,20 +121,16 @@ class KnownPoints(NamedTuple):
     values: np.ndarray
 
 
-def _moments(points: KnownPoints, shape: tuple[int, int]) -> list[np.ndarray]:
-    """The 12 certainty-weighted moment images, as three ``(H, W, 4)`` float32 stacks (what one
-    filter call takes): ``(1, x, y, x^2)``, ``(xy, y^2, u, ux)``, ``(uy, v, vx, vy)``, times ``c``;
-    zero away from the known pixels, so only those are computed."""
+def _moments(points: KnownPoints, shape: tuple[int, int]) -> np.ndarray:
+    """The 12 certainty-weighted moment images ``(H, W, 12)`` float32, ``(1, x, y, x^2, xy, y^2,
+    u, ux, uy, v, vx, vy)`` times ``c``; zero away from the known pixels, so only those are computed."""
     c, x, y = points.weights, points.x, points.y
     cx, cy = c * x, c * y
     u, v = points.values[:, 0] * c, points.values[:, 1] * c
-    products = [c, cx, cy, cx * x, cx * y, cy * y, u, u * x, u * y, v, v * x, v * y]
-    stacks = []
-    for first in range(0, 12, 4):
-        stack = np.zeros((*shape, 4), np.float32)
-        stack[points.rows, points.columns] = np.stack(products[first:first + 4], axis=-1)
-        stacks.append(stack)
-    return stacks
+    moments = np.zeros((*shape, 12), np.float32)
+    moments[points.rows, points.columns] = np.stack([c, cx, cy, cx * x, cx * y, cy * y, u, u * x, u * y, v, v * x, v * y],
+                                                    axis=-1)
+    return moments
 
 
 def _global_affine(flow: np.ndarray, rows: np.ndarray, columns: np.ndarray, weights: np.ndarray,
@@ -146,6 +154,80 @@ def _evaluate(trend: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The affine flow with coefficients ``trend`` ``(3, 2)`` (of 1, x, y) at coordinates ``x``,
     ``y`` (arrays that broadcast; a trailing axis of 1 for the two components), float32."""
     return trend[0] + x * trend[1] + y * trend[2]
+
+
+@functools.lru_cache(maxsize=1)
+def _filter_library() -> dict[str, Callable[..., None]] | None:
+    """The functions of ``filter_kernel.c`` (:class:`EdgeAwareFilter`), or None where it cannot be built."""
+    return _kernel_functions(FILTER_SOURCE, "native edge-aware filter kernel", {
+        "rf_link_exponents": [ctypes.c_void_p, ctypes.c_long, ctypes.c_long, ctypes.c_long, ctypes.c_double,
+                              ctypes.c_double, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int],
+        "rf_filter": [ctypes.c_void_p] * 3 + [ctypes.c_long] * 3 + [ctypes.c_int] * 2})
+
+
+def cpu_filter_available(guide_channels: int) -> bool:
+    """Whether :class:`EdgeAwareFilter` runs on this machine for a guide of ``guide_channels``
+    channels: its C kernel builds, or OpenCV has its contrib modules and the guide at most 4 channels."""
+    return _filter_library() is not None or (guide_channels <= OPENCV_MAX_CHANNELS and opencv_contrib_missing() is None)
+
+
+class EdgeAwareFilter:
+    """The domain transform's recursive filter guided by an image (OpenCV's ``DTF_RF`` filter), for
+    arrays of any number of channels.
+
+    Built once per guide and scales, as ``cv2.ximgproc.createDTFilter``, then applied to any
+    number of arrays of the guide's size. The C kernel (``filter_kernel.c``) filters all channels
+    in one pass, computing the guide's links once; where it cannot be built, OpenCV's filter runs,
+    4 channels a call. Both agree to float rounding.
+
+    Args:
+        guide: ``(H, W, G)`` float32 (G at most 4 for OpenCV's filter).
+        spatial_sigma: the spatial scale, pixels; color_scale: the colour scale, in the guide's
+            units (clamped to at least 1 and 0.01, as OpenCV does).
+        iterations: of the filter (OpenCV's default, 3).
+
+    Shape:
+        :meth:`filter`: ``(H, W)`` or ``(H, W, C)`` float -> the same shape, float32.
+    """
+
+    def __init__(self, guide: np.ndarray, spatial_sigma: float, color_scale: float,
+                 iterations: int = FILTER_ITERATIONS) -> None:
+        guide = np.ascontiguousarray(guide, dtype=np.float32)
+        self.shape = guide.shape[:2]
+        self.iterations = iterations
+        self._kernel = _filter_library()
+        if self._kernel is None:
+            self._opencv = cv2.ximgproc.createDTFilter(guide, float(spatial_sigma), float(color_scale),
+                                                       cv2.ximgproc.DTF_RF, iterations)
+            return
+        height, width = self.shape
+        ratio = max(OPENCV_MIN_SPATIAL, spatial_sigma) / max(OPENCV_MIN_COLOR, color_scale)
+        self._horizontal = np.empty((height, max(width - 1, 0)), np.float32)
+        self._vertical = np.empty((max(height - 1, 0), width), np.float32)
+        self._kernel["rf_link_exponents"](guide.ctypes.data, guide.shape[2] if guide.ndim == 3 else 1, height, width,
+                                          ratio, rf_log_alpha(spatial_sigma, iterations), self._horizontal.ctypes.data,
+                                          self._vertical.ctypes.data, torch.get_num_threads())
+        torch.from_numpy(self._horizontal).exp_()  # in place, vectorised and on all cores
+        torch.from_numpy(self._vertical).exp_()
+
+    def filter(self, values: np.ndarray, *, in_place: bool = False) -> np.ndarray:
+        """``values`` filtered: a new array, or with ``in_place`` (and a C-contiguous float32
+        ``values``) ``values`` itself, overwritten (where the C kernel runs)."""
+        if values.shape[:2] != self.shape:
+            raise ValueError(f"values of shape {values.shape} do not fit the filter's guide of size {self.shape}")
+        channels = values.shape[2] if values.ndim == 3 else 1
+        if self._kernel is None:
+            flat = values.reshape(*self.shape, channels)
+            parts = [self._opencv.filter(np.ascontiguousarray(flat[..., first:first + OPENCV_MAX_CHANNELS], np.float32))
+                     for first in range(0, channels, OPENCV_MAX_CHANNELS)]
+            return np.concatenate([part.reshape(*self.shape, -1) for part in parts], axis=-1).reshape(values.shape)
+        if channels > MAX_KERNEL_CHANNELS:
+            raise ValueError(f"the filter takes at most {MAX_KERNEL_CHANNELS} channels, got {channels}")
+        writable = in_place and values.dtype == np.float32 and values.flags.c_contiguous and values.flags.writeable
+        result = values if writable else np.array(values, dtype=np.float32, order="C")
+        self._kernel["rf_filter"](result.ctypes.data, self._horizontal.ctypes.data, self._vertical.ctypes.data,
+                                  self.shape[0], self.shape[1], channels, self.iterations, torch.get_num_threads())
+        return result
 
 
 def local_affine_fit(
@@ -180,39 +262,43 @@ def local_affine_fit(
     trend = _global_affine(flow, rows, columns, weights, x, y)
     values = (flow[rows, columns] - _evaluate(trend, x[columns, None], y[rows, None])).astype(np.float32)
     moments = _moments(KnownPoints(rows, columns, weights, x[columns], y[rows], values), (height, width))
-    applicability = cv2.ximgproc.createDTFilter(image, float(spatial_sigma), float(color_scale), cv2.ximgproc.DTF_RF,
-                                                iterations)
-    filtered = [applicability.filter(stack) for stack in moments]
+    applicability = EdgeAwareFilter(image, spatial_sigma, color_scale, iterations)
+    filtered = applicability.filter(moments, in_place=True)
     fitted = _solve_affine(filtered, x, y, reach, trend)
-    support = np.ascontiguousarray(filtered[0][..., 0])
+    support = np.ascontiguousarray(filtered[..., 0])
     if not misfit:
         return AffineFit(fitted, None, support)
     residual2 = np.zeros((height, width), np.float32)
     residual2[rows, columns] = weights * vector_length(flow[rows, columns] - fitted[rows, columns]) ** 2
-    misfit2 = applicability.filter(residual2)
+    misfit2 = applicability.filter(residual2, in_place=True)
     rms = np.sqrt(np.maximum(misfit2 / np.maximum(support, 1e-30), 0)).astype(np.float32)
     return AffineFit(fitted, rms, support)
 
 
-def _kernel_function(source: Path, description: str, name: str, argtypes: list) -> Callable[..., None] | None:
-    """The C function ``name`` of the kernel ``source`` with its argument types, or None where it cannot be built."""
+def _kernel_functions(source: Path, description: str, signatures: dict[str, list]) -> dict[str, Callable[..., None]] | None:
+    """The C functions of the kernel ``source`` by name, with their argument types
+    (``signatures``; they return nothing), or None where it cannot be built."""
     library = load_kernel(source, description)
     if library is None:
         return None
-    function = getattr(library, name)
-    function.restype, function.argtypes = None, argtypes
-    return function
+    functions = {}
+    for name, argtypes in signatures.items():
+        function = getattr(library, name)
+        function.restype, function.argtypes = None, argtypes
+        functions[name] = function
+    return functions
 
 
 @functools.lru_cache(maxsize=1)
 def _affine_library() -> Callable[..., None] | None:
     """``affine_solve`` of ``affine_kernel.c`` (:func:`_solve_affine`), or None where it cannot be built."""
-    return _kernel_function(AFFINE_SOURCE, "native affine kernel", "affine_solve",
-                            [ctypes.c_void_p] * 6 + [ctypes.c_double, ctypes.c_int, ctypes.c_void_p, ctypes.c_long,
-                                                     ctypes.c_long, ctypes.c_int])
+    functions = _kernel_functions(AFFINE_SOURCE, "native affine kernel", {
+        "affine_solve": [ctypes.c_void_p] * 4 + [ctypes.c_double, ctypes.c_int, ctypes.c_void_p, ctypes.c_long,
+                                                 ctypes.c_long, ctypes.c_int]})
+    return None if functions is None else functions["affine_solve"]
 
 
-def _solve_affine(filtered: list[np.ndarray], x: np.ndarray, y: np.ndarray, reach: float, trend: np.ndarray) -> np.ndarray:
+def _solve_affine(filtered: np.ndarray, x: np.ndarray, y: np.ndarray, reach: float, trend: np.ndarray) -> np.ndarray:
     """The weighted least-squares affine model at every pixel, evaluated there, from the filtered
     moments of the flow minus the global ``trend``, with the trend added back.
 
@@ -220,28 +306,28 @@ def _solve_affine(filtered: list[np.ndarray], x: np.ndarray, y: np.ndarray, reac
     :func:`_solve_affine_torch`; both compute the same in float64.
 
     Shape:
-        filtered: three ``(H, W, 4)`` float32, the moments in :func:`_moments`' order; x: ``(W,)``
+        filtered: ``(H, W, 12)`` float32, the moments in :func:`_moments`' order; x: ``(W,)``
         and y: ``(H,)`` the fit's coordinates; reach: see :func:`local_affine_fit`; trend:
         ``(3, 2)`` float32 (see :func:`_global_affine`). Returns ``(H, W, 2)`` float32.
     """
     library = _affine_library()
     if library is None:
         return _solve_affine_torch(filtered, x, y, reach) + _evaluate(trend, x[None, :, None], y[:, None, None])
-    height, width = filtered[0].shape[:2]
-    first, second, third = (np.ascontiguousarray(stack, dtype=np.float32) for stack in filtered)
+    height, width = filtered.shape[:2]
+    moments = np.ascontiguousarray(filtered, dtype=np.float32)
     xs, ys = np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(y, dtype=np.float32)
     coefficients = np.ascontiguousarray(trend, dtype=np.float32)
     fitted = np.empty((height, width, 2), np.float32)
-    library(first.ctypes.data, second.ctypes.data, third.ctypes.data, xs.ctypes.data, ys.ctypes.data,
+    library(moments.ctypes.data, xs.ctypes.data, ys.ctypes.data,
             coefficients.ctypes.data, float(reach) if math.isfinite(reach) else 0.0, int(math.isfinite(reach)),
             fitted.ctypes.data, height, width, torch.get_num_threads())
     return fitted
 
 
-def _solve_affine_torch(filtered: list[np.ndarray], x: np.ndarray, y: np.ndarray, reach: float) -> np.ndarray:
+def _solve_affine_torch(filtered: np.ndarray, x: np.ndarray, y: np.ndarray, reach: float) -> np.ndarray:
     """:func:`_solve_affine` without the trend (``(H, W, 2)`` float32), with torch's multi-threaded
     element-wise operations in float64: the path where the C kernel cannot be built."""
-    moments = torch.from_numpy(np.concatenate(filtered, axis=-1)).permute(2, 0, 1).to(torch.float64, memory_format=torch.contiguous_format)
+    moments = torch.from_numpy(filtered).permute(2, 0, 1).to(torch.float64, memory_format=torch.contiguous_format)
     weight = moments[0].clamp_min(1e-30)
     means = moments[1:] / weight  # x, y, xx, xy, yy, u, ux, uy, v, vx, vy
     mean_x, mean_y = means[0], means[1]
@@ -324,11 +410,9 @@ def edge_aware_average(
     """
     rows, columns = np.nonzero(certainty > 0)
     weights = certainty[rows, columns].astype(np.float32)
-    moments = np.zeros((*certainty.shape, 4), np.float32)  # (c u, c v, c, c): the filter takes 1, 3 or 4 channels
-    moments[rows, columns] = np.concatenate([values[rows, columns] * weights[:, None], weights[:, None].repeat(2, 1)], axis=1)
-    applicability = cv2.ximgproc.createDTFilter(image, float(spatial_sigma), float(color_scale), cv2.ximgproc.DTF_RF,
-                                                iterations)
-    filtered = applicability.filter(moments)
+    moments = np.zeros((*certainty.shape, 3), np.float32)  # (c u, c v, c)
+    moments[rows, columns] = np.concatenate([values[rows, columns] * weights[:, None], weights[:, None]], axis=1)
+    filtered = EdgeAwareFilter(image, spatial_sigma, color_scale, iterations).filter(moments, in_place=True)
     sums, weight = torch.from_numpy(filtered[..., :2]), torch.from_numpy(filtered[..., 2:3])  # torch: all cores
     return torch.where(weight > 1e-12, sums / weight.clamp_min(1e-12), 0.0).numpy()
 
@@ -349,15 +433,24 @@ def _median_of_rows(values: np.ndarray) -> np.ndarray:
     return ((ordered[:, (count - 1) // 2] + ordered[:, count // 2]) / 2).numpy()
 
 
-def _median_and_spread(around: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The component-wise median of each row of neighbour values and their spread, the median
-    distance of the values from it.
+def _median_and_spread(values: np.ndarray, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The component-wise median of the values of each row of ``index`` and their spread, the
+    median distance of the values from it, in float64 (the C kernel where it builds, else torch's sort).
 
     Shape:
-        ``(N, k, 2)`` -> ``(N, 2)`` and ``(N,)``.
+        values ``(M, 2)``, index ``(N, k)`` rows of ``values`` -> ``(N, 2)`` and ``(N,)``.
     """
-    median = _median_of_rows(around)
-    return median, _median_of_rows(vector_length(around - median[:, None]))
+    library = _nearest_library()
+    values = np.ascontiguousarray(values, np.float64)
+    if library is None or index.shape[1] > MAX_KERNEL_NEIGHBOURS:
+        around = values[index]
+        median = _median_of_rows(around)
+        return median, _median_of_rows(vector_length(around - median[:, None]))
+    index = np.ascontiguousarray(index, np.int64)
+    median, spread = np.empty((len(index), 2)), np.empty(len(index))
+    library["median_and_spread"](values.ctypes.data, index.ctypes.data, len(index), index.shape[1], median.ctypes.data,
+                                 spread.ctypes.data, torch.get_num_threads())
+    return median, spread
 
 
 class NearestKnown(NamedTuple):
@@ -373,24 +466,29 @@ class NearestKnown(NamedTuple):
 
 
 @functools.lru_cache(maxsize=1)
-def _nearest_library() -> Callable[..., None] | None:
-    """``nearest_on_grid`` of ``nearest_kernel.c`` (:func:`nearest_known`), or None where it cannot be built."""
-    return _kernel_function(NEAREST_SOURCE, "native nearest-neighbour kernel", "nearest_on_grid",
-                            [ctypes.c_void_p] * 4 + [ctypes.c_int, ctypes.c_long, ctypes.c_int, ctypes.c_long,
-                                                     ctypes.c_long, ctypes.c_void_p, ctypes.c_int])
+def _nearest_library() -> dict[str, Callable[..., None]] | None:
+    """The functions of ``nearest_kernel.c`` (:func:`nearest_known`, :func:`_median_and_spread`), or
+    None where it cannot be built."""
+    return _kernel_functions(NEAREST_SOURCE, "native nearest-neighbour kernel", {
+        "nearest_on_grid": [ctypes.c_void_p] * 4 + [ctypes.c_int, ctypes.c_long, ctypes.c_int, ctypes.c_long,
+                                                    ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int],
+        "median_and_spread": [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_void_p,
+                              ctypes.c_void_p, ctypes.c_int]})
 
 
 def _nearest_on_grid(kernel: Callable[..., None], known: np.ndarray, rows: np.ndarray, columns: np.ndarray,
-                     features: np.ndarray, count: int) -> np.ndarray:
-    """The ``(N, count)`` indices of the nearest other known pixels by the C kernel's ring search."""
+                     features: np.ndarray, count: int) -> NearestKnown:
+    """The ``count`` nearest other known pixels of each by the C kernel's ring search."""
     label = np.full(known.shape, -1, np.int32)
     label[rows, columns] = np.arange(len(rows))
     rows64, columns64 = np.ascontiguousarray(rows, np.int64), np.ascontiguousarray(columns, np.int64)
     features = np.ascontiguousarray(features, np.float32)
     index = np.empty((len(rows), count), np.int64)
+    distance = np.empty((len(rows), count), np.float64)
     kernel(label.ctypes.data, rows64.ctypes.data, columns64.ctypes.data, features.ctypes.data, features.shape[1],
-           len(rows), count, known.shape[0], known.shape[1], index.ctypes.data, torch.get_num_threads())
-    return index
+           len(rows), count, known.shape[0], known.shape[1], index.ctypes.data, distance.ctypes.data,
+           torch.get_num_threads())
+    return NearestKnown(distance, index)
 
 
 def nearest_known(known: np.ndarray, neighbours: int, image: np.ndarray | None = None,
@@ -409,17 +507,16 @@ def nearest_known(known: np.ndarray, neighbours: int, image: np.ndarray | None =
     """
     rows, columns = np.nonzero(known)
     count = min(neighbours, len(rows) - 1)
-    positions = np.stack([rows, columns], axis=1).astype(np.float64)
     colours = np.zeros((len(rows), 0), np.float32)
     if image is not None and colour_weight > 0:
         colours = colour_weight * image[rows, columns].astype(np.float32)
     library = _nearest_library()
     if library is not None and count <= MAX_KERNEL_NEIGHBOURS:
-        index = _nearest_on_grid(library, known, rows, columns, colours, count)
-    else:
-        features = np.concatenate([positions, colours.astype(np.float64)], axis=1)
-        _, index = cKDTree(features, balanced_tree=False).query(features, k=count + 1, workers=-1)
-        index = index[:, 1:]  # the first is the pixel itself
+        return _nearest_on_grid(library["nearest_on_grid"], known, rows, columns, colours, count)
+    positions = np.stack([rows, columns], axis=1).astype(np.float64)
+    features = np.concatenate([positions, colours.astype(np.float64)], axis=1)
+    _, index = cKDTree(features, balanced_tree=False).query(features, k=count + 1, workers=-1)
+    index = index[:, 1:]  # the first is the pixel itself
     return NearestKnown(vector_length(positions[index] - positions[:, None]), index)
 
 
@@ -450,8 +547,7 @@ def neighbour_agreement(
         return known.copy()
     distance, index = nearest if nearest is not None else nearest_known(known, neighbours)
     values = flow[known].astype(np.float64)
-    around = values[index]
-    median, spread = _median_and_spread(around)
+    median, spread = _median_and_spread(values, index)
     deviation = vector_length(values - median)
     agrees = deviation <= tolerance + spread_factor * spread + slope * _median_of_rows(distance)
     kept = np.zeros_like(known)
@@ -492,9 +588,9 @@ def consensus_agreement(flow: np.ndarray, known: np.ndarray, nearest: NearestKno
         return where.copy()
     tested = where[known]
     index, distance = nearest.index[tested], nearest.distance[tested]
-    values = flow[known].astype(np.float32)
+    values = flow[known].astype(np.float64)
     around = values[index]
-    spread = _median_and_spread(around)[1]
+    spread = _median_and_spread(values, index)[1]
     gap = vector_length(around - values[tested][:, None])
     agree = counted[known][index] & (gap <= tolerance + slope * distance + spread_factor * spread[:, None])
     passed = np.zeros_like(where)

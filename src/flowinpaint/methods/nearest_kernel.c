@@ -8,7 +8,13 @@
  * r^2 is no less than the k-th best distance: the result is exact. Each query is independent: the
  * result does not depend on the number of threads. Among candidates at equal distance the one
  * met first is kept (rings in order; in a ring, its top row, bottom row, left and right columns).
+ *
+ * median_and_spread then summarises each known pixel's neighbours' values (neighbour_agreement,
+ * consensus_agreement): their component-wise median and their spread, the median distance of
+ * the values from it, medians as numpy's (the mean of the two middle values of an even count).
  */
+
+#include <math.h>
 
 #define MAX_NEIGHBOURS 64
 
@@ -27,9 +33,10 @@ static void consider(long candidate, double distance2, int k, int *filled, long 
 /* label: (H, W) int32, the index of the known pixel at each pixel or -1; rows, columns: (N,)
  * int64, the known pixels; features: (N, channels) float32 colour features (already times the
  * colour weight; channels 0: by position only); k <= MAX_NEIGHBOURS and < N; out_index: (N, k)
- * int64, the k nearest other known pixels of each, nearest first. */
+ * int64, the k nearest other known pixels of each, nearest first; out_distance: (N, k) float64,
+ * their distance in position, pixels. */
 void nearest_on_grid(const int *label, const long *rows, const long *columns, const float *features, int channels,
-                     long count, int k, long height, long width, long *out_index, int threads) {
+                     long count, int k, long height, long width, long *out_index, double *out_distance, int threads) {
     const long largest_ring = height > width ? height : width;
     #pragma omp parallel for schedule(dynamic, 256) num_threads(threads)
     for (long self = 0; self < count; self++) {
@@ -62,6 +69,49 @@ void nearest_on_grid(const int *label, const long *rows, const long *columns, co
                 }
             }
         }
-        for (int j = 0; j < k; j++) out_index[self * k + j] = j < filled ? best_index[j] : self;
+        for (int j = 0; j < k; j++) {
+            const long other = j < filled ? best_index[j] : self;
+            const double dr = (double)(rows[other] - row), dc = (double)(columns[other] - column);
+            out_index[self * k + j] = other;
+            out_distance[self * k + j] = sqrt(dr * dr + dc * dc);
+        }
+    }
+}
+
+/* The median of n values (sorted in place), as numpy's. */
+static double median_of(double *values, int n) {
+    for (int i = 1; i < n; i++) {
+        const double value = values[i];
+        int at = i;
+        while (at > 0 && values[at - 1] > value) {
+            values[at] = values[at - 1];
+            at--;
+        }
+        values[at] = value;
+    }
+    return 0.5 * (values[(n - 1) / 2] + values[n / 2]);
+}
+
+/* values: (M, 2) float64; index: (N, k) int64 rows of values, k <= MAX_NEIGHBOURS; out_median:
+ * (N, 2) the component-wise median of each row's k values; out_spread: (N,) the median of their
+ * distances from it. */
+void median_and_spread(const double *values, const long *index, long count, int k, double *out_median,
+                       double *out_spread, int threads) {
+    #pragma omp parallel for schedule(static) num_threads(threads)
+    for (long row = 0; row < count; row++) {
+        const long *neighbours = index + row * k;
+        double u[MAX_NEIGHBOURS], v[MAX_NEIGHBOURS], distance[MAX_NEIGHBOURS];
+        for (int j = 0; j < k; j++) {
+            u[j] = values[2 * neighbours[j]];
+            v[j] = values[2 * neighbours[j] + 1];
+        }
+        const double median_u = median_of(u, k), median_v = median_of(v, k);
+        for (int j = 0; j < k; j++) {
+            const double du = values[2 * neighbours[j]] - median_u, dv = values[2 * neighbours[j] + 1] - median_v;
+            distance[j] = sqrt(du * du + dv * dv);
+        }
+        out_median[2 * row] = median_u;
+        out_median[2 * row + 1] = median_v;
+        out_spread[row] = median_of(distance, k);
     }
 }

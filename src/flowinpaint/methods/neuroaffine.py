@@ -52,8 +52,9 @@ constraint. This method fits and fills with edge-aware normalized convolutions i
 The filters follow the image by default; with ``guide`` a trained network
 (:mod:`flowinpaint.models.neuroaffine`) predicts their guide from the image, a gain of its edge
 costs and an edge channel, and they follow that (measured 1-4 % better on Sintel final and slightly
-worse at KITTI's sparsest density: not the default). On a device other than the CPU, and where
-OpenCV lacks its contrib modules, the filters are the torch domain transform's.
+worse at KITTI's sparsest density: not the default). On the CPU the filters are
+:class:`.local_affine.EdgeAwareFilter` (a C kernel, or OpenCV's filter where it cannot be built);
+on a device other than the CPU, and where neither runs, the torch domain transform's.
 
 The confidence of an output pixel is ``support / (1 + misfit / 1 px)``: ``misfit`` is the local RMS
 distance of the fitted values from their affine fit there (0 where the flow is locally affine, large
@@ -84,6 +85,7 @@ from .local_affine import (
     color_sigma,
     colour_contrast,
     consensus_agreement,
+    cpu_filter_available,
     edge_aware_average,
     edge_aware_average_torch,
     local_affine_fit,
@@ -99,7 +101,6 @@ from .registry import (
     Method,
     Problem,
     Solution,
-    opencv_contrib_missing,
     register,
     trusted_known,
 )
@@ -147,8 +148,8 @@ class NeuroaffineOptions(NeuroexplicitOptions):
             runs on ``device``.
         residual: how the residual of the affine fit is filled: ``"filter"`` (edge-aware
             normalized convolution) or ``"learned"`` (the neuroexplicit model's diffusion).
-            On ``device`` ``"cpu"`` the filters are OpenCV's (the torch domain transform's C
-            kernel where OpenCV lacks its contrib modules); on any other (a GPU) they are the
+            On ``device`` ``"cpu"`` the filters are :class:`.local_affine.EdgeAwareFilter`'s
+            (the torch domain transform's where it cannot run); on any other (a GPU) they are the
             torch domain transform there, as are the guide network and the learned fill; the
             trust tests run on the CPU either way.
         detail_factor: the residual filter's spatial scale is ``detail_factor / sqrt(density)``.
@@ -243,9 +244,9 @@ class _Filters(NamedTuple):
 
 
 def _filters(device: str, channels: int = 3) -> _Filters:
-    """OpenCV's filters on the CPU (where its contrib modules are installed and the guide has at
-    most 4 ``channels``), the torch domain transform elsewhere (on the CPU its C kernel)."""
-    if torch.device(device).type == "cpu" and channels <= 4 and opencv_contrib_missing() is None:
+    """The filters of :class:`.local_affine.EdgeAwareFilter` on the CPU (where it runs for a guide
+    of ``channels`` channels), the torch domain transform elsewhere."""
+    if torch.device(device).type == "cpu" and cpu_filter_available(channels):
         return _Filters(local_affine_fit, edge_aware_average)
     return _Filters(functools.partial(local_affine_fit_torch, device=device),
                     functools.partial(edge_aware_average_torch, device=device))
@@ -328,6 +329,18 @@ def _trusted_values(flow: np.ndarray, trusted: np.ndarray, image: np.ndarray, co
     return agreeing, mutual
 
 
+def _refinement_guide(guide: np.ndarray, first: np.ndarray, flow_scale: float) -> np.ndarray:
+    """The refinement's guide ``(H, W, 3)`` float32: the sum of ``guide``'s channels ``(H, W, C)``
+    and the first fit's flow ``first`` ``(H, W, 2)`` times ``flow_scale`` (written in place:
+    several times faster than numpy's concatenation of a reduction)."""
+    result = np.empty((*first.shape[:2], 3), np.float32)
+    np.copyto(result[..., 0], guide[..., 0])
+    for channel in range(1, guide.shape[-1]):
+        result[..., 0] += guide[..., channel]
+    np.multiply(first, np.float32(flow_scale), out=result[..., 1:])
+    return result
+
+
 def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
     """Run the method and keep its intermediates (see :class:`Explanation`)."""
     assert problem.image is not None  # needs_image
@@ -376,9 +389,8 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
     if refine:
         # the second fit also stops where the first one's flow changes: a jump of
         # ``motion_contrast`` pixels costs what a colour step of the colour scale does; the guide's
-        # channels go in summed, so that the three channels fit OpenCV's filter
-        fill_guide = np.concatenate([guide.sum(axis=-1, keepdims=True),
-                                     first * np.float32(color_scale / options.motion_contrast)], axis=-1)
+        # channels go in summed (the guide has three channels, as OpenCV's filter, the fallback, needs)
+        fill_guide = _refinement_guide(guide, first, color_scale / options.motion_contrast)
         iterations = REFINEMENT_ITERATIONS
         base = _filters(options.device, fill_guide.shape[-1]).fit(flow, weights, fill_guide, spatial_sigma,
                                                                   color_scale, options.reach,

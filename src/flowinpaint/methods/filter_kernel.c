@@ -1,0 +1,121 @@
+/* The domain transform's recursive filter (OpenCV's DTF_RF) of an interleaved many-channel image,
+ * in place, in C (flowinpaint.methods.local_affine.EdgeAwareFilter).
+ *
+ * values: (H, W, C) float32, any C (at most MAX_STRIP_FLOATS); links: the first iteration's feedback a = alpha_1^d between
+ * neighbouring pixels, horizontal (H, W - 1) and vertical (H - 1, W) float32; iteration i uses
+ * their 2^(i-1)-th powers (alpha_i = alpha_1^(2^(i-1))), got by squaring. Each iteration runs,
+ * as OpenCV's filter and flowinpaint.diffusion.domain_transform do, along every row forwards then
+ * backwards, z_j = x_j + a (z_prev - x_j), then along every column the same way.
+ *
+ * OpenCV filters at most 4 channels per call and recomputes the links for each; here all channels
+ * ride one pass, a row (for the horizontal sweeps) or a strip of columns (for the vertical ones)
+ * stays in cache between its forward and backward sweep, and each thread owns whole rows or strips:
+ * the result does not depend on the number of threads.
+ */
+
+#include <math.h>
+
+#define ROW_BLOCK 8  /* rows swept together: independent recursions, so that their latencies overlap */
+#define STRIP_BUDGET 262144L  /* bytes: a strip of columns, all rows, stays in L2 between its two sweeps */
+#define MIN_STRIP_FLOATS 64L  /* per row: whole cache lines, and enough of them for the prefetcher */
+#define MAX_STRIP_FLOATS 1024L  /* and the most channels */
+
+/* The link of iteration `iteration` (0-based) from the first one's: a^(2^iteration). */
+static inline float link_at(float a, int iteration) {
+    for (int k = 0; k < iteration; k++) a *= a;
+    return a;
+}
+
+static void horizontal_pass(float *values, const float *links, long height, long width, long channels, int iteration,
+                            int threads) {
+    const long blocks = (height + ROW_BLOCK - 1) / ROW_BLOCK;
+    #pragma omp parallel for schedule(static) num_threads(threads)
+    for (long block = 0; block < blocks; block++) {
+        const long first = block * ROW_BLOCK, last = first + ROW_BLOCK < height ? first + ROW_BLOCK : height;
+        for (long j = 1; j < width; j++) {
+            for (long row = first; row < last; row++) {
+                const float weight = link_at(links[row * (width - 1) + j - 1], iteration);
+                float *here = values + (row * width + j) * channels;
+                const float *previous = here - channels;
+                #pragma omp simd
+                for (long c = 0; c < channels; c++) here[c] += weight * (previous[c] - here[c]);
+            }
+        }
+        for (long j = width - 2; j >= 0; j--) {
+            for (long row = first; row < last; row++) {
+                const float weight = link_at(links[row * (width - 1) + j], iteration);
+                float *here = values + (row * width + j) * channels;
+                const float *next = here + channels;
+                #pragma omp simd
+                for (long c = 0; c < channels; c++) here[c] += weight * (next[c] - here[c]);
+            }
+        }
+    }
+}
+
+/* One step of the vertical sweep on a strip of `count` floats of a row (whole pixels): here += w (other - here),
+ * w the link of each float's pixel (links from the strip's first pixel). */
+static inline void vertical_step(float *here, const float *other, const float *links, long count, long channels,
+                                 int iteration, float *weights) {
+    for (long j = 0; j < count / channels; j++) {
+        const float weight = link_at(links[j], iteration);
+        for (long c = 0; c < channels; c++) weights[j * channels + c] = weight;
+    }
+    #pragma omp simd
+    for (long k = 0; k < count; k++) here[k] += weights[k] * (other[k] - here[k]);
+}
+
+static void vertical_pass(float *values, const float *links, long height, long width, long channels, int iteration,
+                          int threads) {
+    const long row_length = width * channels;
+    long floats = STRIP_BUDGET / ((long)sizeof(float) * height);
+    floats = floats < MIN_STRIP_FLOATS ? MIN_STRIP_FLOATS : floats > MAX_STRIP_FLOATS ? MAX_STRIP_FLOATS : floats;
+    const long strip = floats / channels > 0 ? floats / channels : 1;  /* pixels */
+    const long strips = (width + strip - 1) / strip;
+    #pragma omp parallel for schedule(static) num_threads(threads)
+        for (long s = 0; s < strips; s++) {
+            float weights[MAX_STRIP_FLOATS];
+            const long from = s * strip, count = ((from + strip < width ? from + strip : width) - from) * channels;
+            for (long row = 1; row < height; row++) {
+                float *here = values + row * row_length + from * channels;
+                vertical_step(here, here - row_length, links + (row - 1) * width + from, count, channels, iteration, weights);
+            }
+            for (long row = height - 2; row >= 0; row--) {
+                float *here = values + row * row_length + from * channels;
+                vertical_step(here, here + row_length, links + row * width + from, count, channels, iteration, weights);
+            }
+        }
+}
+
+/* The exponents of the first iteration's links of a guide (H, W, G) float32, log_alpha (1 + ratio
+ * sum_g |dI_g|), between horizontal neighbours, (H, W - 1), and vertical ones, (H - 1, W): the
+ * caller takes their exponential (vectorised, as C's expf is not). */
+void rf_link_exponents(const float *guide, long guide_channels, long height, long width, double ratio,
+                       double log_alpha, float *horizontal, float *vertical, int threads) {
+    const float scale = (float)log_alpha, steepness = (float)(log_alpha * ratio);
+    #pragma omp parallel for schedule(static) num_threads(threads)
+    for (long row = 0; row < height; row++) {
+        const float *here = guide + row * width * guide_channels;
+        for (long j = 0; j + 1 < width; j++) {
+            float sum = 0.0f;
+            for (long g = 0; g < guide_channels; g++) sum += fabsf(here[(j + 1) * guide_channels + g] - here[j * guide_channels + g]);
+            horizontal[row * (width - 1) + j] = scale + steepness * sum;
+        }
+        if (row + 1 == height) continue;
+        const float *below = here + width * guide_channels;
+        for (long j = 0; j < width; j++) {
+            float sum = 0.0f;
+            for (long g = 0; g < guide_channels; g++) sum += fabsf(below[j * guide_channels + g] - here[j * guide_channels + g]);
+            vertical[row * width + j] = scale + steepness * sum;
+        }
+    }
+}
+
+/* values (H, W, C) filtered in place, `iterations` times, with the links exp(rf_link_exponents). */
+void rf_filter(float *values, const float *horizontal_links, const float *vertical_links, long height, long width,
+               long channels, int iterations, int threads) {
+    for (int iteration = 0; iteration < iterations; iteration++) {
+        if (width > 1) horizontal_pass(values, horizontal_links, height, width, channels, iteration, threads);
+        if (height > 1) vertical_pass(values, vertical_links, height, width, channels, iteration, threads);
+    }
+}
