@@ -447,3 +447,20 @@ def test_median_and_spread_kernel_equals_numpy(monkeypatch, neighbours):
     fallback = local_affine._median_and_spread(values, index)
     np.testing.assert_allclose(fallback[0], median, atol=1e-12)
     np.testing.assert_allclose(fallback[1], spread, atol=1e-12)
+
+
+def test_consensus_kernel_equals_numpy(monkeypatch):
+    """The C consensus count gives the same verdicts as the numpy one, for a subset tested and a
+    subset counted, on values with equal ones and values on the allowance's border."""
+    rng = np.random.default_rng(11)
+    known = rng.random((80, 90)) < 0.08
+    flow = np.round(rng.standard_normal((80, 90, 2)) * 0.6, 1).astype(np.float32)
+    nearest = nearest_known(known, 8)
+    counted = known & (rng.random(known.shape) < 0.8)
+    where = known & (rng.random(known.shape) < 0.6)
+    assert local_affine._nearest_library() is not None  # the kernel builds here
+    by_kernel = consensus_agreement(flow, known, nearest, counted, where, 2, 0.5, 0.1, 1.0)
+    monkeypatch.setattr(local_affine, "_nearest_library", lambda: None)
+    by_numpy = consensus_agreement(flow, known, nearest, counted, where, 2, 0.5, 0.1, 1.0)
+    np.testing.assert_array_equal(by_kernel, by_numpy)
+    assert 0 < by_kernel.sum() < where.sum()  # both verdicts occur

@@ -473,7 +473,9 @@ def _nearest_library() -> dict[str, Callable[..., None]] | None:
         "nearest_on_grid": [ctypes.c_void_p] * 4 + [ctypes.c_int, ctypes.c_long, ctypes.c_int, ctypes.c_long,
                                                     ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int],
         "median_and_spread": [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_void_p,
-                              ctypes.c_void_p, ctypes.c_int]})
+                              ctypes.c_void_p, ctypes.c_int],
+        "consensus_count": [ctypes.c_void_p] * 5 + [ctypes.c_long, ctypes.c_int] + [ctypes.c_double] * 3
+                           + [ctypes.c_void_p, ctypes.c_int]})
 
 
 def _nearest_on_grid(kernel: Callable[..., None], known: np.ndarray, rows: np.ndarray, columns: np.ndarray,
@@ -588,13 +590,22 @@ def consensus_agreement(flow: np.ndarray, known: np.ndarray, nearest: NearestKno
         return where.copy()
     tested = where[known]
     index, distance = nearest.index[tested], nearest.distance[tested]
-    values = flow[known].astype(np.float64)
-    around = values[index]
-    spread = _median_and_spread(values, index)[1]
-    gap = vector_length(around - values[tested][:, None])
-    agree = counted[known][index] & (gap <= tolerance + slope * distance + spread_factor * spread[:, None])
+    values = np.ascontiguousarray(flow[known], np.float64)
+    library = _nearest_library()
+    if library is not None and index.shape[1] <= MAX_KERNEL_NEIGHBOURS:
+        agreeing = np.empty(len(index), np.int64)
+        rows = np.ascontiguousarray(np.flatnonzero(tested), np.int64)
+        index, distance = np.ascontiguousarray(index, np.int64), np.ascontiguousarray(distance, np.float64)
+        votes = np.ascontiguousarray(counted[known], np.uint8)
+        library["consensus_count"](values.ctypes.data, rows.ctypes.data, index.ctypes.data, distance.ctypes.data,
+                                   votes.ctypes.data, len(index), index.shape[1], tolerance, slope, spread_factor,
+                                   agreeing.ctypes.data, torch.get_num_threads())
+    else:
+        spread = _median_and_spread(values, index)[1]
+        gap = vector_length(values[index] - values[tested][:, None])
+        agreeing = (counted[known][index] & (gap <= tolerance + slope * distance + spread_factor * spread[:, None])).sum(axis=1)
     passed = np.zeros_like(where)
-    passed[where] = agree.sum(axis=1) >= required
+    passed[where] = agreeing >= required
     return passed
 
 

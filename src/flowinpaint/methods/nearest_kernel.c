@@ -9,9 +9,10 @@
  * result does not depend on the number of threads. Among candidates at equal distance the one
  * met first is kept (rings in order; in a ring, its top row, bottom row, left and right columns).
  *
- * median_and_spread then summarises each known pixel's neighbours' values (neighbour_agreement,
- * consensus_agreement): their component-wise median and their spread, the median distance of
- * the values from it, medians as numpy's (the mean of the two middle values of an even count).
+ * median_and_spread then summarises each known pixel's neighbours' values (neighbour_agreement):
+ * their component-wise median and their spread, the median distance of the values from it,
+ * medians as numpy's (the mean of the two middle values of an even count); consensus_count counts
+ * the neighbours that agree closely with the pixel's own value (consensus_agreement).
  */
 
 #include <math.h>
@@ -92,26 +93,53 @@ static double median_of(double *values, int n) {
     return 0.5 * (values[(n - 1) / 2] + values[n / 2]);
 }
 
+/* The component-wise median of the k values values[neighbours[j]] (rows of (M, 2)) and the
+ * median of their distances from it. */
+static void summarise(const double *values, const long *neighbours, int k, double *median_u, double *median_v,
+                      double *spread) {
+    double u[MAX_NEIGHBOURS], v[MAX_NEIGHBOURS], distance[MAX_NEIGHBOURS];
+    for (int j = 0; j < k; j++) {
+        u[j] = values[2 * neighbours[j]];
+        v[j] = values[2 * neighbours[j] + 1];
+    }
+    *median_u = median_of(u, k);
+    *median_v = median_of(v, k);
+    for (int j = 0; j < k; j++) {
+        const double du = values[2 * neighbours[j]] - *median_u, dv = values[2 * neighbours[j] + 1] - *median_v;
+        distance[j] = sqrt(du * du + dv * dv);
+    }
+    *spread = median_of(distance, k);
+}
+
 /* values: (M, 2) float64; index: (N, k) int64 rows of values, k <= MAX_NEIGHBOURS; out_median:
  * (N, 2) the component-wise median of each row's k values; out_spread: (N,) the median of their
  * distances from it. */
 void median_and_spread(const double *values, const long *index, long count, int k, double *out_median,
                        double *out_spread, int threads) {
     #pragma omp parallel for schedule(static) num_threads(threads)
+    for (long row = 0; row < count; row++)
+        summarise(values, index + row * k, k, &out_median[2 * row], &out_median[2 * row + 1], &out_spread[row]);
+}
+
+/* For each tested value tested[i] (rows of values (M, 2) float64) with neighbours index (N, k) at
+ * distances distance (N, k) pixels: how many of them that are counted (counted: (M,) uint8) lie
+ * within tolerance + slope * distance + spread_factor * spread of it, spread that of all k
+ * neighbours (as median_and_spread). out_count: (N,) int64. */
+void consensus_count(const double *values, const long *tested, const long *index, const double *distance,
+                     const unsigned char *counted, long count, int k, double tolerance, double slope,
+                     double spread_factor, long *out_count, int threads) {
+    #pragma omp parallel for schedule(static) num_threads(threads)
     for (long row = 0; row < count; row++) {
         const long *neighbours = index + row * k;
-        double u[MAX_NEIGHBOURS], v[MAX_NEIGHBOURS], distance[MAX_NEIGHBOURS];
+        double median_u, median_v, spread;
+        summarise(values, neighbours, k, &median_u, &median_v, &spread);
+        const double own_u = values[2 * tested[row]], own_v = values[2 * tested[row] + 1];
+        long agreeing = 0;
         for (int j = 0; j < k; j++) {
-            u[j] = values[2 * neighbours[j]];
-            v[j] = values[2 * neighbours[j] + 1];
+            if (!counted[neighbours[j]]) continue;
+            const double du = values[2 * neighbours[j]] - own_u, dv = values[2 * neighbours[j] + 1] - own_v;
+            agreeing += sqrt(du * du + dv * dv) <= tolerance + slope * distance[row * k + j] + spread_factor * spread;
         }
-        const double median_u = median_of(u, k), median_v = median_of(v, k);
-        for (int j = 0; j < k; j++) {
-            const double du = values[2 * neighbours[j]] - median_u, dv = values[2 * neighbours[j] + 1] - median_v;
-            distance[j] = sqrt(du * du + dv * dv);
-        }
-        out_median[2 * row] = median_u;
-        out_median[2 * row + 1] = median_v;
-        out_spread[row] = median_of(distance, k);
+        out_count[row] = agreeing;
     }
 }

@@ -263,7 +263,7 @@ def _fill_residual(residual: np.ndarray, kept: np.ndarray, weights: np.ndarray, 
     spatial_sigma = options.detail_factor / math.sqrt(float((weights > 0).mean()))
     filled = _filters(options.device, guide.shape[-1]).average(residual, weights, guide, spatial_sigma, color_scale,
                                                                iterations=iterations)
-    np.copyto(filled, residual, where=kept[..., None])
+    filled[kept] = residual[kept]
     return filled
 
 
