@@ -9,9 +9,22 @@ import pytest
 import torch
 from test_diffusion_fused import random_problem
 
-from flowinpaint.diffusion import Stencil, fsi_cycle, fsi_weights, pixel_time_step, www_time_step
-from flowinpaint.diffusion import native
-from flowinpaint.diffusion.fused import EAGER, _forward_cycle, fused_fsi_cycle, pad_stencil
+from flowinpaint.diffusion import (
+    Stencil,
+    fsi_cycle,
+    fsi_weights,
+    native,
+    pixel_time_step,
+    solve_to_convergence,
+    www_time_step,
+)
+from flowinpaint.diffusion.fused import (
+    EAGER,
+    _forward_cycle,
+    fused_fsi_cycle,
+    fused_solve_to_convergence,
+    pad_stencil,
+)
 from flowinpaint.diffusion.native import native_fsi_cycle, native_library
 
 needs_native = pytest.mark.skipif(native_library() is None, reason="no C compiler for the native kernel")
@@ -39,6 +52,23 @@ def test_native_cycle_and_iterates_match_the_eager_cycle(time_step: str, shape: 
     torch.testing.assert_close(iterates, torch.stack(expected_iterates), rtol=1e-5, atol=1e-5)
     assert torch.equal(end[known.expand_as(end)], data[known.expand_as(data)])
     torch.testing.assert_close(end, fsi_cycle(start, stencil, tau, 9, known, data), rtol=1e-4, atol=1e-4)
+
+
+@needs_native
+@pytest.mark.parametrize("time_step", ["scalar", "per_pixel"])
+@pytest.mark.parametrize(("tol", "max_steps"), [(1e-5, 100_000), (1e-5, 40), (10.0, 100)])
+def test_native_solve_runs_the_cycles_and_stops_as_the_python_loop(time_step: str, tol: float, max_steps: int) -> None:
+    """The whole loop in C: the same cycles (growing, rounded as Python rounds), the same stopping
+    test (converged, out of steps, or converged at the start) and the same solution."""
+    stencil, alpha, known, data, start = float32_problem((23, 31), seed=5, batch=2)
+    tau = www_time_step(alpha) if time_step == "scalar" else pixel_time_step(stencil)
+    options = {"cycle_steps": 7, "growth": 1.5, "max_cycle_steps": 30, "tol": tol, "max_steps": max_steps}
+    expected, expected_info = solve_to_convergence(start, stencil, tau, known, data, cycle=fused_fsi_cycle, **options)
+    solution, info = fused_solve_to_convergence(start, stencil, tau, known, data, **options)
+    assert (info.cycles, info.steps, info.converged) == (expected_info.cycles, expected_info.steps, expected_info.converged)
+    assert info.residual == pytest.approx(expected_info.residual, rel=1e-3, abs=1e-6)
+    torch.testing.assert_close(solution, expected, rtol=1e-5, atol=1e-5)
+    assert (info.cycles > 0) == (tol < 1.0)
 
 
 @needs_native

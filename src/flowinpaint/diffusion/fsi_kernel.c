@@ -7,7 +7,12 @@
  * neighbour read is in bounds; the padded pair weights are zero across the image border, so the
  * border contributes nothing (no-flux). Pixels are independent within a step: the result does not
  * depend on the number of threads.
+ *
+ * fsi_solve runs whole cycles until the steady state, as flowinpaint.diffusion.solve_to_convergence
+ * does with this cycle: cycles of growing length, after each the residual max |tau A u| over the
+ * unknown pixels (fsi_residual), with the states, weights and time steps set up once per level.
  */
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -24,6 +29,13 @@ static inline __attribute__((always_inline)) float select_bits(uint8_t known, fl
     return result;
 }
 
+/* The stencil's flux sum_q w_pq (u_q - u_p) at pixel x of a row (`uc` at the row's first pixel). */
+#define FLUX(uc, up, down, x, p) \
+    (e0[(x) + 1] * ((uc)[(x) + 1] - (p)) + e0[x] * ((uc)[(x) - 1] - (p)) \
+     + s1[x] * ((down)[x] - (p)) + s0[x] * ((up)[x] - (p)) \
+     + se1[(x) + 1] * ((down)[(x) + 1] - (p)) + se0[x] * ((up)[(x) - 1] - (p)) \
+     + sw1[x] * ((down)[(x) - 1] - (p)) + sw0[(x) + 1] * ((up)[(x) + 1] - (p)))
+
 /* One row of one channel: `uc` points at the row's first pixel in the padded state `u`, `before`
  * and `out` at the same pixel of the previous and next states. `per_pixel` is a constant at each
  * call, so that the compiler emits one branch-free, vectorised loop for each kind of time step. */
@@ -36,14 +48,28 @@ static inline __attribute__((always_inline)) void step_row(
     #pragma omp simd
     for (long x = 0; x < W; x++) {
         const float p = uc[x];
-        const float flux = e0[x + 1] * (uc[x + 1] - p) + e0[x] * (uc[x - 1] - p)
-                         + s1[x] * (down[x] - p) + s0[x] * (up[x] - p)
-                         + se1[x + 1] * (down[x + 1] - p) + se0[x] * (up[x - 1] - p)
-                         + sw1[x] * (down[x - 1] - p) + sw0[x + 1] * (up[x + 1] - p);
+        const float flux = FLUX(uc, up, down, x, p);
         const float t = per_pixel ? t_row[x] : t_scalar;
         const float stepped = w * (p + t * flux) + (1.0f - w) * before[x];
         out[x] = select_bits(fixed[x], value[x], stepped);
     }
+}
+
+/* The largest |tau flux| over the unknown pixels of one row of one channel. */
+static inline __attribute__((always_inline)) float residual_row(
+        const float *uc, long W2, const float *e0, const float *s0, const float *s1, const float *se0,
+        const float *se1, const float *sw0, const float *sw1, const uint8_t *fixed, const float *t_row,
+        float t_scalar, long W, int per_pixel) {
+    const float *up = uc - W2, *down = uc + W2;
+    float largest = 0.0f;
+    #pragma omp simd reduction(max:largest)
+    for (long x = 0; x < W; x++) {
+        const float p = uc[x];
+        const float t = per_pixel ? t_row[x] : t_scalar;
+        const float change = select_bits(fixed[x], 0.0f, fabsf(t * FLUX(uc, up, down, x, p)));
+        largest = change > largest ? change : largest;
+    }
+    return largest;
 }
 
 /* Pair weights, padded as flowinpaint.diffusion.fused.pad_stencil pads them:
@@ -91,4 +117,70 @@ int fsi_cycle(float *states, const float *east, const float *south, const float 
         }
     }
     return (n_steps + 1) % 3; /* the buffer that holds the result */
+}
+
+/* max |tau A u| over the unknown pixels of the padded state u (B, C, H + 2, W + 2). */
+float fsi_residual(const float *u, const float *east, const float *south, const float *south_east,
+                   const float *south_west, const float *tau, int tau_per_pixel, const uint8_t *known,
+                   int batch, int channels, int height, int width, int threads) {
+    const long H = height, W = width, C = channels, B = batch;
+    const long W2 = W + 2, plane = (H + 2) * W2;
+    float largest = 0.0f;
+    #pragma omp parallel for collapse(2) schedule(static) reduction(max:largest) num_threads(threads)
+    for (long b = 0; b < B; b++) {
+        for (long y = 0; y < H; y++) {
+            const float *e0 = east + (b * H + y) * (W + 1);
+            const float *s0 = south + (b * (H + 1) + y) * W;
+            const float *s1 = s0 + W;
+            const float *se0 = south_east + (b * (H + 1) + y) * (W + 1);
+            const float *se1 = se0 + (W + 1);
+            const float *sw0 = south_west + (b * (H + 1) + y) * (W + 1);
+            const float *sw1 = sw0 + (W + 1);
+            const uint8_t *fixed = known + (b * H + y) * W;
+            const float *t_row = tau_per_pixel ? tau + (b * H + y) * W : 0;
+            const float t_scalar = tau_per_pixel ? 0.0f : tau[b];
+            for (long c = 0; c < C; c++) {
+                const float *uc = u + (b * C + c) * plane + (y + 1) * W2 + 1;
+                const float row = t_row ? residual_row(uc, W2, e0, s0, s1, se0, se1, sw0, sw1, fixed, t_row, 0.0f, W, 1)
+                                        : residual_row(uc, W2, e0, s0, s1, se0, se1, sw0, sw1, fixed, 0, t_scalar, W, 0);
+                largest = row > largest ? row : largest;
+            }
+        }
+    }
+    return largest;
+}
+
+/* Cycles from the padded state in states[1] (any content in states[0] and states[2]) until the
+ * residual is at most `tolerance` (absolute) or `max_steps` steps have run: the first cycle has
+ * `first_cycle` steps, each next one `growth` times as many (rounded, as Python's round), at most
+ * `max_cycle`. out: the steps run, the cycles, the final residual. Returns the buffer that holds
+ * the result. step_weights: scratch of at least max(first_cycle, max_cycle) floats. */
+int fsi_solve(float *states, const float *east, const float *south, const float *south_east,
+              const float *south_west, const float *tau, int tau_per_pixel, const uint8_t *known,
+              const float *data, float *step_weights, int first_cycle, double growth, int max_cycle,
+              double tolerance, long max_steps, int batch, int channels, int height, int width, int threads,
+              long *out_steps, long *out_cycles, float *out_residual) {
+    const long state = (long)batch * channels * (height + 2) * (width + 2);
+    int current = 1;
+    long steps = 0, cycles = 0;
+    double length = first_cycle;
+    float residual = fsi_residual(states + current * state, east, south, south_east, south_west, tau, tau_per_pixel,
+                                  known, batch, channels, height, width, threads);
+    while (residual > tolerance && steps < max_steps) {
+        const int n = (int)nearbyint(length);  /* round half to even, as Python's round */
+        for (int k = 0; k < n; k++) step_weights[k] = (float)((4.0 * k + 2.0) / (2.0 * k + 3.0));
+        if (current != 1) memcpy(states + state, states + current * state, sizeof(float) * state);
+        memcpy(states, states + state, sizeof(float) * state);  /* u^{-1} = u^0 */
+        current = fsi_cycle(states, east, south, south_east, south_west, tau, tau_per_pixel, known, data,
+                            step_weights, n, 0, batch, channels, height, width, threads);
+        cycles++;
+        steps += n;
+        length = length * growth < max_cycle ? length * growth : max_cycle;
+        residual = fsi_residual(states + current * state, east, south, south_east, south_west, tau, tau_per_pixel,
+                                known, batch, channels, height, width, threads);
+    }
+    *out_steps = steps;
+    *out_cycles = cycles;
+    *out_residual = residual;
+    return current;
 }

@@ -32,11 +32,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .native import native_applicable, native_fsi_cycle
-from .solver import fsi_cycle, fsi_weights
+from .native import native_applicable, native_fsi_cycle, native_solve
+from .solver import ConvergenceInfo, fsi_cycle, fsi_weights, solve_to_convergence
 from .stencil import Stencil
 
-__all__ = ["PaddedStencil", "fused_available", "fused_fsi_cycle", "pad_stencil"]
+__all__ = ["PaddedStencil", "fused_available", "fused_fsi_cycle", "fused_solve_to_convergence", "pad_stencil"]
 
 
 class PaddedStencil(NamedTuple):
@@ -283,3 +283,43 @@ def fused_fsi_cycle(
         return _FSICycle.apply(u, *stencil, tau, known, data, steps, kernels)
     with torch.no_grad():
         return _forward_cycle(kernels, u, pad_stencil(stencil), tau, steps, known, data)
+
+
+def fused_solve_to_convergence(
+    u: Tensor,
+    stencil: Stencil,
+    tau: float | Tensor,
+    known: Tensor,
+    data: Tensor,
+    *,
+    cycle_steps: int,
+    growth: float = 1.0,
+    max_cycle_steps: int = 1000,
+    tol: float = 1e-5,
+    max_steps: int = 100_000,
+    compiled: bool = True,
+) -> tuple[Tensor, ConvergenceInfo]:
+    """:func:`flowinpaint.diffusion.solve_to_convergence` with :func:`fused_fsi_cycle`'s cycles.
+
+    Without gradients, on float32 CPU tensors, with ``compiled`` and a C compiler, the whole loop
+    (cycles and residual tests) runs in the native kernel (:func:`.native.native_solve`), its
+    inputs set up once instead of per cycle; the same cycles and stopping test, to float rounding.
+
+    Shape:
+        as :func:`fused_fsi_cycle`.
+    """
+    tau = torch.as_tensor(tau, dtype=u.dtype, device=u.device)
+    weights = None
+    if compiled and not (torch.is_grad_enabled() and any(t.requires_grad for t in (u, data, tau, *stencil))):
+        weights = pad_stencil(stencil)
+    if weights is None or not native_applicable(u, tau, known, data, *weights):
+        return solve_to_convergence(u, stencil, tau, known, data, cycle_steps=cycle_steps, growth=growth,
+                                    max_cycle_steps=max_cycle_steps, tol=tol, max_steps=max_steps,
+                                    cycle=functools.partial(fused_fsi_cycle, compiled=compiled))
+    u = torch.where(known, data, u)
+    known_values = data.masked_select(known.expand_as(data))
+    scale = max(1.0, float(known_values.abs().amax())) if known_values.numel() else 1.0
+    solution, steps, cycles, residual = native_solve(u, weights, tau, known, data, cycle_steps=cycle_steps,
+                                                     growth=growth, max_cycle_steps=max_cycle_steps,
+                                                     tolerance=tol * scale, max_steps=max_steps)
+    return solution, ConvergenceInfo(cycles, steps, residual / scale, residual <= tol * scale)

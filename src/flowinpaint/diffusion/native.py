@@ -24,12 +24,14 @@ from torch import Tensor
 
 from ..cbuild import load_kernel
 
-__all__ = ["native_applicable", "native_fsi_cycle", "native_library"]
+__all__ = ["native_applicable", "native_fsi_cycle", "native_library", "native_solve"]
 
 SOURCE = Path(__file__).with_name("fsi_kernel.c")
 _POINTER = ctypes.c_void_p
 _INT = ctypes.c_int
 _ARGUMENTS = [_POINTER] * 6 + [_INT] + [_POINTER] * 3 + [_INT, _POINTER] + [_INT] * 5
+_SOLVE_ARGUMENTS = ([_POINTER] * 6 + [_INT] + [_POINTER] * 3 + [_INT, ctypes.c_double, _INT, ctypes.c_double, ctypes.c_long]
+                    + [_INT] * 5 + [_POINTER] * 3)
 
 
 @functools.lru_cache(maxsize=1)
@@ -38,8 +40,9 @@ def native_library() -> ctypes.CDLL | None:
     library = load_kernel(SOURCE, "native FSI kernel")
     if library is None:
         return None
-    library.fsi_cycle.restype = _INT
+    library.fsi_cycle.restype = library.fsi_solve.restype = _INT
     library.fsi_cycle.argtypes = _ARGUMENTS
+    library.fsi_solve.argtypes = _SOLVE_ARGUMENTS
     return library
 
 
@@ -75,9 +78,70 @@ def native_fsi_cycle(
     Shape:
         u, data: ``(B, C, H, W)`` float32 on the CPU; known: ``(B, 1, H, W)`` bool.
     """
+    library = _checked_library(u, tau, step_weights, known, data, *weights)
+    states, padded, tau, per_pixel, known, data = _prepared(u, weights, tau, known, data)
+    step_weights = step_weights.to(torch.float32).contiguous()
+    n_steps = step_weights.numel()
+    batch, channels, height, width = u.shape
+    iterates = u.new_empty(n_steps, batch, channels, height, width) if keep_iterates else None
+    result = library.fsi_cycle(
+        _pointer(states), *(_pointer(w) for w in padded), _pointer(tau), int(per_pixel), _pointer(known), _pointer(data),
+        _pointer(step_weights), n_steps, _pointer(iterates) if iterates is not None else None,
+        batch, channels, height, width, torch.get_num_threads(),
+    )
+    return states[result, :, :, 1:-1, 1:-1].contiguous(), iterates
+
+
+def native_solve(
+    u: Tensor,
+    weights: tuple[Tensor, Tensor, Tensor, Tensor],
+    tau: Tensor,
+    known: Tensor,
+    data: Tensor,
+    *,
+    cycle_steps: int,
+    growth: float,
+    max_cycle_steps: int,
+    tolerance: float,
+    max_steps: int,
+) -> tuple[Tensor, int, int, float]:
+    """FSI cycles from ``u`` until ``max |tau A u|`` over the unknown pixels is at most
+    ``tolerance`` (pixels) or ``max_steps`` steps have run, all in the C kernel: the loop of
+    :func:`flowinpaint.diffusion.solve_to_convergence` (cycles of ``cycle_steps`` steps, each next
+    one ``growth`` times longer, at most ``max_cycle_steps``), with the states and weights set up once.
+
+    Returns:
+        The solution ``(B, C, H, W)``, the steps and cycles run, and the final residual (pixels).
+
+    Shape:
+        as :func:`native_fsi_cycle`; ``u`` holds the data at the known pixels.
+    """
+    library = _checked_library(u, tau, known, data, *weights)
+    states, padded, tau, per_pixel, known, data = _prepared(u, weights, tau, known, data)
+    scratch = torch.empty(max(int(cycle_steps), int(max_cycle_steps), 1), dtype=torch.float32)
+    steps, cycles, residual = ctypes.c_long(), ctypes.c_long(), ctypes.c_float()
+    batch, channels, height, width = u.shape
+    result = library.fsi_solve(
+        _pointer(states), *(_pointer(w) for w in padded), _pointer(tau), int(per_pixel), _pointer(known), _pointer(data),
+        _pointer(scratch), int(cycle_steps), float(growth), int(max_cycle_steps), float(tolerance), int(max_steps),
+        batch, channels, height, width, torch.get_num_threads(),
+        ctypes.byref(steps), ctypes.byref(cycles), ctypes.byref(residual),
+    )
+    return states[result, :, :, 1:-1, 1:-1].contiguous(), steps.value, cycles.value, residual.value
+
+
+def _checked_library(*tensors: Tensor) -> ctypes.CDLL:
+    """The library, or a RuntimeError where it cannot run on ``tensors``."""
     library = native_library()
-    if library is None or not native_applicable(u, tau, step_weights, known, data, *weights):
+    if library is None or not native_applicable(*tensors):
         raise RuntimeError("the native FSI kernel needs float32 CPU tensors and a C compiler")
+    return library
+
+
+def _prepared(u: Tensor, weights: tuple[Tensor, Tensor, Tensor, Tensor], tau: Tensor, known: Tensor,
+              data: Tensor) -> tuple[Tensor, list[Tensor], Tensor, bool, Tensor, Tensor]:
+    """The kernel's inputs: the three zero-bordered states ``(3, B, C, H + 2, W + 2)`` (the first
+    two holding ``u``), the weights, time steps, mask and data expanded to the batch, contiguous."""
     batch, channels, height, width = u.shape
     states = u.new_zeros(3, batch, channels, height + 2, width + 2)
     states[:2, :, :, 1:-1, 1:-1] = u.detach()
@@ -86,12 +150,4 @@ def native_fsi_cycle(
     tau = tau.expand(batch, 1, height, width).contiguous() if per_pixel else tau.reshape(-1).expand(batch).contiguous()
     known = known.expand(batch, 1, height, width).to(torch.uint8).contiguous()
     data = data.expand(batch, channels, height, width).contiguous()
-    step_weights = step_weights.to(torch.float32).contiguous()
-    n_steps = step_weights.numel()
-    iterates = u.new_empty(n_steps, batch, channels, height, width) if keep_iterates else None
-    result = library.fsi_cycle(
-        _pointer(states), *(_pointer(w) for w in padded), _pointer(tau), int(per_pixel), _pointer(known), _pointer(data),
-        _pointer(step_weights), n_steps, _pointer(iterates) if iterates is not None else None,
-        batch, channels, height, width, torch.get_num_threads(),
-    )
-    return states[result, :, :, 1:-1, 1:-1].contiguous(), iterates
+    return states, padded, tau, per_pixel, known, data

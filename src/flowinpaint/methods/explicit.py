@@ -27,7 +27,7 @@ from ..diffusion import (
     solve_to_convergence,
     www_stencil,
 )
-from ..diffusion.fused import fused_fsi_cycle
+from ..diffusion.fused import fused_solve_to_convergence
 from ..diffusion.native import native_library
 from .registry import Problem
 
@@ -155,11 +155,9 @@ def solve_explicit_diffusion(
         stencil = www_stencil(cells, stencil_alpha(cells, alpha))
         tau = pixel_time_step(stencil)
         compiled = use_compiled(options.compiled, *known.shape[-2:], float32_cpu=dtype == torch.float32)
-        result, info = solve_to_convergence(
-            start, stencil, tau, known, data,
-            cycle_steps=cycle_length(known), growth=1.5, tol=options.tol, max_steps=options.max_steps,
-            cycle=fused_fsi_cycle if compiled else None,
-        )
+        solve = fused_solve_to_convergence if compiled else solve_to_convergence
+        result, info = solve(start, stencil, tau, known, data, cycle_steps=cycle_length(known), growth=1.5,
+                             tol=options.tol, max_steps=options.max_steps)
         if not info.converged:
             unconverged.append(f"level {level}: residual {info.residual:.2e} after {info.steps} steps")
         return result
