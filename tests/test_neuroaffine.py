@@ -180,23 +180,27 @@ def test_default_method_is_affine_exact(seed):
 
 
 def test_twenty_percent_wrong_values_are_mostly_found():
-    """20 % wrong values at 5 % density: the checks find most, so they cost at most 2.2x the clean
-    input's error (1.9x here, 1.9-3.4x over scenes 3-7, 2.3-7.4x without the consensus test; the
-    goal of 1.2x is not reached yet: what is left are values a pixel or two off and wrong values
-    beside motion edges), the error is less than half of holding them all, and less than half of
-    what OpenCV's EPIC (robust local fits) makes of the same input (0.97 px here)."""
+    """20 % wrong values at 5 % density: the trust classifier finds most, so they cost at most 1.5x
+    the clean input's error (1.39x here, 1.4-1.8x over scenes 3-7; the hand-made tests: 1.9-3.4x;
+    the goal of 1.2x is not reached yet: what is left are values a pixel or two off and the right
+    values lost with the wrong ones), less than the tests let through, less than a tenth of
+    holding them all, and less than a fifth of what OpenCV's EPIC (robust local fits) makes of the
+    same input (0.97 px here)."""
     example = make_example((192, 256), seed=3)
     clean = make_sparse("uniform", example, 0.05, seed=0)
     noisy = make_sparse("uniform", example, 0.05, seed=0, outliers=0.2)
     assert noisy.outliers.sum() > 0.15 * noisy.mask.sum()
-    clean_error = fi.epe(fi.inpaint(clean.flow, clean.mask, example["image1"]), example["flow"])
-    noisy_error = fi.epe(fi.inpaint(noisy.flow, noisy.mask, example["image1"]), example["flow"])
-    plain_error = fi.epe(fi.inpaint(noisy.flow, noisy.mask, example["image1"], robust=False), example["flow"])
-    assert noisy_error <= 2.2 * clean_error
-    without_consensus = fi.epe(fi.inpaint(noisy.flow, noisy.mask, example["image1"], consensus=0), example["flow"])
-    assert noisy_error < 0.7 * without_consensus
-    assert plain_error > 2 * noisy_error  # without the check, the wrong values paint
-    assert noisy_error < 0.5 * fi.epe(fi.inpaint(noisy.flow, noisy.mask, example["image1"], method="epic"), example["flow"])
+
+    def error(sparse, **options) -> float:
+        return fi.epe(fi.inpaint(sparse.flow, sparse.mask, example["image1"], **options), example["flow"])
+
+    noisy_error = error(noisy)
+    assert noisy_error <= 1.5 * error(clean)
+    by_tests = error(noisy, judge="tests")
+    assert noisy_error < 0.8 * by_tests
+    assert by_tests < 0.7 * error(noisy, judge="tests", consensus=0)  # the tests' consensus step matters
+    assert error(noisy, robust=False) > 10 * noisy_error  # without a judge, the wrong values paint
+    assert noisy_error < 0.2 * error(noisy, method="epic")
 
 
 def test_consensus_doubts_values_a_pixel_off_and_keeps_right_values_on_a_small_object():
@@ -254,7 +258,8 @@ def test_values_on_a_thin_object_outvoted_by_the_background_are_kept():
     the bar's values (their nearest neighbours lie on the background); by position and colour they
     are each other's neighbours and pass, and so would they by the mutual test with the colour
     contrast; the bar gets its motion (with neither, the background's: EPE 6.7 px); isolated wrong
-    values stay out."""
+    values stay out. The trust classifier (the default judge) keeps the bar's values and drops
+    the wrong ones too."""
     height, width = 96, 128
     bar = (np.arange(width) >= 60) & (np.arange(width) < 63)
     flow = np.zeros((height, width, 2), np.float32)
@@ -273,8 +278,9 @@ def test_values_on_a_thin_object_outvoted_by_the_background_are_kept():
     assert (confidence[:, bar][on_bar] > 0).all() and (confidence[wrong] == 0).all()
     assert np.linalg.norm(dense - flow, axis=-1)[4:-4, bar].mean() < 0.1
     for alone in ({"contrast_factor": 1e6}, {"neighbour_colour": 0.0}):  # no value contrasts enough / by position only
-        assert np.linalg.norm(fi.inpaint(sparse, known, image, **alone) - flow, axis=-1)[4:-4, bar].mean() < 0.1
-    unaided = fi.inpaint(sparse, known, image, contrast_factor=1e6, neighbour_colour=0.0)
+        tested = fi.inpaint(sparse, known, image, judge="tests", **alone)
+        assert np.linalg.norm(tested - flow, axis=-1)[4:-4, bar].mean() < 0.1
+    unaided = fi.inpaint(sparse, known, image, judge="tests", contrast_factor=1e6, neighbour_colour=0.0)
     assert np.linalg.norm(unaided - flow, axis=-1)[4:-4, bar].mean() > 3
 
 
@@ -425,8 +431,14 @@ def test_the_refinement_stops_at_a_motion_edge_the_image_does_not_show():
     problem = as_problem(flow, known, image, False, "neuroaffine")
     parts = neuroaffine.explain(problem, NeuroaffineOptions())
     unrefined = neuroaffine.explain(problem, NeuroaffineOptions(motion_contrast=0.0))
-    np.testing.assert_array_equal(unrefined.first, unrefined.base.flow)  # one pass: the first fit is the base
     np.testing.assert_array_equal(unrefined.dense, one_pass)
+    # one pass: the base is the fit of the kept values with the image as guide
+    image_array = np.ascontiguousarray(problem.image[0].permute(1, 2, 0).numpy())
+    direct = local_affine.local_affine_fit(np.ascontiguousarray(problem.flow[0].permute(1, 2, 0).numpy()),
+                                           unrefined.kept.astype(np.float32), image_array,
+                                           2.0 / math.sqrt(unrefined.kept.mean()), 4.0 * local_affine.color_sigma(image_array, 1.0),
+                                           1.4, misfit=False, iterations=3)
+    np.testing.assert_array_equal(unrefined.base.flow, direct.flow)
     assert np.abs(parts.first - parts.base.flow).max() > 1  # the refined fit differs most at the line
 
 

@@ -63,7 +63,7 @@ def test_records_name_no_absolute_path(exported, name):
     paths = [found for text in _strings(record) for found in re.findall(r"(?<![\w.])/[\w.-]+/", text)]
     assert paths == []
     if name is not None:  # the test run's own log names pytest, which started it
-        assert all(command.startswith("flowinpaint train ") for command in record["training_commands"])
+        assert all(command.startswith(("flowinpaint train ", "flowinpaint train-trust ")) for command in record["training_commands"])
 
 
 def test_unknown_name_lists_the_shipped_models():

@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"flowinpaint {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for register in (inpaint.register, densify.register, demo.register, methods.register, data.register, train.register,
-                     train.register_export, explain.register, evaluate.register):
+                     train.register_trust, train.register_export, explain.register, evaluate.register):
         register(commands, names)
     return parser
 

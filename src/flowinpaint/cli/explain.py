@@ -54,6 +54,8 @@ def _explain_default_method(args: argparse.Namespace, image: np.ndarray) -> int:
               "doubted": parts.doubted, "base": parts.base.flow, "misfit": parts.base.misfit, "support": parts.base.support,
               "residual": parts.residual, "dense": parts.dense, "confidence": parts.confidence,
               "divergence": divergence, "curl": curl, "guide": parts.guide}
+    if parts.trust is not None:
+        arrays["trust"] = parts.trust
     _write_outputs(out, affine_explanation_figure(image, flow, parts, derivatives), args.dpi, summary, arrays)
     decisions = ", ".join(f"{count} {name}" for name, count in summary["decisions"].items())
     print(f"wrote {out / 'explain.png'}, {out / 'parameters.json'} and {out / 'parameters.npz'} "

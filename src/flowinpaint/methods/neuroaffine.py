@@ -5,7 +5,21 @@ around each known pixel and steep between them, so it cannot continue a motion g
 rotation, perspective) into empty regions, and every known value, right or wrong, is a hard
 constraint. This method fits and fills with edge-aware normalized convolutions instead:
 
-1. **Robust known values.** A known value is kept when it is near the median motion of its
+1. **Robust known values, judged by a network.** Values the user gave a confidence below 0.5
+   are dropped, and the rest weigh in by their confidence. Of those, the trust classifier
+   (``judge``, a small network trained on synthetic scenes with wrong values injected,
+   :mod:`flowinpaint.models.trust`) keeps the values it finds right with probability
+   ``trust_threshold`` or more, and drops the others. It reads, per value, the evidence of
+   :mod:`.trust`: how far the value lies from the median motion of its 8 nearest known
+   neighbours by position and by position and colour, in units of a test's allowance (2 px,
+   plus 3 times their spread, plus 0.1 px per px of their distance), how many of them agree
+   with it to half a pixel or two, its distance from the edge-aware affine fit of the values
+   that pass that test, the colour contrast to its neighbours, the density, and the share of the
+   input's values that fail the test (the context: an input where many fail holds many wrong
+   values). On the dev set it keeps fewer wrong values and drops fewer right ones than the
+   hand-made tests, which ``judge="tests"`` runs instead (the method before the network; their
+   options follow).
+   **The tests.** A known value is kept when it is near the median motion of its
    ``neighbours`` nearest known pixels: within ``tolerance`` pixels, plus ``spread_factor``
    times their own spread, plus ``slope`` pixels per pixel of distance (see
    :func:`.local_affine.neighbour_agreement`), nearest either by position or by position and
@@ -16,34 +30,29 @@ constraint. This method fits and fills with edge-aware normalized convolutions i
    ``tolerance`` plus ``slope`` per pixel (:func:`.local_affine.mutual_agreement`: the values on a
    thin object, outvoted by the background around it; wrong values rarely agree with each other).
    The radius shrinks to ``support_sparsity / sqrt(failed density)`` where many fail, so that
-   wrong values, when they are many, seldom find a partner by chance. Values the user gave a
-   confidence below 0.5 are dropped too, and the rest weigh in by their confidence.
-2. **Affine base.** An edge-aware first-order normalized convolution of the values that pass
-   (:func:`.local_affine.local_affine_fit`; the domain transform's spatial scale
-   ``spatial_factor / sqrt(density)`` pixels, its colour scale ``color_factor`` times the image's
-   mean gradient magnitude) gives a base flow ``A`` that reproduces any affine flow exactly.
-   A value that failed step 1 is kept all the same when ``A`` predicts it to within
+   wrong values, when they are many, seldom find a partner by chance. A value that failed is
+   kept all the same when the first fit (step 2) of the others predicts it to within
    ``rescue_tolerance`` pixels (a value on a thin object, whose nearest neighbours lie on the
-   background, is predicted by the fit along the object).
-   **Consensus.** Those tests leave values a pixel or two off, and far-off ones beside motion
-   edges, where their allowances are wide. Of the values kept so far, one stays exact only when
-   at least ``consensus`` of its ``neighbours`` nearest known values by position and colour
-   that were kept agree with it to ``consensus_tolerance`` pixels, plus ``slope`` per pixel of
-   distance, plus ``consensus_spread`` times the neighbours' own spread
-   (:func:`.local_affine.consensus_agreement`). The others are *doubted*: they stay in the fit
-   and the fill with their weight times ``consensus_weight``, so that they count only where no
-   value that passed is near (a right value alone on a small, fast object still fills it; a wrong
-   one amid right ones barely shows). ``A`` is the fit of the values that pass and the doubted
-   ones; the rescued ones are tested like them against all kept values.
-   **Refinement.** The fit then runs once more with the kept and doubted values, its guide now
-   the guide's channels summed and the first fit's flow, a jump of ``motion_contrast`` pixels
-   costing what a colour step of the colour scale does (this fit is the ``A`` of step 3); it and
+   background, is predicted by the fit along the object). Of the values kept so far, one stays
+   exact only when at least ``consensus`` of its ``neighbours`` nearest known values by position
+   and colour that were kept agree with it to ``consensus_tolerance`` pixels, plus ``slope`` per
+   pixel of distance, plus ``consensus_spread`` times the neighbours' own spread
+   (:func:`.local_affine.consensus_agreement`); the others are *doubted*: they stay in the fit
+   and the fill with their weight times ``consensus_weight``.
+2. **Affine base.** An edge-aware first-order normalized convolution of the values that pass
+   the neighbour test (:func:`.local_affine.local_affine_fit`; the domain transform's spatial
+   scale ``spatial_factor / sqrt(density)`` pixels, its colour scale ``color_factor`` times the
+   image's mean gradient magnitude) reproduces any affine flow exactly: the first fit.
+   **Refinement.** The fit then runs once more with the kept values (and the doubted ones), its
+   guide now the guide's channels summed and the first fit's flow, a jump of ``motion_contrast``
+   pixels costing what a colour step of the colour scale does (this fit is the base ``A``); it and
    the residual's fill then stop at the motion edges the known values show, also where the image
    has no edge, and no longer average two motions across them (``motion_contrast=0``: no
-   refinement). With the refinement both fits and the fill run 2 iterations of the domain
-   transform instead of 3 (measured as accurate, a third cheaper).
+   refinement, ``A`` is the fit of the kept values with the image as guide). With the refinement
+   the fits and the fill run 2 iterations of the domain transform instead of 3 (measured as
+   accurate, a third cheaper).
 3. **Residual.** The residual ``f - A`` of the kept values is filled and added back, so the
-   result is exact at the kept pixels: by default (``residual="filter"``) with the edge-aware
+   result is exact at the kept pixels (robust or not): by default (``residual="filter"``) with the edge-aware
    zero-order normalized convolution at the finer scale ``detail_factor / sqrt(density)``
    (:func:`.local_affine.edge_aware_average`); with ``residual="learned"`` by the shipped
    neuroexplicit model's learned diffusion (the paper's network steering the fill; measured
@@ -77,6 +86,7 @@ import torch
 
 from ..models.neuroaffine import NeuroaffineInpainting, guide_array
 from ..models.pretrained import cached_model
+from ..models.trust import TrustClassifier
 from .learned import network_parameters
 from .local_affine import (
     FILTER_ITERATIONS,
@@ -104,6 +114,7 @@ from .registry import (
     register,
     trusted_known,
 )
+from .trust import FEATURE_NAMES, trust_evidence
 
 __all__ = ["Explanation", "NeuroaffineOptions", "explain"]
 
@@ -118,8 +129,13 @@ class NeuroaffineOptions(NeuroexplicitOptions):
     """Options of ``neuroaffine`` (and those of ``neuroexplicit``, for ``residual="learned"``).
 
     Attributes:
-        robust: drop the known values that disagree with their neighbours (the default); False
-            holds every known value exactly.
+        robust: judge the known values and drop the wrong ones (the default); False holds
+            every known value exactly.
+        judge: who judges: a trust model's name (``"trust"``, shipped) or the path of a weights
+            file of kind ``trust`` (:class:`~flowinpaint.models.trust.TrustClassifier`), or
+            ``"tests"``, the hand-made tests of the options below (``neighbours`` to
+            ``consensus_weight``).
+        trust_threshold: a trust model keeps the values right with at least this probability.
         neighbours: how many nearest known values each is compared with.
         tolerance: pixels a value may be off its neighbours' median motion and still be kept.
         spread_factor: the allowance on top per pixel of the neighbours' own spread.
@@ -161,6 +177,8 @@ class NeuroaffineOptions(NeuroexplicitOptions):
     """
 
     robust: bool = True
+    judge: str = "trust"
+    trust_threshold: float = 0.5
     neighbours: int = 8
     tolerance: float = 2.0
     spread_factor: float = 3.0
@@ -186,6 +204,10 @@ class NeuroaffineOptions(NeuroexplicitOptions):
         super().__post_init__()
         if not isinstance(self.guide, str):
             raise ValueError(f"guide must be a model name or a path, got {self.guide!r}")  # noqa: TRY004 - option errors are ValueErrors
+        if not isinstance(self.judge, str) or not self.judge:
+            raise ValueError(f"judge must be 'tests', a trust model's name or a path, got {self.judge!r}")
+        if not 0 < self.trust_threshold < 1:
+            raise ValueError(f"trust_threshold must be a number between 0 and 1, got {self.trust_threshold}")
         if isinstance(self.neighbours, bool) or not isinstance(self.neighbours, int) or self.neighbours < 2:
             raise ValueError(f"neighbours must be an integer >= 2, got {self.neighbours!r}")
         if isinstance(self.consensus, bool) or not isinstance(self.consensus, int) or not 0 <= self.consensus <= self.neighbours:
@@ -276,8 +298,9 @@ class Explanation(NamedTuple):
             ``color_scale / motion_contrast``).
         known: ``(H, W)`` bool, the known pixels the user trusts (confidence >= 0.5).
         agreeing: those that passed the neighbour test.
-        mutual: those that failed it and passed the mutual test.
-        rescued: those kept because the affine fit predicts them.
+        mutual: those that failed it and passed the mutual test (the tests' judge only).
+        rescued: those kept because the affine fit predicts them (the tests), or that the
+            trust model kept though they failed the neighbour test.
         kept: those of ``agreeing | mutual | rescued`` that pass the consensus test, exact in
             the output.
         doubted: those that fail it, in the fit and fill at ``consensus_weight``.
@@ -290,6 +313,8 @@ class Explanation(NamedTuple):
         confidence: ``(H, W)`` the output confidence (0 at dropped and doubted known pixels);
             None, and the base's misfit too, where the problem did not ask for it
             (``wants_confidence``).
+        trust: ``(H, W)`` float32, the trust classifier's probability that each trusted known
+            value is right (0 elsewhere); None where the tests judged (``judge="tests"``, ``robust=False``).
     """
 
     guide: np.ndarray
@@ -304,6 +329,7 @@ class Explanation(NamedTuple):
     residual: np.ndarray
     dense: np.ndarray
     confidence: np.ndarray | None
+    trust: np.ndarray | None
 
 
 def _trusted_values(flow: np.ndarray, trusted: np.ndarray, image: np.ndarray, contrast_unit: float,
@@ -341,26 +367,31 @@ def _refinement_guide(guide: np.ndarray, first: np.ndarray, flow_scale: float) -
     return result
 
 
-def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
-    """Run the method and keep its intermediates (see :class:`Explanation`)."""
-    assert problem.image is not None  # needs_image
-    flow = problem.flow[0].permute(1, 2, 0).numpy()
-    image = np.ascontiguousarray(problem.image[0].permute(1, 2, 0).numpy())
-    trusted = trusted_known(problem)[0, 0].numpy()
-    contrast_unit = color_sigma(image, 1.0)
-    color_scale = options.color_factor * contrast_unit
-    agreeing, mutual = trusted, np.zeros_like(trusted)
+class _Judgement(NamedTuple):
+    """The verdicts on the trusted known values (see :class:`Explanation`) and the first fit."""
+
+    agreeing: np.ndarray
+    mutual: np.ndarray
+    rescued: np.ndarray
+    kept: np.ndarray
+    doubted: np.ndarray
+    first: AffineFit
+    first_weights: np.ndarray
+    trust: np.ndarray | None
+
+
+def _judged_by_tests(problem: Problem, flow: np.ndarray, trusted: np.ndarray, image: np.ndarray,
+                     contrast_unit: float, color_scale: float, iterations: int,
+                     options: NeuroaffineOptions) -> tuple[_Judgement, np.ndarray]:
+    """The hand-made tests' verdicts (``judge="tests"``), and the filters' guide."""
     # the nearest known values in position and colour (a thin object's values are each other's)
-    alike = None
-    if options.robust and int(trusted.sum()) >= 3:
-        alike = nearest_known(trusted, options.neighbours, image,
-                              options.neighbour_colour / (math.sqrt(float(trusted.mean())) * color_scale))
-    if options.robust:
-        agreeing, mutual = _trusted_values(flow, trusted, image, contrast_unit, alike, options)
+    alike = nearest_known(trusted, options.neighbours, image,
+                          options.neighbour_colour / (math.sqrt(float(trusted.mean())) * color_scale))
+    agreeing, mutual = _trusted_values(flow, trusted, image, contrast_unit, alike, options)
     fitted = agreeing | mutual
     if not fitted.any():
         fitted = agreeing = trusted
-    testing = alike is not None and options.consensus > 0
+    testing = options.consensus > 0
     doubted = np.zeros_like(fitted)
     if testing:
         consensus = functools.partial(consensus_agreement, flow, trusted, alike, required=options.consensus,
@@ -371,27 +402,76 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
             doubted[:] = False  # no value has company: there is nothing to prefer
     guide = _guide(image, flow, fitted, options)
     spatial_sigma = options.spatial_factor / math.sqrt(float(fitted.mean()))
-    refine = options.motion_contrast > 0
-    base = _filters(options.device, guide.shape[-1]).fit(
-        flow, _weights(fitted & ~doubted, doubted, problem, options), guide, spatial_sigma, color_scale, options.reach,
-        misfit=problem.wants_confidence and not refine,
-        iterations=REFINEMENT_ITERATIONS if refine else FILTER_ITERATIONS)
+    first_weights = _weights(fitted & ~doubted, doubted, problem, options)
+    first = _filters(options.device, guide.shape[-1]).fit(flow, first_weights, guide, spatial_sigma, color_scale,
+                                                          options.reach, misfit=False, iterations=iterations)
     # a value its neighbours disagree with stays when the edge-aware fit of the others (which
     # reaches along its image region, not across) predicts it, and has company (the consensus)
     rescued = trusted & ~fitted
-    rescued[rescued] = vector_length(flow[rescued] - base.flow[rescued]) <= options.rescue_tolerance
+    rescued[rescued] = vector_length(flow[rescued] - first.flow[rescued]) <= options.rescue_tolerance
     if testing and rescued.any():
         doubted |= rescued & ~consensus(fitted | rescued, rescued)
     kept = (fitted | rescued) & ~doubted
+    return _Judgement(agreeing, mutual, rescued, kept, doubted, first, first_weights, None), guide
+
+
+def _judged_by_model(problem: Problem, flow: np.ndarray, trusted: np.ndarray, image: np.ndarray,
+                     color_scale: float, iterations: int, options: NeuroaffineOptions) -> tuple[_Judgement, np.ndarray]:
+    """The trust classifier's verdicts (``judge`` a model): a value is kept when it is right with
+    probability ``trust_threshold`` or more, else dropped; and the filters' guide."""
+    model = cached_model(options.judge, "cpu")
+    if not isinstance(model, TrustClassifier):
+        raise ValueError(f"judge {options.judge!r} is a {type(model).__name__}, not a trust model")  # noqa: TRY004 - option errors are ValueErrors
+    if tuple(model.config.features) != FEATURE_NAMES:
+        raise ValueError(f"judge {options.judge!r} was trained on other features than this flowinpaint computes")
+    guide = _guide(image, flow, trusted, options)
+    evidence = trust_evidence(flow, trusted, _certainty(trusted, problem), image, _filters(options.device, guide.shape[-1]).fit,
+                              options.spatial_factor, options.color_factor, options.reach, iterations, guide)
+    with torch.inference_mode():
+        probability = model(torch.from_numpy(evidence.features)).numpy()
+    trust = np.zeros(trusted.shape, np.float32)
+    trust[trusted] = probability
+    kept = trusted & (trust >= options.trust_threshold)
+    if not kept.any():
+        kept = trusted.copy()  # nothing is trusted: there is nothing to prefer
+    none = np.zeros_like(trusted)
+    first_weights = np.where(evidence.agreeing, _certainty(trusted, problem), 0).astype(np.float32)
+    rescued = kept & ~evidence.agreeing  # kept by the network though the neighbour test failed them
+    return _Judgement(evidence.agreeing, none, rescued, kept, none.copy(), evidence.first, first_weights, trust), guide
+
+
+def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
+    """Run the method and keep its intermediates (see :class:`Explanation`)."""
+    assert problem.image is not None  # needs_image
+    flow = problem.flow[0].permute(1, 2, 0).numpy()
+    image = np.ascontiguousarray(problem.image[0].permute(1, 2, 0).numpy())
+    trusted = trusted_known(problem)[0, 0].numpy()
+    contrast_unit = color_sigma(image, 1.0)
+    color_scale = options.color_factor * contrast_unit
+    refine = options.motion_contrast > 0
+    iterations = REFINEMENT_ITERATIONS if refine else FILTER_ITERATIONS
+    if not options.robust or int(trusted.sum()) < 3:
+        guide = _guide(image, flow, trusted, options)
+        certainty = _certainty(trusted, problem)
+        first = _filters(options.device, guide.shape[-1]).fit(
+            flow, certainty, guide, options.spatial_factor / math.sqrt(float(trusted.mean())),
+            color_scale, options.reach, misfit=problem.wants_confidence and not refine, iterations=iterations)
+        none = np.zeros_like(trusted)
+        judgement = _Judgement(trusted, none, none.copy(), trusted, none.copy(), first, certainty, None)
+    elif options.judge == "tests":
+        judgement, guide = _judged_by_tests(problem, flow, trusted, image, contrast_unit, color_scale, iterations, options)
+    else:
+        judgement, guide = _judged_by_model(problem, flow, trusted, image, color_scale, iterations, options)
+    kept, doubted = judgement.kept, judgement.doubted
     weights = _weights(kept, doubted, problem, options)
-    first = base.flow
-    fill_guide, iterations = guide, FILTER_ITERATIONS
+    spatial_sigma = options.spatial_factor / math.sqrt(float((weights > 0).mean()))
+    base, fill_guide = judgement.first, guide
     if refine:
         # the second fit also stops where the first one's flow changes: a jump of
         # ``motion_contrast`` pixels costs what a colour step of the colour scale does; the guide's
         # channels go in summed (the guide has three channels, as OpenCV's filter, the fallback, needs)
-        fill_guide = _refinement_guide(guide, first, color_scale / options.motion_contrast)
-        iterations = REFINEMENT_ITERATIONS
+        fill_guide = _refinement_guide(guide, judgement.first.flow, color_scale / options.motion_contrast)
+    if refine or not np.array_equal(weights, judgement.first_weights) or (problem.wants_confidence and base.misfit is None):
         base = _filters(options.device, fill_guide.shape[-1]).fit(flow, weights, fill_guide, spatial_sigma,
                                                                   color_scale, options.reach,
                                                                   misfit=problem.wants_confidence,
@@ -403,8 +483,8 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
         support = np.minimum(1.0, base.support / (FULL_SUPPORT * float(_certainty(kept, problem).mean())))
         confidence = np.where(problem.known[0, 0].numpy() & ~kept, 0.0,
                               support / (1.0 + base.misfit / CONFIDENCE_SCALE)).astype(np.float32)
-    return Explanation(guide, trusted, agreeing, mutual, rescued, kept, doubted, first, base, residual,
-                       base.flow + residual, confidence)
+    return Explanation(guide, trusted, judgement.agreeing, judgement.mutual, judgement.rescued, kept, doubted,
+                       judgement.first.flow, base, residual, base.flow + residual, confidence, judgement.trust)
 
 
 def run(problem: Problem, options: NeuroaffineOptions) -> Solution:
@@ -415,7 +495,9 @@ def run(problem: Problem, options: NeuroaffineOptions) -> Solution:
 
 
 def _parameters(options: NeuroaffineOptions) -> int | None:
-    counts = [network_parameters(name) for name in (options.guide, options.model if options.residual == "learned" else "") if name]
+    judge = options.judge if options.robust and options.judge != "tests" else ""
+    counts = [network_parameters(name) for name in (options.guide, options.model if options.residual == "learned" else "", judge)
+              if name]
     return None if not counts or None in counts else sum(counts)
 
 

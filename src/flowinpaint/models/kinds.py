@@ -17,6 +17,7 @@ from .flownets import FlowNetSConfig, FlowNetSInpainting
 from .neuroaffine import NeuroaffineConfig, NeuroaffineInpainting
 from .neuroexplicit import NeuroexplicitInpainting
 from .pd import PDConfig, PDInpainting
+from .trust import TrustClassifier, TrustConfig
 from .wgain import WGAINConfig, WGAINInpainting
 
 __all__ = ["MODEL_KINDS", "ModelKind", "get_kind", "kind_of"]
@@ -36,6 +37,7 @@ MODEL_KINDS: dict[str, ModelKind] = {
     "wgain": ModelKind(WGAINConfig, WGAINInpainting),
     "pd": ModelKind(PDConfig, PDInpainting),
     "neuroaffine": ModelKind(NeuroaffineConfig, NeuroaffineInpainting),
+    "trust": ModelKind(TrustConfig, TrustClassifier),
 }
 
 

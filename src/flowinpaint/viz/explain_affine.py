@@ -3,7 +3,9 @@
 Row 1: which known values it trusted (by which test), doubted and dropped, the sparse input, the
 edge-aware affine base, the filled residual and the output. Row 2: the local motion model's
 divergence (zoom) and curl (rotation), the fit's misfit and support, and the output confidence.
-Row 3, with a learned guide (option ``guide``): what the network steers, the filter's cost of
+Row 3, with the trust classifier (the default judge): the probability it gives each known value
+of being right, and the first affine fit (of the values that pass the neighbour test, whose flow
+guides the refinement). Next row, with a learned guide (option ``guide``): what the network steers, the filter's cost of
 crossing each pixel with the image as guide and with the learned guide, their ratio (the learned
 gain: below 1 the fit reaches further, above 1 it stops sooner) and the learned edge channel.
 """
@@ -19,7 +21,7 @@ from .color import flow_to_color
 from .panels import sparse_to_color
 
 __all__ = ["DECISION_COLOURS", "affine_explanation_figure", "affine_summary", "decision_picture", "edge_cost",
-           "motion_derivatives"]
+           "motion_derivatives", "trust_picture"]
 
 DECISION_COLOURS = {  # RGB in [0, 1]
     "agreeing": (0.1, 0.8, 0.2),
@@ -50,6 +52,26 @@ def decision_picture(image: np.ndarray, parts: Explanation) -> np.ndarray:
     for name, where in _decisions(parts).items():  # later decisions drawn over earlier ones
         grown = cv2.dilate(where.astype(np.uint8), kernel) > 0
         picture[grown] = DECISION_COLOURS[name]
+    return picture
+
+
+def trust_picture(image: np.ndarray, parts: Explanation) -> np.ndarray:
+    """The image, dimmed, with every known pixel (grown to 3x3) coloured by the trust classifier's
+    probability that its value is right (viridis: dark violet 0, yellow 1).
+
+    Shape:
+        image ``(H, W, 3)`` float in [0, 1]; returns ``(H, W, 3)`` float in [0, 1].
+    """
+    import cv2
+    from matplotlib import colormaps
+
+    picture = 0.35 * image.astype(np.float32)
+    if parts.trust is None:
+        return picture
+    grown = cv2.dilate(parts.known.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    # each grown pixel takes the largest probability around it: spread by a grey dilation
+    spread = cv2.dilate(np.where(parts.known, parts.trust + 1.0, 0.0).astype(np.float32), np.ones((3, 3), np.uint8)) - 1.0
+    picture[grown] = colormaps["viridis"](np.clip(spread[grown], 0, 1))[:, :3]
     return picture
 
 
@@ -129,7 +151,7 @@ def affine_explanation_figure(image: np.ndarray, flow: np.ndarray, parts: Explan
     relative_support = parts.base.support / max(float(parts.base.support.mean()), 1e-12)
     residual = np.linalg.norm(parts.residual, axis=-1)
     rows = [
-        [(decision_picture(image, parts), None, "known values: kept by test / doubted / dropped", {}),
+        [(decision_picture(image, parts), None, "known values: kept / doubted / dropped", {}),
          (sparse_to_color(flow, parts.known, max_flow), None, "sparse input", {}),
          (flow_to_color(parts.base.flow, max_flow), None, "edge-aware affine base", {}),
          (residual, "magma", "|filled residual| (px)", {"vmin": 0, "vmax": max(float(np.percentile(residual, 99)), 1e-6)}),
@@ -140,6 +162,9 @@ def affine_explanation_figure(image: np.ndarray, flow: np.ndarray, parts: Explan
          (relative_support, "viridis", "support (density of fitted values / mean)", {"vmin": 0, "vmax": 2}),
          (parts.confidence, "viridis", "output confidence", {"vmin": 0, "vmax": 1})],
     ]
+    if parts.trust is not None:
+        rows.append([(trust_picture(image, parts), None, "trust: P(value is right), viridis 0-1", {}),
+                     (flow_to_color(parts.first, max_flow), None, "first fit (values passing the neighbour test)", {})])
     if parts.guide.shape[-1] > image.shape[-1]:
         rows.append(_guide_row(image, parts))
     height, width = image.shape[:2]

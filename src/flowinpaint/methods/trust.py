@@ -1,0 +1,133 @@
+"""The evidence a known value's neighbours give about it: the features of the trust classifier.
+
+For each known value ``f_i`` (rows in ``np.nonzero(known)`` order), with its 8 nearest known
+neighbours by position and, separately, by position and colour (:func:`.local_affine.nearest_known`):
+
+- ``deviation_position``, ``deviation_colour``: ``log(1 + |f_i - m_i| / a_i)``, the distance from
+  the neighbours' component-wise median ``m_i`` in units of the neighbour test's allowance
+  ``a_i = 2 + 3 s_i + 0.1 d_i`` px (``s_i`` their spread, ``d_i`` their median distance in px);
+- ``spread_position``, ``spread_colour``: ``log(1 + s_i)``;
+- ``distance_position``, ``distance_colour``: ``d_i`` in sample spacings (``d_i sqrt(density)``);
+- ``close_colour``, ``loose_colour``, ``close_position``: the share of the neighbours within
+  ``0.5`` (``2``) px plus ``0.1`` px per px of distance plus ``s_i`` of ``f_i``;
+- ``contrast``: ``log(1 + c_i / g)``, ``c_i`` the RGB distance of the pixel's colour from its
+  position-neighbours' median colour, ``g`` the image's mean gradient magnitude;
+- ``fit_residual``: ``log(1 + |f_i - A_i|)``, ``A`` the edge-aware affine fit
+  (:func:`.local_affine.local_affine_fit`) of the values that pass the neighbour test;
+- ``failing``: the share of the input's values that fail the neighbour test (how many wrong
+  values the input holds: a context for every value);
+- ``log_density``: the log of the known share of the pixels;
+- ``magnitude``: ``log(1 + ||f_i| - median |f_j||)``, how far the value's speed is from its
+  position-neighbours';
+- ``partner``: 1 for a value that fails the neighbour test and agrees with another that fails
+  within ``PARTNER_RADIUS`` sample spacings (:func:`.local_affine.mutual_agreement`: the values
+  on a thin or small object outvoted by the background around it agree with each other, wrong
+  values rarely do), else 0.
+
+The neighbour test is :func:`.local_affine.neighbour_agreement`'s with fixed parameters (a value
+passes when it passes by position or by colour); the features use fixed parameters throughout,
+those the classifier was trained with.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from .local_affine import (
+    AffineFit,
+    _median_and_spread,
+    _median_of_rows,
+    color_sigma,
+    mutual_agreement,
+    nearest_known,
+    vector_length,
+)
+
+__all__ = ["FEATURE_NAMES", "TrustEvidence", "trust_evidence"]
+
+FEATURE_NAMES = (
+    "deviation_position", "deviation_colour", "spread_position", "spread_colour", "distance_position",
+    "distance_colour", "close_colour", "loose_colour", "close_position", "contrast", "fit_residual", "failing",
+    "log_density", "magnitude", "partner",
+)
+NEIGHBOURS = 8
+TOLERANCE, SPREAD_FACTOR, SLOPE = 2.0, 3.0, 0.1  # the neighbour test's allowance: px, per px of spread, per px of distance
+CLOSE, LOOSE = 0.5, 2.0  # px: the agreement tolerances of the close_ and loose_ shares
+NEIGHBOUR_COLOUR = 2.0  # a colour difference of the fit's colour scale counts as this many sample spacings
+PARTNER_RADIUS = 6.0  # sample spacings within which a failing value looks for a failing partner
+
+
+class TrustEvidence(NamedTuple):
+    """The features of the known values and what was computed on the way.
+
+    Attributes:
+        features: ``(N, F)`` float32, columns :data:`FEATURE_NAMES`, rows in ``np.nonzero(known)`` order.
+        agreeing: ``(H, W)`` bool, the known values that pass the neighbour test.
+        first: the edge-aware affine fit of the agreeing values.
+    """
+
+    features: np.ndarray
+    agreeing: np.ndarray
+    first: AffineFit
+
+
+def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, image: np.ndarray,
+                   fit: Callable[..., AffineFit], spatial_factor: float, color_factor: float, reach: float,
+                   iterations: int, guide: np.ndarray | None = None) -> TrustEvidence:
+    """The trust features of every known value (see the module's text).
+
+    Args:
+        flow: ``(H, W, 2)`` float, px; known: ``(H, W)`` bool with at least 3 true.
+        certainty: ``(H, W)`` float32, each known value's weight in the fit (1, or the user's confidence).
+        image: ``(H, W, 3)`` float32 RGB in [0, 1].
+        fit: the edge-aware affine fit (:func:`.local_affine.local_affine_fit` or its torch twin).
+        spatial_factor, color_factor, reach, iterations: the fit's scales and iterations (its
+            spatial scale is ``spatial_factor / sqrt(density)`` px of the agreeing values,
+            its colour scale ``color_factor`` times the image's mean gradient magnitude).
+        guide: the fit's guide (default: the image).
+    """
+    unit = color_sigma(image, 1.0)
+    color_scale = color_factor * unit
+    density = float(known.mean())
+    by_position = nearest_known(known, NEIGHBOURS)
+    by_colour = nearest_known(known, NEIGHBOURS, image, NEIGHBOUR_COLOUR / (math.sqrt(density) * color_scale))
+    values = np.ascontiguousarray(flow[known], np.float64)
+    columns: dict[str, np.ndarray] = {}
+    passes = np.zeros(len(values), bool)
+    for name, nearest in (("position", by_position), ("colour", by_colour)):
+        median, spread = _median_and_spread(values, nearest.index)
+        deviation = vector_length(values - median)
+        distance = _median_of_rows(nearest.distance)
+        allowance = TOLERANCE + SPREAD_FACTOR * spread + SLOPE * distance
+        passes |= deviation <= allowance
+        columns[f"deviation_{name}"] = np.log1p(deviation / allowance)
+        columns[f"spread_{name}"] = np.log1p(spread)
+        columns[f"distance_{name}"] = distance * math.sqrt(density)
+        gap = vector_length(values[nearest.index] - values[:, None])
+        margin = SLOPE * nearest.distance + spread[:, None]
+        columns[f"close_{name}"] = (gap <= CLOSE + margin).mean(axis=1)
+        if name == "colour":
+            columns["loose_colour"] = (gap <= LOOSE + margin).mean(axis=1)
+        else:
+            speeds = vector_length(values)
+            columns["magnitude"] = np.log1p(np.abs(speeds - _median_of_rows(speeds[nearest.index])))
+    colours = image[known].astype(np.float32)
+    columns["contrast"] = np.log1p(vector_length(colours - _median_of_rows(colours[by_position.index])) / unit)
+    agreeing = np.zeros_like(known)
+    agreeing[known] = passes
+    weights = np.where(agreeing, certainty, 0).astype(np.float32)
+    if not (weights > 0).any():
+        weights = np.where(known, certainty, 0).astype(np.float32)
+    first = fit(flow, weights, image if guide is None else guide, spatial_factor / math.sqrt(float((weights > 0).mean())), color_scale, reach,
+                misfit=False, iterations=iterations)
+    columns["fit_residual"] = np.log1p(vector_length(values - first.flow[known]))
+    columns["failing"] = np.full(len(values), 1 - passes.mean())
+    failing = known & ~agreeing
+    columns["partner"] = mutual_agreement(flow, failing, PARTNER_RADIUS / math.sqrt(density), TOLERANCE,
+                                          SLOPE)[known].astype(np.float64)
+    columns["log_density"] = np.full(len(values), math.log(density))
+    return TrustEvidence(np.stack([columns[name] for name in FEATURE_NAMES], axis=1).astype(np.float32), agreeing, first)

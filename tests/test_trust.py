@@ -1,0 +1,130 @@
+"""The trust classifier: its features, the shipped model, its training, and the method it steers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import flowinpaint as fi
+from flowinpaint.data import make_example, make_sparse
+from flowinpaint.methods import neuroaffine
+from flowinpaint.methods.local_affine import local_affine_fit
+from flowinpaint.methods.trust import FEATURE_NAMES, trust_evidence
+from flowinpaint.methods.validation import as_problem
+from flowinpaint.models.pretrained import load_model, model_record, save_model
+from flowinpaint.models.trust import TrustClassifier, TrustConfig
+from flowinpaint.train.trust import TrustTrainingConfig, collect_examples, train_trust
+
+FIT = {"spatial_factor": 2.0, "color_factor": 4.0, "reach": 1.4, "iterations": 2}
+
+
+def _evidence(flow: np.ndarray, known: np.ndarray, image: np.ndarray):
+    return trust_evidence(flow, known, known.astype(np.float32), image, local_affine_fit, **FIT)
+
+
+def test_features_of_an_affine_flow_say_every_value_agrees():
+    """On an affine flow every value passes the neighbour test, lies on the affine fit (exact for
+    affine flows), agrees with all its neighbours, and the input has no failing values."""
+    rng = np.random.default_rng(0)
+    height, width = 96, 128
+    rows, columns = np.mgrid[0:height, 0:width].astype(np.float32)
+    flow = np.stack([0.03 * columns - 0.02 * rows + 2.0, 0.01 * columns + 0.04 * rows - 1.0], axis=-1)
+    known = rng.random((height, width)) < 0.05
+    image = rng.random((height, width, 3)).astype(np.float32) * 0.1 + 0.4
+    evidence = _evidence(flow, known, image)
+    assert evidence.features.shape == (known.sum(), len(FEATURE_NAMES))
+    assert np.isfinite(evidence.features).all()
+    column = {name: evidence.features[:, k] for k, name in enumerate(FEATURE_NAMES)}
+    assert evidence.agreeing[known].all() and column["failing"].max() == 0
+    assert column["fit_residual"].max() < 1e-3  # the edge-aware affine fit reproduces the flow
+    assert column["close_position"].min() == 1.0 and column["partner"].max() == 0
+    assert column["log_density"][0] == pytest.approx(math.log(known.mean()))
+
+
+def test_a_wrong_value_stands_out_in_its_features():
+    example = make_example((96, 128), seed=1)
+    known = np.random.default_rng(1).random((96, 128)) < 0.05
+    flow = example["flow"].copy()
+    index = np.flatnonzero(known)[len(np.flatnonzero(known)) // 2]
+    flow.reshape(-1, 2)[index] += [12.0, -9.0]
+    evidence = _evidence(flow, known, example["image1"].astype(np.float32) / 255)
+    row = int(np.searchsorted(np.flatnonzero(known), index))
+    deviation = evidence.features[:, FEATURE_NAMES.index("deviation_position")]
+    assert deviation[row] > np.percentile(np.delete(deviation, row), 99)
+    assert not evidence.agreeing.reshape(-1)[index]
+
+
+def test_the_shipped_model_is_a_trust_model_of_these_features_with_its_record():
+    model = load_model("trust")
+    assert isinstance(model, TrustClassifier) and tuple(model.config.features) == FEATURE_NAMES
+    record = model_record("trust")
+    assert record["validation"]["held_out_accepted_wrong"] < 0.1 and record["validation"]["held_out_rejected_right"] < 0.01
+    assert record["examples"] > 100_000 and record["training_commands"][0].startswith("flowinpaint train-trust ")
+
+
+def test_the_shipped_model_finds_wrong_values_and_keeps_right_ones():
+    """On a scene it was not trained on (the example generator) with 20 % wrong values: at least
+    90 % of the values wrong by more than 3 px are dropped, at least 98 % of the right ones kept."""
+    example = make_example((192, 256), seed=3)
+    noisy = make_sparse("uniform", example, 0.05, seed=0, outliers=0.2)
+    parts = neuroaffine.explain(as_problem(noisy.flow, noisy.mask, example["image1"], False, "neuroaffine"),
+                                neuroaffine.NeuroaffineOptions())
+    error = np.linalg.norm(noisy.flow - example["flow"], axis=-1)
+    wrong, right = noisy.mask & (error > 3), noisy.mask & (error < 1e-3)
+    assert wrong.sum() > 100
+    assert (~parts.kept[wrong]).mean() >= 0.9
+    assert parts.kept[right].mean() >= 0.98
+    assert parts.trust is not None and parts.trust[~noisy.mask].max() == 0
+    assert parts.trust[right].mean() > parts.trust[wrong].mean() + 0.5
+
+
+def test_training_on_a_few_scenes_gives_a_model_that_saves_loads_and_beats_chance(tmp_path):
+    config = TrustTrainingConfig(scenes=6, size=(96, 128), epochs=3, seed=1)
+    features, labels = collect_examples(config)
+    assert features.shape == (len(labels), len(FEATURE_NAMES)) and set(np.unique(labels)) <= {0.0, 1.0}
+    model, scores = train_trust(config, features, labels)
+    assert scores["accepted_wrong"] < 0.5 and scores["rejected_right"] < 0.1
+    path = tmp_path / "trust.pt"
+    save_model(model, path, {"scores": scores})
+    loaded = load_model(path)
+    probe = torch.from_numpy(features[:50])
+    torch.testing.assert_close(loaded(probe), model(probe).detach())
+    again, _ = train_trust(config, features, labels)  # seeded: the same model
+    torch.testing.assert_close(again(probe), model(probe).detach())
+
+
+def test_the_command_line_trains_and_writes_a_model_with_its_record(tmp_path, capsys):
+    from flowinpaint.cli import main
+
+    path = tmp_path / "judge.pt"
+    assert main(["train-trust", "--scenes", "3", "--epochs", "1", "--out", str(path)]) == 0
+    assert "examples; held out" in capsys.readouterr().out
+    assert isinstance(load_model(path), TrustClassifier)
+    assert model_record(path)["config"]["scenes"] == 3 and path.with_suffix(".json").is_file()
+
+
+def test_a_judge_of_another_kind_or_bad_threshold_is_a_clear_error():
+    example = make_example((64, 80), seed=0)
+    known = np.random.default_rng(0).random((64, 80)) < 0.1
+    with pytest.raises(ValueError, match="not a trust model"):
+        fi.inpaint(example["flow"], known, example["image1"], judge="default")
+    with pytest.raises(ValueError, match="no shipped model"):
+        fi.inpaint(example["flow"], known, example["image1"], judge="nonesuch")
+    with pytest.raises(ValueError, match="trust_threshold"):
+        fi.inpaint(example["flow"], known, example["image1"], trust_threshold=1.5)
+    with pytest.raises(ValueError, match=r"features must be \(N, "):
+        TrustClassifier(TrustConfig(("a", "b")))(torch.zeros(3, 5))
+
+
+def test_the_tests_judge_and_the_model_agree_on_clean_input_and_both_hold_kept_values():
+    example = make_example((96, 128), seed=2)
+    clean = make_sparse("uniform", example, 0.05, seed=2)
+    for judge in ("trust", "tests"):
+        dense = fi.inpaint(clean.flow, clean.mask, example["image1"], judge=judge)
+        parts = neuroaffine.explain(as_problem(clean.flow, clean.mask, example["image1"], False, "neuroaffine"),
+                                    neuroaffine.NeuroaffineOptions(judge=judge))
+        np.testing.assert_array_equal(dense[parts.kept], clean.flow[parts.kept])  # kept values stay exact
+        assert parts.kept[clean.mask].mean() > 0.97
