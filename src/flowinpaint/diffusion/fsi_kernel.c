@@ -72,6 +72,30 @@ static inline __attribute__((always_inline)) float residual_row(
     return largest;
 }
 
+/* What a row y of image b reads besides the states: its pair weights (padded, see fsi_cycle), mask
+ * and time step (per pixel, or the image's scalar). */
+typedef struct {
+    const float *e0, *s0, *s1, *se0, *se1, *sw0, *sw1, *t_row;
+    const uint8_t *fixed;
+    float t_scalar;
+} Row;
+
+static inline Row row_at(const float *east, const float *south, const float *south_east, const float *south_west,
+                         const uint8_t *known, const float *tau, int tau_per_pixel, long b, long y, long H, long W) {
+    Row r;
+    r.e0 = east + (b * H + y) * (W + 1);         /* pair (y, x-1)-(y, x) at e0[x] */
+    r.s0 = south + (b * (H + 1) + y) * W;        /* pair (y-1, x)-(y, x) at s0[x] */
+    r.s1 = r.s0 + W;                             /* pair (y, x)-(y+1, x) */
+    r.se0 = south_east + (b * (H + 1) + y) * (W + 1);
+    r.se1 = r.se0 + (W + 1);
+    r.sw0 = south_west + (b * (H + 1) + y) * (W + 1);
+    r.sw1 = r.sw0 + (W + 1);
+    r.fixed = known + (b * H + y) * W;
+    r.t_row = tau_per_pixel ? tau + (b * H + y) * W : 0;
+    r.t_scalar = tau_per_pixel ? 0.0f : tau[b];
+    return r;
+}
+
 /* Pair weights, padded as flowinpaint.diffusion.fused.pad_stencil pads them:
  * east (B, H, W + 1), south (B, H + 1, W), south_east and south_west (B, H + 1, W + 1). */
 int fsi_cycle(float *states, const float *east, const float *south, const float *south_east,
@@ -93,25 +117,16 @@ int fsi_cycle(float *states, const float *east, const float *south, const float 
         #pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
         for (long b = 0; b < B; b++) {
             for (long y = 0; y < H; y++) {
-                const float *e0 = east + (b * H + y) * (W + 1);        /* pair (y, x-1)-(y, x) at e0[x] */
-                const float *s0 = south + (b * (H + 1) + y) * W;       /* pair (y-1, x)-(y, x) at s0[x] */
-                const float *s1 = s0 + W;                              /* pair (y, x)-(y+1, x) */
-                const float *se0 = south_east + (b * (H + 1) + y) * (W + 1);
-                const float *se1 = se0 + (W + 1);
-                const float *sw0 = south_west + (b * (H + 1) + y) * (W + 1);
-                const float *sw1 = sw0 + (W + 1);
-                const uint8_t *fixed = known + (b * H + y) * W;
-                const float *t_row = tau_per_pixel ? tau + (b * H + y) * W : 0;
-                const float t_scalar = tau_per_pixel ? 0.0f : tau[b];
+                const Row r = row_at(east, south, south_east, south_west, known, tau, tau_per_pixel, b, y, H, W);
                 for (long c = 0; c < C; c++) {
                     const long offset = (b * C + c) * plane + (y + 1) * W2 + 1;
                     const float *value = data + ((b * C + c) * H + y) * W;
-                    if (t_row)
-                        step_row(u + offset, prev + offset, next + offset, W2, e0, s0, s1, se0, se1, sw0, sw1,
-                                 fixed, value, t_row, 0.0f, w, W, 1);
+                    if (r.t_row)
+                        step_row(u + offset, prev + offset, next + offset, W2, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0,
+                                 r.sw1, r.fixed, value, r.t_row, 0.0f, w, W, 1);
                     else
-                        step_row(u + offset, prev + offset, next + offset, W2, e0, s0, s1, se0, se1, sw0, sw1,
-                                 fixed, value, 0, t_scalar, w, W, 0);
+                        step_row(u + offset, prev + offset, next + offset, W2, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0,
+                                 r.sw1, r.fixed, value, 0, r.t_scalar, w, W, 0);
                 }
             }
         }
@@ -129,20 +144,12 @@ float fsi_residual(const float *u, const float *east, const float *south, const 
     #pragma omp parallel for collapse(2) schedule(static) reduction(max:largest) num_threads(threads)
     for (long b = 0; b < B; b++) {
         for (long y = 0; y < H; y++) {
-            const float *e0 = east + (b * H + y) * (W + 1);
-            const float *s0 = south + (b * (H + 1) + y) * W;
-            const float *s1 = s0 + W;
-            const float *se0 = south_east + (b * (H + 1) + y) * (W + 1);
-            const float *se1 = se0 + (W + 1);
-            const float *sw0 = south_west + (b * (H + 1) + y) * (W + 1);
-            const float *sw1 = sw0 + (W + 1);
-            const uint8_t *fixed = known + (b * H + y) * W;
-            const float *t_row = tau_per_pixel ? tau + (b * H + y) * W : 0;
-            const float t_scalar = tau_per_pixel ? 0.0f : tau[b];
+            const Row r = row_at(east, south, south_east, south_west, known, tau, tau_per_pixel, b, y, H, W);
             for (long c = 0; c < C; c++) {
                 const float *uc = u + (b * C + c) * plane + (y + 1) * W2 + 1;
-                const float row = t_row ? residual_row(uc, W2, e0, s0, s1, se0, se1, sw0, sw1, fixed, t_row, 0.0f, W, 1)
-                                        : residual_row(uc, W2, e0, s0, s1, se0, se1, sw0, sw1, fixed, 0, t_scalar, W, 0);
+                const float row = r.t_row
+                    ? residual_row(uc, W2, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0, r.sw1, r.fixed, r.t_row, 0.0f, W, 1)
+                    : residual_row(uc, W2, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0, r.sw1, r.fixed, 0, r.t_scalar, W, 0);
                 largest = row > largest ? row : largest;
             }
         }

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .native import native_applicable, native_fsi_cycle, native_solve
-from .solver import ConvergenceInfo, fsi_cycle, fsi_weights, solve_to_convergence
+from .solver import ConvergenceInfo, data_scale, fsi_cycle, fsi_weights, solve_to_convergence
 from .stencil import Stencil
 
 __all__ = ["PaddedStencil", "fused_available", "fused_fsi_cycle", "fused_solve_to_convergence", "pad_stencil"]
@@ -317,8 +317,7 @@ def fused_solve_to_convergence(
                                     max_cycle_steps=max_cycle_steps, tol=tol, max_steps=max_steps,
                                     cycle=functools.partial(fused_fsi_cycle, compiled=compiled))
     u = torch.where(known, data, u)
-    known_values = data.masked_select(known.expand_as(data))
-    scale = max(1.0, float(known_values.abs().amax())) if known_values.numel() else 1.0
+    scale = data_scale(known, data)
     solution, steps, cycles, residual = native_solve(u, weights, tau, known, data, cycle_steps=cycle_steps,
                                                      growth=growth, max_cycle_steps=max_cycle_steps,
                                                      tolerance=tol * scale, max_steps=max_steps)

@@ -17,6 +17,7 @@ from .stencil import Stencil, apply_stencil, centre_weight
 
 __all__ = [
     "ConvergenceInfo",
+    "data_scale",
     "explicit_step",
     "fsi_cycle",
     "fsi_weights",
@@ -124,6 +125,12 @@ def relative_residual(u: Tensor, stencil: Stencil, tau: Tensor | float, known: T
     return float(update.abs().amax()) / scale
 
 
+def data_scale(known: Tensor, data: Tensor) -> float:
+    """The scale the stopping test is relative to: ``max(1, max |data at the known pixels|)``."""
+    known_values = data.masked_select(known.expand_as(data))
+    return max(1.0, float(known_values.abs().amax())) if known_values.numel() else 1.0
+
+
 def solve_to_convergence(
     u: Tensor,
     stencil: Stencil,
@@ -164,8 +171,7 @@ def solve_to_convergence(
         The solution ``(B, C, H, W)`` and a :class:`ConvergenceInfo`.
     """
     u = torch.where(known, data, u)
-    known_values = data.masked_select(known.expand_as(data))
-    scale = max(1.0, float(known_values.abs().amax())) if known_values.numel() else 1.0
+    scale = data_scale(known, data)
     residual = relative_residual(u, stencil, tau, known, scale, cycle)
     run_cycle = cycle or fsi_cycle
     cycles = steps = 0
