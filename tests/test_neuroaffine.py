@@ -180,8 +180,8 @@ def test_default_method_is_affine_exact(seed):
 
 
 def test_twenty_percent_wrong_values_are_mostly_found():
-    """20 % wrong values at 5 % density: the trust classifier finds most, so they cost at most 1.5x
-    the clean input's error (1.39x here, 1.4-1.8x over scenes 3-7; the hand-made tests: 1.9-3.4x;
+    """20 % wrong values at 5 % density: the trust classifier finds most, so they cost at most 1.6x
+    the clean input's error (1.47x here, 1.5-1.8x over scenes 3-7; the hand-made tests: 1.9-3.4x;
     the goal of 1.2x is not reached yet: what is left are values a pixel or two off and the right
     values lost with the wrong ones), less than the tests let through, less than a tenth of
     holding them all, and less than a fifth of what OpenCV's EPIC (robust local fits) makes of the
@@ -195,7 +195,7 @@ def test_twenty_percent_wrong_values_are_mostly_found():
         return fi.epe(fi.inpaint(sparse.flow, sparse.mask, example["image1"], **options), example["flow"])
 
     noisy_error = error(noisy)
-    assert noisy_error <= 1.5 * error(clean)
+    assert noisy_error <= 1.6 * error(clean)
     by_tests = error(noisy, judge="tests")
     assert noisy_error < 0.8 * by_tests
     assert by_tests < 0.7 * error(noisy, judge="tests", consensus=0)  # the tests' consensus step matters

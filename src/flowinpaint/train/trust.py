@@ -36,7 +36,7 @@ __all__ = ["TrustTrainingConfig", "collect_examples", "run_training", "train_tru
 
 RIGHT_WITHIN = 0.5  # px: a known value this close to the truth is right
 KINDS = ("uniform", "uniform", "uniform", "clustered", "matches")
-DENSITIES = (0.003, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
+DENSITIES = (0.0005, 0.001, 0.003, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
 OUTLIER_SHARES = (0.0, 0.0, 0.05, 0.1, 0.2, 0.3)
 FIT = {"spatial_factor": 2.0, "color_factor": 4.0, "reach": 1.4, "iterations": 2}  # the neuroaffine defaults
 
