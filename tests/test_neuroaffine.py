@@ -109,10 +109,11 @@ def test_the_c_affine_solve_equals_the_torch_one(reach):
     if local_affine._affine_library() is None:
         pytest.skip("no C compiler for the affine kernel")
     filtered, x, y = _filtered_moments()
-    trend = np.float32([[1.5, -2.0], [0.25, 0.1], [-0.3, 0.05]])  # of 1, x, y for u and v
+    coefficients = np.float32([[1.5, -2.0], [0.25, 0.1], [-0.3, 0.05]])  # of 1, x, y for u and v
+    trend = local_affine.Trend(coefficients, np.zeros(2), np.eye(2), math.inf)
     native = local_affine._solve_affine(filtered, x, y, reach, trend)
-    expected = local_affine._solve_affine_torch(filtered, x, y, reach) + trend[0] + x[None, :, None] * trend[1] \
-        + y[:, None, None] * trend[2]
+    expected = local_affine._solve_affine_torch(filtered, x, y, reach) + coefficients[0] + x[None, :, None] * coefficients[1] \
+        + y[:, None, None] * coefficients[2]
     np.testing.assert_allclose(native, expected, rtol=1e-6, atol=1e-5)
     assert np.abs(native).max() > 1  # a real fit, not zeros
 
@@ -476,3 +477,20 @@ def test_consensus_kernel_equals_numpy(monkeypatch):
     by_numpy = consensus_agreement(flow, known, nearest, counted, where, 2, 0.5, 0.1, 1.0)
     np.testing.assert_array_equal(by_kernel, by_numpy)
     assert 0 < by_kernel.sum() < where.sum()  # both verdicts occur
+
+
+def test_a_few_values_in_a_corner_do_not_extrapolate_their_slope_over_the_image():
+    """Five values close together with a steep motion gradient: the global trend (and so the fit)
+    holds its slope back beyond a few standard deviations of their positions, as the local fits
+    do, instead of reaching hundreds of pixels across the frame; within their spread it is exact."""
+    height, width = 120, 400
+    rows, columns = np.mgrid[0:height, 0:width].astype(np.float32)
+    flow = np.stack([0.5 * columns, -0.4 * rows], axis=-1)  # 200 px of motion at the far side
+    known = np.zeros((height, width), bool)
+    known[[10, 12, 14, 11, 13], [10, 14, 11, 12, 9]] = True
+    image = np.full((height, width, 3), 0.5, np.float32)
+    dense = fi.inpaint(flow, known, image, robust=False)
+    assert np.abs(dense).max() < 60  # the plain affine trend would give 200 px at the far side
+    np.testing.assert_allclose(dense[known], flow[known], atol=1e-4)
+    exact = fi.inpaint(flow, known, image, robust=False, reach=1e6)
+    np.testing.assert_allclose(exact, flow, atol=2e-2)  # an unbounded reach: a plain affine fit, exact everywhere

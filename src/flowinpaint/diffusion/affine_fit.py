@@ -21,15 +21,17 @@ distances ``(B, 1, H, W - 1)`` and ``(B, 1, H - 1, W)``.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 from .domain_transform import recursive_filter
 
-__all__ = ["COORDINATE_SCALE", "affine_from_moments", "edge_aware_affine_fit", "edge_aware_mean", "fit_coordinates"]
+__all__ = ["COORDINATE_SCALE", "GLOBAL_REACH", "affine_from_moments", "edge_aware_affine_fit", "edge_aware_mean", "fit_coordinates"]
 
 COORDINATE_SCALE = 32.0  # pixels per unit of the fit's coordinates (keeps float32 moments accurate)
+GLOBAL_REACH = 3.0  # standard deviations of the known positions the global trend's slope reaches at least
 MOMENTS = 12  # 1, x, y, x^2, xy, y^2, u, ux, uy, v, vx, vy (each times the certainty)
 
 
@@ -41,8 +43,21 @@ def fit_coordinates(height: int, width: int, device: torch.device | str = "cpu")
     return x, y
 
 
-def _global_trend(flow: Tensor, certainty: Tensor, x: Tensor, y: Tensor) -> Tensor:
-    """Each sample's weighted least-squares affine flow: ``(B, 3, 2)`` coefficients of (1, x, y), float64.
+class _Trend(NamedTuple):
+    """Each sample's global affine flow and where it may extrapolate its slope (as
+    :class:`flowinpaint.methods.local_affine.Trend`): coefficients ``(B, 3, 2)`` of (1, x, y),
+    the known positions' weighted centre ``(B, 2)`` and covariance (pseudo-)inverse ``(B, 2, 2)``,
+    float64, and the reach in standard deviations (inf: none)."""
+
+    coefficients: Tensor
+    centre: Tensor
+    inverse: Tensor
+    reach: float
+
+
+def _global_trend(flow: Tensor, certainty: Tensor, x: Tensor, y: Tensor, reach: float) -> _Trend:
+    """Each sample's weighted least-squares affine flow, its slope held back beyond ``reach``
+    (at least ``GLOBAL_REACH``) standard deviations of the known positions.
 
     The normal equations are solved by the pseudo-inverse, so fewer than three known pixels (or
     collinear ones) give the minimum-norm solution, as ``numpy.linalg.lstsq`` does.
@@ -52,13 +67,26 @@ def _global_trend(flow: Tensor, certainty: Tensor, x: Tensor, y: Tensor) -> Tens
     basis = basis.flatten(1)  # (3, N)
     normal = torch.einsum("bn,in,jn->bij", weight, basis, basis)
     right = torch.einsum("bn,in,bcn->bic", weight, basis, flow.detach().to(torch.float64).flatten(2))
-    return torch.linalg.pinv(normal, hermitian=True) @ right
+    total = normal[:, 0, 0].clamp_min(1e-30)
+    centre = normal[:, 0, 1:] / total[:, None]
+    covariance = normal[:, 1:, 1:] / total[:, None, None] - centre[:, :, None] * centre[:, None, :]
+    return _Trend(torch.linalg.pinv(normal, hermitian=True) @ right, centre, torch.linalg.pinv(covariance, hermitian=True),
+                  max(reach, GLOBAL_REACH) if math.isfinite(reach) else math.inf)
 
 
-def _evaluate(trend: Tensor, x: Tensor, y: Tensor) -> Tensor:
-    """The affine flows ``(B, 2, H, W)`` of ``trend`` ``(B, 3, 2)`` at the fit's coordinates, in their dtype."""
-    coefficients = trend.to(x.dtype)[..., None, None]  # (B, 3, 2, 1, 1)
-    return coefficients[:, 0] + coefficients[:, 1] * x + coefficients[:, 2] * y[:, None]
+def _evaluate(trend: _Trend, x: Tensor, y: Tensor) -> Tensor:
+    """The trend's flows ``(B, 2, H, W)`` at the fit's coordinates, in their dtype: affine within
+    ``reach`` standard deviations of the known positions' centre, the slope term scaled back beyond."""
+    coefficients = trend.coefficients.to(x.dtype)[..., None, None]  # (B, 3, 2, 1, 1)
+    if not math.isfinite(trend.reach):
+        return coefficients[:, 0] + coefficients[:, 1] * x + coefficients[:, 2] * y[:, None]
+    centre = trend.centre.to(x.dtype)[:, :, None, None, None]  # (B, 2, 1, 1, 1)
+    inverse = trend.inverse.to(x.dtype)[..., None, None, None]  # (B, 2, 2, 1, 1, 1)
+    dx, dy = x - centre[:, 0], y[:, None] - centre[:, 1]  # (B, 1, 1, W) and (B, 1, H, 1)
+    distance2 = dx * dx * inverse[:, 0, 0] + 2 * dx * dy * inverse[:, 0, 1] + dy * dy * inverse[:, 1, 1]
+    shrink = torch.clamp(trend.reach**2 / distance2.clamp_min(1e-30), max=1.0).sqrt()
+    at_centre = coefficients[:, 0] + coefficients[:, 1] * centre[:, 0] + coefficients[:, 2] * centre[:, 1]
+    return at_centre + shrink * (coefficients[:, 1] * dx + coefficients[:, 2] * dy)
 
 
 def affine_from_moments(moments: Tensor, x: Tensor, y: Tensor, reach: float) -> Tensor:
@@ -123,7 +151,7 @@ def edge_aware_affine_fit(flow: Tensor, certainty: Tensor, horizontal: Tensor, v
     dtype = torch.promote_types(flow.dtype, torch.float32)
     x, y = (coordinate.to(dtype) for coordinate in fit_coordinates(height, width, flow.device))
     certainty = certainty.to(dtype)
-    trend = _global_trend(flow, certainty, x, y)
+    trend = _global_trend(flow, certainty, x, y, reach)
     values = torch.where(certainty > 0, flow.to(dtype) - _evaluate(trend, x, y), 0.0)
     u, v = values[:, :1], values[:, 1:]
     cx, cy = certainty * x, certainty * y[:, None]

@@ -34,7 +34,7 @@ import torch
 from scipy.spatial import cKDTree
 
 from ..cbuild import load_kernel
-from ..diffusion.affine_fit import edge_aware_affine_fit, edge_aware_mean
+from ..diffusion.affine_fit import GLOBAL_REACH, edge_aware_affine_fit, edge_aware_mean
 from ..diffusion.domain_transform import (
     MIN_COLOR_SIGMA,
     OPENCV_MIN_COLOR,
@@ -133,27 +133,63 @@ def _moments(points: KnownPoints, shape: tuple[int, int]) -> np.ndarray:
     return moments
 
 
+class Trend(NamedTuple):
+    """The global weighted least-squares affine flow, its slope extrapolated at most ``reach``
+    standard deviations of the known positions from their weighted centre (see :func:`_evaluate`).
+
+    Attributes:
+        coefficients: ``(3, 2)`` float32, of (1, x, y) for u and v.
+        centre: ``(2,)`` float64, the weighted mean position (x, y) in fit coordinates.
+        inverse: ``(2, 2)`` float64, the (pseudo-)inverse of the positions' weighted covariance.
+        reach: standard deviations (inf: a plain affine flow everywhere).
+    """
+
+    coefficients: np.ndarray
+    centre: np.ndarray
+    inverse: np.ndarray
+    reach: float
+
+
 def _global_affine(flow: np.ndarray, rows: np.ndarray, columns: np.ndarray, weights: np.ndarray,
-                   x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The weighted least-squares affine flow of the whole image: its 3x2 coefficients (of 1, x, y).
+                   x: np.ndarray, y: np.ndarray, reach: float) -> Trend:
+    """The weighted least-squares affine flow of the whole image (a :class:`Trend`).
 
     The local fit works on the flow minus this trend: smaller values keep more of float32's
-    digits in the filtered moments (and an affine flow leaves nothing to filter).
+    digits in the filtered moments (and an affine flow leaves nothing to filter). Far from every
+    known value its slope is held back as the local fits' are (``reach``, at least
+    :data:`GLOBAL_REACH`): a handful of values in one corner must not extrapolate their slope
+    over the whole image (hundreds or thousands of pixels of flow).
 
     Shape:
         flow ``(H, W, 2)``; rows, columns, weights ``(N,)`` the known pixels and their
         certainties; x ``(W,)`` and y ``(H,)`` the fit's coordinates.
     """
-    root = np.sqrt(weights.astype(np.float64))
-    design = np.stack([np.ones_like(root), x[columns], y[rows]], axis=1)
+    weights = weights.astype(np.float64)
+    root = np.sqrt(weights)
+    positions = np.stack([x[columns], y[rows]], axis=1).astype(np.float64)
+    design = np.concatenate([np.ones_like(root)[:, None], positions], axis=1)
     values = flow[rows, columns].astype(np.float64)
-    return np.linalg.lstsq(design * root[:, None], values * root[:, None], rcond=None)[0].astype(np.float32)
+    coefficients = np.linalg.lstsq(design * root[:, None], values * root[:, None], rcond=None)[0].astype(np.float32)
+    centre = weights @ positions / weights.sum()
+    offsets = positions - centre
+    covariance = (offsets * weights[:, None]).T @ offsets / weights.sum()
+    return Trend(coefficients, centre, np.linalg.pinv(covariance, hermitian=True),
+                 max(reach, GLOBAL_REACH) if math.isfinite(reach) else math.inf)
 
 
-def _evaluate(trend: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The affine flow with coefficients ``trend`` ``(3, 2)`` (of 1, x, y) at coordinates ``x``,
-    ``y`` (arrays that broadcast; a trailing axis of 1 for the two components), float32."""
-    return trend[0] + x * trend[1] + y * trend[2]
+def _evaluate(trend: Trend, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The trend's flow at coordinates ``x``, ``y`` (arrays that broadcast; a trailing axis of 1
+    for the two components), float32: affine within ``reach`` standard deviations of the known
+    positions' centre (Mahalanobis distance), its slope term scaled back to that distance beyond."""
+    coefficients = trend.coefficients
+    if not math.isfinite(trend.reach):
+        return coefficients[0] + x * coefficients[1] + y * coefficients[2]
+    dx, dy = x - trend.centre[0], y - trend.centre[1]
+    inverse = trend.inverse
+    distance2 = dx * dx * inverse[0, 0] + 2 * dx * dy * inverse[0, 1] + dy * dy * inverse[1, 1]
+    shrink = np.sqrt(np.minimum(1.0, trend.reach**2 / np.maximum(distance2, 1e-30)))
+    at_centre = coefficients[0] + trend.centre[0] * coefficients[1] + trend.centre[1] * coefficients[2]
+    return (at_centre + shrink * (dx * coefficients[1] + dy * coefficients[2])).astype(np.float32)
 
 
 @functools.lru_cache(maxsize=1)
@@ -259,7 +295,7 @@ def local_affine_fit(
     y = (np.arange(height, dtype=np.float32) - height / 2) / COORDINATE_SCALE
     rows, columns = np.nonzero(certainty > 0)
     weights = certainty[rows, columns].astype(np.float32)
-    trend = _global_affine(flow, rows, columns, weights, x, y)
+    trend = _global_affine(flow, rows, columns, weights, x, y, reach)
     values = (flow[rows, columns] - _evaluate(trend, x[columns, None], y[rows, None])).astype(np.float32)
     moments = _moments(KnownPoints(rows, columns, weights, x[columns], y[rows], values), (height, width))
     applicability = EdgeAwareFilter(image, spatial_sigma, color_scale, iterations)
@@ -298,7 +334,7 @@ def _affine_library() -> Callable[..., None] | None:
     return None if functions is None else functions["affine_solve"]
 
 
-def _solve_affine(filtered: np.ndarray, x: np.ndarray, y: np.ndarray, reach: float, trend: np.ndarray) -> np.ndarray:
+def _solve_affine(filtered: np.ndarray, x: np.ndarray, y: np.ndarray, reach: float, trend: Trend) -> np.ndarray:
     """The weighted least-squares affine model at every pixel, evaluated there, from the filtered
     moments of the flow minus the global ``trend``, with the trend added back.
 
@@ -307,19 +343,19 @@ def _solve_affine(filtered: np.ndarray, x: np.ndarray, y: np.ndarray, reach: flo
 
     Shape:
         filtered: ``(H, W, 12)`` float32, the moments in :func:`_moments`' order; x: ``(W,)``
-        and y: ``(H,)`` the fit's coordinates; reach: see :func:`local_affine_fit`; trend:
-        ``(3, 2)`` float32 (see :func:`_global_affine`). Returns ``(H, W, 2)`` float32.
+        and y: ``(H,)`` the fit's coordinates; reach: see :func:`local_affine_fit`; trend: see
+        :func:`_global_affine`. Returns ``(H, W, 2)`` float32.
     """
+    field = np.ascontiguousarray(_evaluate(trend, x[None, :, None], y[:, None, None]), dtype=np.float32)
     library = _affine_library()
     if library is None:
-        return _solve_affine_torch(filtered, x, y, reach) + _evaluate(trend, x[None, :, None], y[:, None, None])
+        return _solve_affine_torch(filtered, x, y, reach) + field
     height, width = filtered.shape[:2]
     moments = np.ascontiguousarray(filtered, dtype=np.float32)
     xs, ys = np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(y, dtype=np.float32)
-    coefficients = np.ascontiguousarray(trend, dtype=np.float32)
     fitted = np.empty((height, width, 2), np.float32)
     library(moments.ctypes.data, xs.ctypes.data, ys.ctypes.data,
-            coefficients.ctypes.data, float(reach) if math.isfinite(reach) else 0.0, int(math.isfinite(reach)),
+            field.ctypes.data, float(reach) if math.isfinite(reach) else 0.0, int(math.isfinite(reach)),
             fitted.ctypes.data, height, width, torch.get_num_threads())
     return fitted
 
