@@ -100,6 +100,20 @@ def test_a_failing_method_is_recorded_not_fatal(tmp_path, monkeypatch):
     assert "solver exploded" in (tmp_path / "results.md").read_text()
 
 
+def test_a_method_extrapolating_beyond_float16_still_gets_its_figures(tmp_path, monkeypatch):
+    """A finite but huge output (1e6 px, past float16's range) is measured as it is; the
+    qualitative figure, which stores flows in float16, clips it instead of stopping the run."""
+    def wild(problem, options):
+        dense = problem.flow.clone()
+        dense[:, :, :4, :4] = 1e6
+        return dense
+
+    monkeypatch.setitem(registry._REGISTRY, "laplace", dataclasses.replace(get_method("laplace"), run=wild))
+    results = evaluate(_config(tmp_path, limit=1, figures=True))
+    assert all(results["entries"][entry_key(0, "laplace", d)]["epe"] > 1e3 for d in DENSITIES)
+    assert (tmp_path / "qualitative.png").is_file()
+
+
 def test_a_different_config_is_an_error_unless_restart(tmp_path, monkeypatch):
     evaluate(_config(tmp_path, methods="griddata", densities=(0.1,), limit=1))
     with pytest.raises(ValueError, match="different configuration.*seed"):

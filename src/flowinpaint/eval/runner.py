@@ -465,7 +465,10 @@ def _run_one(name: str, sample: dict[str, Any], sparse: Any, wrong: np.ndarray, 
                        **dict.fromkeys(METRIC_KEYS)})
         return result
     if keep and index < QUALITATIVE_SAMPLES:
-        np.save(qualitative_path(out / "qualitative", index, name), dense.astype(np.float16))
+        # float16 for the figure; a flow beyond its range (a method's wild extrapolation) is
+        # clipped to it, not stored as inf, which would stop the figure
+        finite16 = np.finfo(np.float16).max
+        np.save(qualitative_path(out / "qualitative", index, name), np.clip(dense, -finite16, finite16).astype(np.float16))
     return result
 
 
