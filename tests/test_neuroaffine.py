@@ -480,9 +480,10 @@ def test_consensus_kernel_equals_numpy(monkeypatch):
 
 
 def test_a_few_values_in_a_corner_do_not_extrapolate_their_slope_over_the_image():
-    """Five values close together with a steep motion gradient: the global trend (and so the fit)
-    holds its slope back beyond a few standard deviations of their positions, as the local fits
-    do, instead of reaching hundreds of pixels across the frame; within their spread it is exact."""
+    """Five values close together with a steep motion gradient: the global trend holds its slope
+    back beyond a few standard deviations of their positions, as the local fits do, and the output
+    stays within the values' range widened by that range, instead of reaching hundreds of pixels
+    across the frame; the values stay exact and the affine motion is reproduced around them."""
     height, width = 120, 400
     rows, columns = np.mgrid[0:height, 0:width].astype(np.float32)
     flow = np.stack([0.5 * columns, -0.4 * rows], axis=-1)  # 200 px of motion at the far side
@@ -490,7 +491,7 @@ def test_a_few_values_in_a_corner_do_not_extrapolate_their_slope_over_the_image(
     known[[10, 12, 14, 11, 13], [10, 14, 11, 12, 9]] = True
     image = np.full((height, width, 3), 0.5, np.float32)
     dense = fi.inpaint(flow, known, image, robust=False)
-    assert np.abs(dense).max() < 60  # the plain affine trend would give 200 px at the far side
+    low, high = flow[known].min(axis=0), flow[known].max(axis=0)
+    assert (dense >= low - (high - low) - 1e-4).all() and (dense <= high + (high - low) + 1e-4).all()
     np.testing.assert_allclose(dense[known], flow[known], atol=1e-4)
-    exact = fi.inpaint(flow, known, image, robust=False, reach=1e6)
-    np.testing.assert_allclose(exact, flow, atol=2e-2)  # an unbounded reach: a plain affine fit, exact everywhere
+    np.testing.assert_allclose(dense[10:15, 9:15], flow[10:15, 9:15], atol=1e-2)

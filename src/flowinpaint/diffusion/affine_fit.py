@@ -31,7 +31,7 @@ from .domain_transform import recursive_filter
 __all__ = ["COORDINATE_SCALE", "GLOBAL_REACH", "affine_from_moments", "edge_aware_affine_fit", "edge_aware_mean", "fit_coordinates"]
 
 COORDINATE_SCALE = 32.0  # pixels per unit of the fit's coordinates (keeps float32 moments accurate)
-GLOBAL_REACH = 3.0  # standard deviations of the known positions the global trend's slope reaches at least
+GLOBAL_REACH = 5.0  # standard deviations of the known positions the global trend's slope reaches at least
 MOMENTS = 12  # 1, x, y, x^2, xy, y^2, u, ux, uy, v, vx, vy (each times the certainty)
 
 

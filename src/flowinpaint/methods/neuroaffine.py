@@ -355,6 +355,17 @@ def _trusted_values(flow: np.ndarray, trusted: np.ndarray, image: np.ndarray, co
     return agreeing, mutual
 
 
+def _within_reach(dense: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``dense`` ``(H, W, 2)`` clipped, per component, to the range of the fitted ``values``
+    ``(N, 2)`` widened by that range on each side: a few values far apart (a handful of matches)
+    can give the fits slopes that, extrapolated across the frame, reach thousands of pixels; no
+    output goes further from the values than they spread. Flows within the known values' range
+    (every uniform sample, nearly every real input) are unchanged."""
+    low, high = values.min(axis=0), values.max(axis=0)
+    spread = high - low
+    return np.clip(dense, low - spread, high + spread).astype(np.float32)
+
+
 def _refinement_guide(guide: np.ndarray, first: np.ndarray, flow_scale: float) -> np.ndarray:
     """The refinement's guide ``(H, W, 3)`` float32: the sum of ``guide``'s channels ``(H, W, C)``
     and the first fit's flow ``first`` ``(H, W, 2)`` times ``flow_scale`` (written in place:
@@ -483,8 +494,9 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
         support = np.minimum(1.0, base.support / (FULL_SUPPORT * float(_certainty(kept, problem).mean())))
         confidence = np.where(problem.known[0, 0].numpy() & ~kept, 0.0,
                               support / (1.0 + base.misfit / CONFIDENCE_SCALE)).astype(np.float32)
+    dense = _within_reach(base.flow + residual, flow[kept | doubted])
     return Explanation(guide, trusted, judgement.agreeing, judgement.mutual, judgement.rescued, kept, doubted,
-                       judgement.first.flow, base, residual, base.flow + residual, confidence, judgement.trust)
+                       judgement.first.flow, base, residual, dense, confidence, judgement.trust)
 
 
 def run(problem: Problem, options: NeuroaffineOptions) -> Solution:
