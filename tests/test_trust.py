@@ -128,3 +128,15 @@ def test_the_tests_judge_and_the_model_agree_on_clean_input_and_both_hold_kept_v
                                     neuroaffine.NeuroaffineOptions(judge=judge))
         np.testing.assert_array_equal(dense[parts.kept], clean.flow[parts.kept])  # kept values stay exact
         assert parts.kept[clean.mask].mean() > 0.97
+
+
+def test_a_handful_of_values_is_judged_by_the_tests():
+    """Below 17 known values the neighbour statistics the classifier reads are too thin: the
+    hand-made tests judge instead (no trust map), the same as asking for them."""
+    example = make_example((64, 80), seed=0)
+    known = np.zeros((64, 80), bool)
+    known[np.random.default_rng(0).integers(0, 64, 12), np.random.default_rng(1).integers(0, 80, 12)] = True
+    problem = as_problem(example["flow"], known, example["image1"], False, "neuroaffine")
+    parts = neuroaffine.explain(problem, neuroaffine.NeuroaffineOptions())
+    assert parts.trust is None
+    np.testing.assert_array_equal(parts.dense, neuroaffine.explain(problem, neuroaffine.NeuroaffineOptions(judge="tests")).dense)

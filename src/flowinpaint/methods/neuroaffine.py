@@ -18,7 +18,9 @@ constraint. This method fits and fills with edge-aware normalized convolutions i
    input's values that fail the test (the context: an input where many fail holds many wrong
    values). On the dev set the output is more accurate with it than with the hand-made tests,
    on exact samples and with wrong values alike (the README's figures); ``judge="tests"`` runs
-   the tests instead (the method before the network; their options follow).
+   the tests instead (the method before the network; their options follow), as do inputs with
+   fewer than 17 known values, too few for the classifier's neighbour statistics (a handful of
+   matches: it was trained on inputs with more).
    **The tests.** A known value is kept when it is near the median motion of its
    ``neighbours`` nearest known pixels: within ``tolerance`` pixels, plus ``spread_factor``
    times their own spread, plus ``slope`` pixels per pixel of distance (see
@@ -122,6 +124,7 @@ CONFIDENCE_SCALE = 1.0  # pixels of local misfit at which the output confidence 
 FULL_SUPPORT = 0.5  # local density of fitted values, relative to the image's, from which support is full
 REFINEMENT_ITERATIONS = 2  # of the domain transform with the refinement: as accurate as 3 on the dev set, a third cheaper
 RESIDUAL_FILLS = ("filter", "learned")
+MIN_JUDGED_VALUES = 17  # fewer known values than this (twice the neighbours, and one): the tests judge, not a model
 
 
 @dataclass(frozen=True)
@@ -469,7 +472,7 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
             color_scale, options.reach, misfit=problem.wants_confidence and not refine, iterations=iterations)
         none = np.zeros_like(trusted)
         judgement = _Judgement(trusted, none, none.copy(), trusted, none.copy(), first, certainty, None)
-    elif options.judge == "tests":
+    elif options.judge == "tests" or int(trusted.sum()) < MIN_JUDGED_VALUES:
         judgement, guide = _judged_by_tests(problem, flow, trusted, image, contrast_unit, color_scale, iterations, options)
     else:
         judgement, guide = _judged_by_model(problem, flow, trusted, image, color_scale, iterations, options)
