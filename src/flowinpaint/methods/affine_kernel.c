@@ -10,11 +10,12 @@
 #include <math.h>
 
 /* moments: (H, W, 12) float32; xs: (W,) and ys: (H,) the fit's coordinates; reach: the slope's
- * extrapolation limit in standard deviations (finite_reach = 0: none); trend: (H, W, 2) float32, the
- * global trend the moments were taken of, at every pixel, added back in float32; fitted: (H, W, 2)
- * float32. */
+ * extrapolation limit in standard deviations (finite_reach = 0: none); trend: (3, 2) float32, the
+ * global affine flow (coefficients of 1, x, y for u and v) the moments were taken of, added back
+ * in float32, or, where trend_field is not NULL, that field (H, W, 2) float32 (the trend with its
+ * slope held back far from the known values); fitted: (H, W, 2) float32. */
 void affine_solve(const float *moments, const float *xs, const float *ys,
-                  const float *trend, double reach, int finite_reach,
+                  const float *trend, const float *trend_field, double reach, int finite_reach,
                   float *fitted, long height, long width, int threads) {
     const double reach2 = reach * reach;
     #pragma omp parallel for schedule(static) num_threads(threads)
@@ -44,7 +45,9 @@ void affine_solve(const float *moments, const float *xs, const float *ys,
                 const double cfx = means[6 + 3 * f] - mean_x * mean_f;
                 const double cfy = means[7 + 3 * f] - mean_y * mean_f;
                 const float local = (float)(mean_f + ((cfx * cyy - cfy * cxy) * dx + (cfy * cxx - cfx * cxy) * dy) * inverse_det);
-                fitted[(row * width + column) * 2 + f] = local + trend[(row * width + column) * 2 + f];
+                const float global = trend_field ? trend_field[(row * width + column) * 2 + f]
+                                                 : trend[f] + xs[column] * trend[2 + f] + ys[row] * trend[4 + f];
+                fitted[(row * width + column) * 2 + f] = local + global;
             }
         }
     }

@@ -181,15 +181,19 @@ def _evaluate(trend: Trend, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The trend's flow at coordinates ``x``, ``y`` (arrays that broadcast; a trailing axis of 1
     for the two components), float32: affine within ``reach`` standard deviations of the known
     positions' centre (Mahalanobis distance), its slope term scaled back to that distance beyond."""
-    coefficients = trend.coefficients
+    coefficients = trend.coefficients.astype(np.float32)
+    affine = coefficients[0] + x * coefficients[1] + y * coefficients[2]
     if not math.isfinite(trend.reach):
-        return coefficients[0] + x * coefficients[1] + y * coefficients[2]
-    dx, dy = x - trend.centre[0], y - trend.centre[1]
-    inverse = trend.inverse
+        return affine.astype(np.float32, copy=False)
+    dx, dy = x - np.float32(trend.centre[0]), y - np.float32(trend.centre[1])
+    inverse = trend.inverse.astype(np.float32)
     distance2 = dx * dx * inverse[0, 0] + 2 * dx * dy * inverse[0, 1] + dy * dy * inverse[1, 1]
-    shrink = np.sqrt(np.minimum(1.0, trend.reach**2 / np.maximum(distance2, 1e-30)))
-    at_centre = coefficients[0] + trend.centre[0] * coefficients[1] + trend.centre[1] * coefficients[2]
-    return (at_centre + shrink * (dx * coefficients[1] + dy * coefficients[2])).astype(np.float32)
+    beyond = distance2 > np.float32(trend.reach**2)
+    if not beyond.any():
+        return affine.astype(np.float32, copy=False)
+    shrink = np.sqrt(np.minimum(np.float32(1.0), np.float32(trend.reach**2) / np.maximum(distance2, np.float32(1e-30))))
+    at_centre = coefficients[0] + np.float32(trend.centre[0]) * coefficients[1] + np.float32(trend.centre[1]) * coefficients[2]
+    return (at_centre + shrink * (dx * coefficients[1] + dy * coefficients[2])).astype(np.float32, copy=False)
 
 
 @functools.lru_cache(maxsize=1)
@@ -329,7 +333,7 @@ def _kernel_functions(source: Path, description: str, signatures: dict[str, list
 def _affine_library() -> Callable[..., None] | None:
     """``affine_solve`` of ``affine_kernel.c`` (:func:`_solve_affine`), or None where it cannot be built."""
     functions = _kernel_functions(AFFINE_SOURCE, "native affine kernel", {
-        "affine_solve": [ctypes.c_void_p] * 4 + [ctypes.c_double, ctypes.c_int, ctypes.c_void_p, ctypes.c_long,
+        "affine_solve": [ctypes.c_void_p] * 5 + [ctypes.c_double, ctypes.c_int, ctypes.c_void_p, ctypes.c_long,
                                                  ctypes.c_long, ctypes.c_int]})
     return None if functions is None else functions["affine_solve"]
 
@@ -346,17 +350,23 @@ def _solve_affine(filtered: np.ndarray, x: np.ndarray, y: np.ndarray, reach: flo
         and y: ``(H,)`` the fit's coordinates; reach: see :func:`local_affine_fit`; trend: see
         :func:`_global_affine`. Returns ``(H, W, 2)`` float32.
     """
-    field = np.ascontiguousarray(_evaluate(trend, x[None, :, None], y[:, None, None]), dtype=np.float32)
     library = _affine_library()
     if library is None:
-        return _solve_affine_torch(filtered, x, y, reach) + field
+        return _solve_affine_torch(filtered, x, y, reach) + _evaluate(trend, x[None, :, None], y[:, None, None])
     height, width = filtered.shape[:2]
     moments = np.ascontiguousarray(filtered, dtype=np.float32)
     xs, ys = np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(y, dtype=np.float32)
+    coefficients = np.ascontiguousarray(trend.coefficients, dtype=np.float32)
+    # the trend's field only where its slope is held back somewhere: the Mahalanobis distance
+    # is largest at a corner, so the corners tell
+    corners = _evaluate(trend, x[[0, -1, 0, -1], None], y[[0, 0, -1, -1], None])
+    plain = coefficients[0] + x[[0, -1, 0, -1], None] * coefficients[1] + y[[0, 0, -1, -1], None] * coefficients[2]
+    field = None if np.array_equal(corners, plain.astype(np.float32)) else \
+        np.ascontiguousarray(_evaluate(trend, x[None, :, None], y[:, None, None]), dtype=np.float32)
     fitted = np.empty((height, width, 2), np.float32)
-    library(moments.ctypes.data, xs.ctypes.data, ys.ctypes.data,
-            field.ctypes.data, float(reach) if math.isfinite(reach) else 0.0, int(math.isfinite(reach)),
-            fitted.ctypes.data, height, width, torch.get_num_threads())
+    library(moments.ctypes.data, xs.ctypes.data, ys.ctypes.data, coefficients.ctypes.data,
+            None if field is None else field.ctypes.data, float(reach) if math.isfinite(reach) else 0.0,
+            int(math.isfinite(reach)), fitted.ctypes.data, height, width, torch.get_num_threads())
     return fitted
 
 

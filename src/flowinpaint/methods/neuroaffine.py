@@ -366,7 +366,12 @@ def _within_reach(dense: np.ndarray, values: np.ndarray) -> np.ndarray:
     (every uniform sample, nearly every real input) are unchanged."""
     low, high = values.min(axis=0), values.max(axis=0)
     spread = high - low
-    return np.clip(dense, low - spread, high + spread).astype(np.float32)
+    dense = np.asarray(dense, np.float32)
+    lowest, highest = (low - spread).astype(np.float32), (high + spread).astype(np.float32)
+    components = (dense[..., 0], dense[..., 1])  # a reduction per component: numpy's along axis 0 of (N, 2) is slow
+    if any(c.min() < lowest[k] or c.max() > highest[k] for k, c in enumerate(components)):
+        np.clip(dense, lowest, highest, out=dense)
+    return dense
 
 
 def _refinement_guide(guide: np.ndarray, first: np.ndarray, flow_scale: float) -> np.ndarray:
