@@ -58,7 +58,9 @@ constraint. This method fits and fills with edge-aware normalized convolutions i
    zero-order normalized convolution at the finer scale ``detail_factor / sqrt(density)``
    (:func:`.local_affine.edge_aware_average`); with ``residual="learned"`` by the shipped
    neuroexplicit model's learned diffusion (the paper's network steering the fill; measured
-   slower and less accurate on the dev set, kept for models trained in this setting).
+   slower and less accurate on the dev set, kept for models trained in this setting). The
+   output stays within the fitted values' range widened by that range, per component: a handful
+   of far-apart values (a few matches) must not extrapolate slopes to thousands of pixels.
 
 The filters follow the image by default; with ``guide`` a trained network
 (:mod:`flowinpaint.models.neuroaffine`) predicts their guide from the image, a gain of its edge
