@@ -33,7 +33,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .native import native_applicable, native_fsi_cycle, native_solve
-from .solver import ConvergenceInfo, data_scale, fsi_cycle, fsi_weights, solve_to_convergence
+from .solver import (
+    ConvergenceInfo,
+    data_scale,
+    fsi_cycle,
+    fsi_weights,
+    solve_to_convergence,
+)
 from .stencil import Stencil
 
 __all__ = ["PaddedStencil", "fused_available", "fused_fsi_cycle", "fused_solve_to_convergence", "pad_stencil"]
