@@ -495,3 +495,19 @@ def test_a_few_values_in_a_corner_do_not_extrapolate_their_slope_over_the_image(
     assert (dense >= low - (high - low) - 1e-4).all() and (dense <= high + (high - low) + 1e-4).all()
     np.testing.assert_allclose(dense[known], flow[known], atol=1e-4)
     np.testing.assert_allclose(dense[10:15, 9:15], flow[10:15, 9:15], atol=1e-2)
+
+
+def test_both_neighbour_lists_from_one_walk_equal_two_queries(monkeypatch):
+    """By position and by position and colour from one walk of the ring search: the same
+    neighbours (at the same distances) as two separate queries, also without the kernel."""
+    rng = np.random.default_rng(9)
+    known = rng.random((90, 120)) < 0.04
+    image = rng.random((90, 120, 3)).astype(np.float32)
+    for kernel in (True, False):
+        if not kernel:
+            monkeypatch.setattr(local_affine, "_nearest_library", lambda: None)
+        by_position, by_colour = local_affine.nearest_known_both(known, 8, image, 30.0)
+        alone, alike = nearest_known(known, 8), nearest_known(known, 8, image, 30.0)
+        np.testing.assert_allclose(by_position.distance, alone.distance)
+        np.testing.assert_allclose(by_colour.distance, alike.distance)
+        np.testing.assert_array_equal(by_colour.index, alike.index)

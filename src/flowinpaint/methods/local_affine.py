@@ -58,6 +58,7 @@ __all__ = [
     "local_affine_fit_torch",
     "mutual_agreement",
     "nearest_known",
+    "nearest_known_both",
     "neighbour_agreement",
     "vector_length",
 ]
@@ -517,7 +518,7 @@ def _nearest_library() -> dict[str, Callable[..., None]] | None:
     None where it cannot be built."""
     return _kernel_functions(NEAREST_SOURCE, "native nearest-neighbour kernel", {
         "nearest_on_grid": [ctypes.c_void_p] * 4 + [ctypes.c_int, ctypes.c_long, ctypes.c_int, ctypes.c_long,
-                                                    ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int],
+                                                    ctypes.c_long] + [ctypes.c_void_p] * 4 + [ctypes.c_int],
         "median_and_spread": [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_void_p,
                               ctypes.c_void_p, ctypes.c_int],
         "consensus_count": [ctypes.c_void_p] * 5 + [ctypes.c_long, ctypes.c_int] + [ctypes.c_double] * 3
@@ -525,18 +526,38 @@ def _nearest_library() -> dict[str, Callable[..., None]] | None:
 
 
 def _nearest_on_grid(kernel: Callable[..., None], known: np.ndarray, rows: np.ndarray, columns: np.ndarray,
-                     features: np.ndarray, count: int) -> NearestKnown:
-    """The ``count`` nearest other known pixels of each by the C kernel's ring search."""
+                     features: np.ndarray, count: int, by_position: bool) -> tuple[NearestKnown, NearestKnown | None]:
+    """The ``count`` nearest other known pixels of each by the C kernel's ring search, by
+    position and ``features``, and with ``by_position`` also by position alone (the same walk)."""
     label = np.full(known.shape, -1, np.int32)
     label[rows, columns] = np.arange(len(rows))
     rows64, columns64 = np.ascontiguousarray(rows, np.int64), np.ascontiguousarray(columns, np.int64)
     features = np.ascontiguousarray(features, np.float32)
     index = np.empty((len(rows), count), np.int64)
     distance = np.empty((len(rows), count), np.float64)
+    near = (np.empty((len(rows), count), np.int64), np.empty((len(rows), count), np.float64)) if by_position else None
     kernel(label.ctypes.data, rows64.ctypes.data, columns64.ctypes.data, features.ctypes.data, features.shape[1],
            len(rows), count, known.shape[0], known.shape[1], index.ctypes.data, distance.ctypes.data,
+           None if near is None else near[0].ctypes.data, None if near is None else near[1].ctypes.data,
            torch.get_num_threads())
-    return NearestKnown(distance, index)
+    return NearestKnown(distance, index), None if near is None else NearestKnown(near[1], near[0])
+
+
+def _nearest_by_tree(rows: np.ndarray, columns: np.ndarray, colours: np.ndarray, count: int) -> NearestKnown:
+    """:func:`nearest_known` by scipy's k-d tree (where the C kernel cannot be built)."""
+    positions = np.stack([rows, columns], axis=1).astype(np.float64)
+    features = np.concatenate([positions, colours.astype(np.float64)], axis=1)
+    _, index = cKDTree(features, balanced_tree=False).query(features, k=count + 1, workers=-1)
+    index = index[:, 1:]  # the first is the pixel itself
+    return NearestKnown(vector_length(positions[index] - positions[:, None]), index)
+
+
+def _colour_features(known: np.ndarray, rows: np.ndarray, columns: np.ndarray, image: np.ndarray | None,
+                     colour_weight: float) -> np.ndarray:
+    """``(N, 3)`` float32 colours times ``colour_weight`` (``(N, 0)`` without an image or weight)."""
+    if image is None or colour_weight <= 0:
+        return np.zeros((len(rows), 0), np.float32)
+    return colour_weight * image[rows, columns].astype(np.float32)
 
 
 def nearest_known(known: np.ndarray, neighbours: int, image: np.ndarray | None = None,
@@ -555,17 +576,26 @@ def nearest_known(known: np.ndarray, neighbours: int, image: np.ndarray | None =
     """
     rows, columns = np.nonzero(known)
     count = min(neighbours, len(rows) - 1)
-    colours = np.zeros((len(rows), 0), np.float32)
-    if image is not None and colour_weight > 0:
-        colours = colour_weight * image[rows, columns].astype(np.float32)
+    colours = _colour_features(known, rows, columns, image, colour_weight)
     library = _nearest_library()
     if library is not None and count <= MAX_KERNEL_NEIGHBOURS:
-        return _nearest_on_grid(library["nearest_on_grid"], known, rows, columns, colours, count)
-    positions = np.stack([rows, columns], axis=1).astype(np.float64)
-    features = np.concatenate([positions, colours.astype(np.float64)], axis=1)
-    _, index = cKDTree(features, balanced_tree=False).query(features, k=count + 1, workers=-1)
-    index = index[:, 1:]  # the first is the pixel itself
-    return NearestKnown(vector_length(positions[index] - positions[:, None]), index)
+        return _nearest_on_grid(library["nearest_on_grid"], known, rows, columns, colours, count, False)[0]
+    return _nearest_by_tree(rows, columns, colours, count)
+
+
+def nearest_known_both(known: np.ndarray, neighbours: int, image: np.ndarray,
+                       colour_weight: float) -> tuple[NearestKnown, NearestKnown]:
+    """:func:`nearest_known` by position alone and by position and colour, from one walk of the
+    C kernel where it builds (two k-d tree queries elsewhere)."""
+    rows, columns = np.nonzero(known)
+    count = min(neighbours, len(rows) - 1)
+    colours = _colour_features(known, rows, columns, image, colour_weight)
+    library = _nearest_library()
+    if library is not None and count <= MAX_KERNEL_NEIGHBOURS:
+        by_colour, by_position = _nearest_on_grid(library["nearest_on_grid"], known, rows, columns, colours, count, True)
+        assert by_position is not None
+        return by_position, by_colour
+    return (_nearest_by_tree(rows, columns, colours[:, :0], count), _nearest_by_tree(rows, columns, colours, count))
 
 
 def neighbour_agreement(

@@ -31,23 +31,41 @@ static void consider(long candidate, double distance2, int k, int *filled, long 
     best_index[at] = candidate;
 }
 
+/* Writes the k best of `filled` candidates (the pixel itself where there were fewer) and their
+ * distance in position. */
+static void write_best(const long *rows, const long *columns, long self, int k, int filled, const long *best_index,
+                       long *out_index, double *out_distance) {
+    for (int j = 0; j < k; j++) {
+        const long other = j < filled ? best_index[j] : self;
+        const double dr = (double)(rows[other] - rows[self]), dc = (double)(columns[other] - columns[self]);
+        out_index[self * k + j] = other;
+        out_distance[self * k + j] = sqrt(dr * dr + dc * dc);
+    }
+}
+
 /* label: (H, W) int32, the index of the known pixel at each pixel or -1; rows, columns: (N,)
  * int64, the known pixels; features: (N, channels) float32 colour features (already times the
  * colour weight; channels 0: by position only); k <= MAX_NEIGHBOURS and < N; out_index: (N, k)
- * int64, the k nearest other known pixels of each, nearest first; out_distance: (N, k) float64,
- * their distance in position, pixels. */
+ * int64, the k nearest other known pixels of each by position and features, nearest first;
+ * out_distance: (N, k) float64, their distance in position, pixels. position_index and
+ * position_distance, where not NULL, receive the k nearest by position alone from the same walk
+ * (it goes on until both lists are final). */
 void nearest_on_grid(const int *label, const long *rows, const long *columns, const float *features, int channels,
-                     long count, int k, long height, long width, long *out_index, double *out_distance, int threads) {
+                     long count, int k, long height, long width, long *out_index, double *out_distance,
+                     long *position_index, double *position_distance, int threads) {
     const long largest_ring = height > width ? height : width;
+    const int both = position_index != 0 && position_distance != 0;
     #pragma omp parallel for schedule(dynamic, 256) num_threads(threads)
     for (long self = 0; self < count; self++) {
         const long row = rows[self], column = columns[self];
         const float *own = features + self * channels;
-        long best_index[MAX_NEIGHBOURS];
-        double best_distance2[MAX_NEIGHBOURS];
-        int filled = 0;
+        long best_index[MAX_NEIGHBOURS], near_index[MAX_NEIGHBOURS];
+        double best_distance2[MAX_NEIGHBOURS], near_distance2[MAX_NEIGHBOURS];
+        int filled = 0, near_filled = 0;
         for (long ring = 1; ring <= largest_ring; ring++) {
-            if (filled == k && (double)(ring * ring) >= best_distance2[k - 1]) break;
+            const double reach2 = (double)(ring * ring);
+            if (filled == k && reach2 >= best_distance2[k - 1] &&
+                (!both || (near_filled == k && reach2 >= near_distance2[k - 1]))) break;
             for (int side = 0; side < 4; side++) {
                 /* top and bottom rows of the ring in full, left and right columns without corners */
                 const int horizontal = side < 2;
@@ -60,22 +78,20 @@ void nearest_on_grid(const int *label, const long *rows, const long *columns, co
                     const long r = horizontal ? fixed : moving, c = horizontal ? moving : fixed;
                     const long candidate = label[r * width + c];  /* int32: the map stays in cache */
                     if (candidate < 0) continue;
-                    double distance2 = (double)((r - row) * (r - row) + (c - column) * (c - column));
+                    const double position2 = (double)((r - row) * (r - row) + (c - column) * (c - column));
+                    double distance2 = position2;
                     const float *other = features + candidate * channels;
                     for (int channel = 0; channel < channels; channel++) {
                         const double difference = (double)other[channel] - (double)own[channel];
                         distance2 += difference * difference;
                     }
                     consider(candidate, distance2, k, &filled, best_index, best_distance2);
+                    if (both) consider(candidate, position2, k, &near_filled, near_index, near_distance2);
                 }
             }
         }
-        for (int j = 0; j < k; j++) {
-            const long other = j < filled ? best_index[j] : self;
-            const double dr = (double)(rows[other] - row), dc = (double)(columns[other] - column);
-            out_index[self * k + j] = other;
-            out_distance[self * k + j] = sqrt(dr * dr + dc * dc);
-        }
+        write_best(rows, columns, self, k, filled, best_index, out_index, out_distance);
+        if (both) write_best(rows, columns, self, k, near_filled, near_index, position_index, position_distance);
     }
 }
 

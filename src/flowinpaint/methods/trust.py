@@ -43,7 +43,7 @@ from .local_affine import (
     _median_of_rows,
     color_sigma,
     mutual_agreement,
-    nearest_known,
+    nearest_known_both,
     vector_length,
 )
 
@@ -93,8 +93,8 @@ def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, i
     unit = color_sigma(image, 1.0)
     color_scale = color_factor * unit
     density = float(known.mean())
-    by_position = nearest_known(known, NEIGHBOURS)
-    by_colour = nearest_known(known, NEIGHBOURS, image, NEIGHBOUR_COLOUR / (math.sqrt(density) * color_scale))
+    by_position, by_colour = nearest_known_both(known, NEIGHBOURS, image,
+                                                NEIGHBOUR_COLOUR / (math.sqrt(density) * color_scale))
     values = np.ascontiguousarray(flow[known], np.float64)
     columns: dict[str, np.ndarray] = {}
     passes = np.zeros(len(values), bool)
