@@ -60,6 +60,7 @@ __all__ = [
     "nearest_known",
     "nearest_known_both",
     "neighbour_agreement",
+    "neighbour_deviation",
     "vector_length",
 ]
 
@@ -178,20 +179,26 @@ def _global_affine(flow: np.ndarray, rows: np.ndarray, columns: np.ndarray, weig
                  max(reach, GLOBAL_REACH) if math.isfinite(reach) else math.inf)
 
 
+def _offsets(trend: Trend, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The coordinates' offsets from the trend's centre and their squared Mahalanobis distance, float32."""
+    dx, dy = x - np.float32(trend.centre[0]), y - np.float32(trend.centre[1])
+    inverse = trend.inverse.astype(np.float32)
+    return dx, dy, dx * dx * inverse[0, 0] + 2 * dx * dy * inverse[0, 1] + dy * dy * inverse[1, 1]
+
+
+def _held_back(trend: Trend, x: np.ndarray, y: np.ndarray) -> bool:
+    """Whether the trend's slope is held back at any of the coordinates ``x``, ``y`` (arrays that broadcast)."""
+    return math.isfinite(trend.reach) and bool((_offsets(trend, x, y)[2] > np.float32(trend.reach**2)).any())
+
+
 def _evaluate(trend: Trend, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The trend's flow at coordinates ``x``, ``y`` (arrays that broadcast; a trailing axis of 1
     for the two components), float32: affine within ``reach`` standard deviations of the known
     positions' centre (Mahalanobis distance), its slope term scaled back to that distance beyond."""
     coefficients = trend.coefficients.astype(np.float32)
-    affine = coefficients[0] + x * coefficients[1] + y * coefficients[2]
-    if not math.isfinite(trend.reach):
-        return affine.astype(np.float32, copy=False)
-    dx, dy = x - np.float32(trend.centre[0]), y - np.float32(trend.centre[1])
-    inverse = trend.inverse.astype(np.float32)
-    distance2 = dx * dx * inverse[0, 0] + 2 * dx * dy * inverse[0, 1] + dy * dy * inverse[1, 1]
-    beyond = distance2 > np.float32(trend.reach**2)
-    if not beyond.any():
-        return affine.astype(np.float32, copy=False)
+    if not _held_back(trend, x, y):
+        return (coefficients[0] + x * coefficients[1] + y * coefficients[2]).astype(np.float32, copy=False)
+    dx, dy, distance2 = _offsets(trend, x, y)
     shrink = np.sqrt(np.minimum(np.float32(1.0), np.float32(trend.reach**2) / np.maximum(distance2, np.float32(1e-30))))
     at_centre = coefficients[0] + np.float32(trend.centre[0]) * coefficients[1] + np.float32(trend.centre[1]) * coefficients[2]
     return (at_centre + shrink * (dx * coefficients[1] + dy * coefficients[2])).astype(np.float32, copy=False)
@@ -360,10 +367,9 @@ def _solve_affine(filtered: np.ndarray, x: np.ndarray, y: np.ndarray, reach: flo
     coefficients = np.ascontiguousarray(trend.coefficients, dtype=np.float32)
     # the trend's field only where its slope is held back somewhere: the Mahalanobis distance
     # is largest at a corner, so the corners tell
-    corners = _evaluate(trend, x[[0, -1, 0, -1], None], y[[0, 0, -1, -1], None])
-    plain = coefficients[0] + x[[0, -1, 0, -1], None] * coefficients[1] + y[[0, 0, -1, -1], None] * coefficients[2]
-    field = None if np.array_equal(corners, plain.astype(np.float32)) else \
-        np.ascontiguousarray(_evaluate(trend, x[None, :, None], y[:, None, None]), dtype=np.float32)
+    field = None
+    if _held_back(trend, x[[0, -1, 0, -1]], y[[0, 0, -1, -1]]):
+        field = np.ascontiguousarray(_evaluate(trend, x[None, :, None], y[:, None, None]), dtype=np.float32)
     fitted = np.empty((height, width, 2), np.float32)
     library(moments.ctypes.data, xs.ctypes.data, ys.ctypes.data, coefficients.ctypes.data,
             None if field is None else field.ctypes.data, float(reach) if math.isfinite(reach) else 0.0,
@@ -552,12 +558,24 @@ def _nearest_by_tree(rows: np.ndarray, columns: np.ndarray, colours: np.ndarray,
     return NearestKnown(vector_length(positions[index] - positions[:, None]), index)
 
 
-def _colour_features(known: np.ndarray, rows: np.ndarray, columns: np.ndarray, image: np.ndarray | None,
-                     colour_weight: float) -> np.ndarray:
+def _colour_features(rows: np.ndarray, columns: np.ndarray, image: np.ndarray | None, colour_weight: float) -> np.ndarray:
     """``(N, 3)`` float32 colours times ``colour_weight`` (``(N, 0)`` without an image or weight)."""
     if image is None or colour_weight <= 0:
         return np.zeros((len(rows), 0), np.float32)
     return colour_weight * image[rows, columns].astype(np.float32)
+
+
+def _nearest(known: np.ndarray, neighbours: int, image: np.ndarray | None, colour_weight: float,
+             by_position: bool) -> tuple[NearestKnown, NearestKnown | None]:
+    """The nearest known pixels by position and colour, and with ``by_position`` by position alone too."""
+    rows, columns = np.nonzero(known)
+    count = min(neighbours, len(rows) - 1)
+    colours = _colour_features(rows, columns, image, colour_weight)
+    library = _nearest_library()
+    if library is not None and count <= MAX_KERNEL_NEIGHBOURS:
+        return _nearest_on_grid(library["nearest_on_grid"], known, rows, columns, colours, count, by_position)
+    alone = _nearest_by_tree(rows, columns, colours[:, :0], count) if by_position else None
+    return _nearest_by_tree(rows, columns, colours, count), alone
 
 
 def nearest_known(known: np.ndarray, neighbours: int, image: np.ndarray | None = None,
@@ -574,28 +592,38 @@ def nearest_known(known: np.ndarray, neighbours: int, image: np.ndarray | None =
     Shape:
         known ``(H, W)`` bool with N true -> ``(N, min(neighbours, N - 1))`` arrays.
     """
-    rows, columns = np.nonzero(known)
-    count = min(neighbours, len(rows) - 1)
-    colours = _colour_features(known, rows, columns, image, colour_weight)
-    library = _nearest_library()
-    if library is not None and count <= MAX_KERNEL_NEIGHBOURS:
-        return _nearest_on_grid(library["nearest_on_grid"], known, rows, columns, colours, count, False)[0]
-    return _nearest_by_tree(rows, columns, colours, count)
+    return _nearest(known, neighbours, image, colour_weight, by_position=False)[0]
 
 
 def nearest_known_both(known: np.ndarray, neighbours: int, image: np.ndarray,
                        colour_weight: float) -> tuple[NearestKnown, NearestKnown]:
     """:func:`nearest_known` by position alone and by position and colour, from one walk of the
     C kernel where it builds (two k-d tree queries elsewhere)."""
-    rows, columns = np.nonzero(known)
-    count = min(neighbours, len(rows) - 1)
-    colours = _colour_features(known, rows, columns, image, colour_weight)
-    library = _nearest_library()
-    if library is not None and count <= MAX_KERNEL_NEIGHBOURS:
-        by_colour, by_position = _nearest_on_grid(library["nearest_on_grid"], known, rows, columns, colours, count, True)
-        assert by_position is not None
-        return by_position, by_colour
-    return (_nearest_by_tree(rows, columns, colours[:, :0], count), _nearest_by_tree(rows, columns, colours, count))
+    by_colour, by_position = _nearest(known, neighbours, image, colour_weight, by_position=True)
+    assert by_position is not None
+    return by_position, by_colour
+
+
+class NeighbourDeviation(NamedTuple):
+    """How far each value lies from its neighbours' median motion, and what the test allows.
+
+    Shape:
+        deviation, allowance, spread: ``(N,)`` float64, pixels.
+    """
+
+    deviation: np.ndarray
+    allowance: np.ndarray
+    spread: np.ndarray
+
+
+def neighbour_deviation(values: np.ndarray, nearest: NearestKnown, tolerance: float, spread_factor: float,
+                        slope: float) -> NeighbourDeviation:
+    """For each value ``f_i`` (rows of ``values`` ``(N, 2)``, neighbours ``nearest``): ``|f_i - m_i|``
+    from the neighbours' component-wise median, the allowance ``tolerance + spread_factor * s_i +
+    slope * d_i`` of :func:`neighbour_agreement`, and the spread ``s_i``."""
+    median, spread = _median_and_spread(values, nearest.index)
+    allowance = tolerance + spread_factor * spread + slope * _median_of_rows(nearest.distance)
+    return NeighbourDeviation(vector_length(values - median), allowance, spread)
 
 
 def neighbour_agreement(
@@ -623,11 +651,10 @@ def neighbour_agreement(
     """
     if int(known.sum()) < 3:
         return known.copy()
-    distance, index = nearest if nearest is not None else nearest_known(known, neighbours)
-    values = flow[known].astype(np.float64)
-    median, spread = _median_and_spread(values, index)
-    deviation = vector_length(values - median)
-    agrees = deviation <= tolerance + spread_factor * spread + slope * _median_of_rows(distance)
+    nearest = nearest if nearest is not None else nearest_known(known, neighbours)
+    deviation, allowance, _ = neighbour_deviation(flow[known].astype(np.float64), nearest, tolerance, spread_factor,
+                                                  slope)
+    agrees = deviation <= allowance
     kept = np.zeros_like(known)
     kept[known] = agrees
     return kept

@@ -456,9 +456,9 @@ def _judged_by_model(problem: Problem, flow: np.ndarray, trusted: np.ndarray, im
     if not kept.any():
         kept = trusted.copy()  # nothing is trusted: there is nothing to prefer
     none = np.zeros_like(trusted)
-    first_weights = np.where(evidence.agreeing, _certainty(trusted, problem), 0).astype(np.float32)
     rescued = kept & ~evidence.agreeing  # kept by the network though the neighbour test failed them
-    return _Judgement(evidence.agreeing, none, rescued, kept, none.copy(), evidence.first, first_weights, trust), guide
+    return _Judgement(evidence.agreeing, none, rescued, kept, none.copy(), evidence.first, evidence.first_weights,
+                      trust), guide
 
 
 def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:

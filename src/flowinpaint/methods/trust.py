@@ -39,11 +39,12 @@ import numpy as np
 
 from .local_affine import (
     AffineFit,
-    _median_and_spread,
     _median_of_rows,
     color_sigma,
+    colour_contrast,
     mutual_agreement,
     nearest_known_both,
+    neighbour_deviation,
     vector_length,
 )
 
@@ -67,12 +68,14 @@ class TrustEvidence(NamedTuple):
     Attributes:
         features: ``(N, F)`` float32, columns :data:`FEATURE_NAMES`, rows in ``np.nonzero(known)`` order.
         agreeing: ``(H, W)`` bool, the known values that pass the neighbour test.
-        first: the edge-aware affine fit of the agreeing values.
+        first: the edge-aware affine fit of the agreeing values (of every known value where none agrees).
+        first_weights: ``(H, W)`` float32, the weights that fit used.
     """
 
     features: np.ndarray
     agreeing: np.ndarray
     first: AffineFit
+    first_weights: np.ndarray
 
 
 def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, image: np.ndarray,
@@ -96,18 +99,15 @@ def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, i
     by_position, by_colour = nearest_known_both(known, NEIGHBOURS, image,
                                                 NEIGHBOUR_COLOUR / (math.sqrt(density) * color_scale))
     values = np.ascontiguousarray(flow[known], np.float64)
+    single = values.astype(np.float32)  # the gaps in float32: half the memory traffic, as precise as the test needs
     columns: dict[str, np.ndarray] = {}
     passes = np.zeros(len(values), bool)
     for name, nearest in (("position", by_position), ("colour", by_colour)):
-        median, spread = _median_and_spread(values, nearest.index)
-        deviation = vector_length(values - median)
-        distance = _median_of_rows(nearest.distance)
-        allowance = TOLERANCE + SPREAD_FACTOR * spread + SLOPE * distance
+        deviation, allowance, spread = neighbour_deviation(values, nearest, TOLERANCE, SPREAD_FACTOR, SLOPE)
         passes |= deviation <= allowance
         columns[f"deviation_{name}"] = np.log1p(deviation / allowance)
         columns[f"spread_{name}"] = np.log1p(spread)
-        columns[f"distance_{name}"] = distance * math.sqrt(density)
-        single = values.astype(np.float32)  # the gaps in float32: half the memory traffic, as precise as the test needs
+        columns[f"distance_{name}"] = _median_of_rows(nearest.distance) * math.sqrt(density)
         gap = vector_length(single[nearest.index] - single[:, None])
         margin = SLOPE * nearest.distance + spread[:, None]
         columns[f"close_{name}"] = (gap <= CLOSE + margin).mean(axis=1)
@@ -116,19 +116,19 @@ def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, i
         else:
             speeds = vector_length(values)
             columns["magnitude"] = np.log1p(np.abs(speeds - _median_of_rows(speeds[nearest.index])))
-    colours = image[known].astype(np.float32)
-    columns["contrast"] = np.log1p(vector_length(colours - _median_of_rows(colours[by_position.index])) / unit)
+    columns["contrast"] = np.log1p(colour_contrast(image, known, known, NEIGHBOURS, by_position)[known] / unit)
     agreeing = np.zeros_like(known)
     agreeing[known] = passes
     weights = np.where(agreeing, certainty, 0).astype(np.float32)
     if not (weights > 0).any():
         weights = np.where(known, certainty, 0).astype(np.float32)
-    first = fit(flow, weights, image if guide is None else guide, spatial_factor / math.sqrt(float((weights > 0).mean())), color_scale, reach,
-                misfit=False, iterations=iterations)
+    first = fit(flow, weights, image if guide is None else guide, spatial_factor / math.sqrt(float((weights > 0).mean())),
+                color_scale, reach, misfit=False, iterations=iterations)
     columns["fit_residual"] = np.log1p(vector_length(values - first.flow[known]))
     columns["failing"] = np.full(len(values), 1 - passes.mean())
     failing = known & ~agreeing
     columns["partner"] = mutual_agreement(flow, failing, PARTNER_RADIUS / math.sqrt(density), TOLERANCE,
                                           SLOPE)[known].astype(np.float64)
     columns["log_density"] = np.full(len(values), math.log(density))
-    return TrustEvidence(np.stack([columns[name] for name in FEATURE_NAMES], axis=1).astype(np.float32), agreeing, first)
+    return TrustEvidence(np.stack([columns[name] for name in FEATURE_NAMES], axis=1).astype(np.float32), agreeing, first,
+                         weights)
