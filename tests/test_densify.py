@@ -16,7 +16,7 @@ import flowinpaint
 from flowinpaint.cli import main
 from flowinpaint.data import make_example
 from flowinpaint.densify import densify_sequence, find_frames, sequence
-from flowinpaint.densify.estimate import dis_flow, to_grey
+from flowinpaint.densify.estimate import DIS_PRESETS, dis_flow, to_grey
 from flowinpaint.densify.reliability import (
     consistency_ratio,
     distance_to_reliable,
@@ -100,7 +100,7 @@ def test_epic_gets_its_densify_default_unless_the_caller_sets_it(example, monkey
     flowinpaint.densify(example["image1"], example["image2"], refine=False)
     flowinpaint.densify(example["image1"], example["image2"], refine=False, max_matches=100)
     flowinpaint.densify(example["image1"], example["image2"], method="eed", refine=False)
-    assert seen == [{"max_matches": 8000}, {"max_matches": 100}, {}]
+    assert seen == [{"max_matches": 8000, "fill_unfitted": True}, {"max_matches": 100, "fill_unfitted": True}, {}]
 
 
 def test_densify_with_sift_matches_and_the_refinement(example) -> None:
@@ -119,6 +119,21 @@ def test_the_fine_preset_runs_dis_at_full_resolution(example) -> None:
     assert fine.shape == medium.shape and not np.array_equal(fine, medium)
     valid = example["valid"]
     assert flowinpaint.epe(fine, example["flow"], valid) < flowinpaint.epe(medium, example["flow"], valid)
+
+
+def test_the_fine_smooth_preset_weights_dis_refinement_towards_smoothness(example) -> None:
+    solver = DIS_PRESETS["fine-smooth"].create()
+    assert solver.getFinestScale() == 0
+    weights = (solver.getVariationalRefinementAlpha(), solver.getVariationalRefinementDelta(),
+               solver.getVariationalRefinementGamma())
+    assert weights == (40.0, 1.0, 10.0)
+    opencv = DIS_PRESETS["fine"].create()
+    assert (opencv.getVariationalRefinementAlpha(), opencv.getVariationalRefinementDelta()) == (20.0, 5.0)
+    first, second = to_grey(example["image1"] / 255.0), to_grey(example["image2"] / 255.0)
+    smooth, fine = dis_flow(first, second, "fine-smooth"), dis_flow(first, second, "fine")
+    assert not np.array_equal(smooth, fine)
+    # smoother: the mean flow gradient magnitude drops
+    assert np.abs(np.diff(smooth, axis=1)).mean() < np.abs(np.diff(fine, axis=1)).mean()
 
 
 def test_identical_frames_need_no_inpainting() -> None:

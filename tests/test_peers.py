@@ -11,6 +11,7 @@ from helpers import inpaint_checked
 from flowinpaint import epe, inpaint, method_names
 from flowinpaint.data import make_example, uniform_mask
 from flowinpaint.methods import get_method
+from flowinpaint.methods.peers import epic as epic_peer
 from flowinpaint.methods.peers import fbs as fbs_peer
 from flowinpaint.methods.peers import ric as ric_peer
 from flowinpaint.methods.peers.epic import MAX_MATCHES, uniform_subset
@@ -96,6 +97,39 @@ def test_epic_collinear_matches_raise_instead_of_a_zero_field() -> None:
     mask[40, ::5] = True
     with pytest.raises(RuntimeError, match="epic"):
         inpaint(flow, mask, image, method="epic")
+
+
+def unfittable_problem() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An affine flow known in a random cloud on the left and on one row on the right: with
+    ``k=8`` EPIC fits no affine model around the row (its neighbours are collinear)."""
+    rows, cols = np.mgrid[:96, :128].astype(np.float32)
+    flow = np.stack([1 + 0.02 * cols - 0.01 * rows, 2 - 0.02 * rows + 0.015 * cols], axis=-1)
+    mask = np.zeros((96, 128), dtype=bool)
+    mask[:, :40] = np.random.default_rng(0).random((96, 40)) < 0.1
+    mask[70, 60::4] = True
+    return flow.astype(np.float32), mask, make_example((96, 128), 0)["image1"]
+
+
+def test_epic_fills_what_it_cannot_fit_when_asked() -> None:
+    flow, mask, image = unfittable_problem()
+    with pytest.raises(RuntimeError, match="fill_unfitted=True"):
+        inpaint(flow, mask, image, method="epic", k=8)
+    dense = inpaint(flow, mask, image, method="epic", k=8, fill_unfitted=True)
+    assert np.isfinite(dense).all() and not np.all(dense == 0, axis=-1).any()
+    assert np.array_equal(dense[mask], flow[mask])
+    with pytest.raises(ValueError, match="fill_unfitted"):
+        inpaint(flow, mask, image, method="epic", fill_unfitted="yes")
+
+
+def test_epic_fill_is_the_harmonic_interpolant() -> None:
+    rows, cols = np.mgrid[:64, :80].astype(np.float32)
+    affine = np.stack([0.5 + 0.03 * cols - 0.02 * rows, -1 + 0.01 * cols + 0.04 * rows], axis=-1).astype(np.float32)
+    hole = np.zeros((64, 80), dtype=bool)
+    hole[10:40, 20:70] = True
+    field = np.where(hole[..., None], np.float32(0), affine)
+    filled = epic_peer._laplace_filled(field, hole)  # an affine field is harmonic: its own fill
+    assert np.array_equal(filled[~hole], affine[~hole])
+    assert np.abs(filled - affine).max() < 1e-3
 
 
 def test_epic_beyond_its_match_cap() -> None:

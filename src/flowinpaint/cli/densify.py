@@ -112,7 +112,8 @@ def register(commands: Any, names: str) -> None:
     run.add_argument("--matcher", choices=MATCHERS, default=DEFAULT_MATCHER,
                      help=f"initial estimate (default: {DEFAULT_MATCHER})")
     run.add_argument("--preset", choices=tuple(DIS_PRESETS), default=DEFAULT_PRESET,
-                     help=f"DIS preset (default: {DEFAULT_PRESET}; fine = medium down to the full resolution)")
+                     help=f"DIS preset (default: {DEFAULT_PRESET}; fine = medium down to the full resolution, "
+                          "fine-smooth = fine with its variational refinement weighted towards smoothness)")
     run.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
                      help="OpenCV's variational refinement of the result (default: on)")
     run.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",

@@ -2,23 +2,62 @@
 
 DIS (Kroeger et al., ECCV 2016) is the fast dense optical flow OpenCV ships; its presets trade
 speed for accuracy. ``"fine"`` is OpenCV's ``medium`` preset run down to the full resolution
-(finest scale 0 instead of 1: about 4x the work of ``medium``, still a fraction of DeepFlow's). :func:`dis_flow` runs it on two grey frames, :func:`forward_backward` in
-both directions, which the reliability test (:mod:`.reliability`) compares.
+(finest scale 0 instead of 1: about 4x the work of ``medium``, still a fraction of DeepFlow's).
+``"fine-smooth"`` is ``"fine"`` with the variational refinement DIS runs at every scale weighted
+towards smoothness (``alpha`` 40 instead of 20, brightness constancy ``delta`` 1 instead of 5,
+gradient constancy ``gamma`` 10 as before): on the real dev set it carries large motions through
+the pyramid that ``"fine"`` loses (``benchmarks/densify_dis_weights.py``). :func:`dis_flow` runs a
+preset on two grey frames, :func:`forward_backward` in both directions, which the reliability test
+(:mod:`.reliability`) compares.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
-__all__ = ["DIS_PRESETS", "dis_flow", "forward_backward", "to_grey", "to_uint8"]
+__all__ = ["DIS_PRESETS", "DisPreset", "dis_flow", "forward_backward", "to_grey", "to_uint8"]
 
-#: DIS presets by name: ``(OpenCV preset, finest scale or None for the preset's)``, fastest first.
+
+@dataclass(frozen=True)
+class DisPreset:
+    """One DIS configuration: an OpenCV preset and what is changed on top of it.
+
+    Attributes:
+        opencv_preset: ``cv2.DISOPTICAL_FLOW_PRESET_*``.
+        finest_scale: the finest pyramid level DIS computes (0 = full resolution), or None for
+            the preset's.
+        refinement_weights: ``(alpha, delta, gamma)`` of the variational refinement DIS runs at
+            every scale (smoothness, brightness constancy, gradient constancy), or None for
+            OpenCV's ``(20, 5, 10)``.
+    """
+
+    opencv_preset: int
+    finest_scale: int | None = None
+    refinement_weights: tuple[float, float, float] | None = None
+
+    def create(self) -> cv2.DISOpticalFlow:
+        """A configured ``cv2.DISOpticalFlow``."""
+        solver = cv2.DISOpticalFlow_create(self.opencv_preset)
+        if self.finest_scale is not None:
+            solver.setFinestScale(self.finest_scale)
+        if self.refinement_weights is not None:
+            alpha, delta, gamma = self.refinement_weights
+            solver.setVariationalRefinementAlpha(alpha)
+            solver.setVariationalRefinementDelta(delta)
+            solver.setVariationalRefinementGamma(gamma)
+        return solver
+
+
+#: DIS presets by name, fastest first.
 DIS_PRESETS = {
-    "ultrafast": (cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, None),
-    "fast": (cv2.DISOPTICAL_FLOW_PRESET_FAST, None),
-    "medium": (cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, None),
-    "fine": (cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, 0),
+    "ultrafast": DisPreset(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST),
+    "fast": DisPreset(cv2.DISOPTICAL_FLOW_PRESET_FAST),
+    "medium": DisPreset(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM),
+    "fine": DisPreset(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, finest_scale=0),
+    "fine-smooth": DisPreset(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, finest_scale=0, refinement_weights=(40.0, 1.0, 10.0)),
 }
 
 
@@ -43,11 +82,7 @@ def dis_flow(grey1: np.ndarray, grey2: np.ndarray, preset: str = "medium") -> np
     """
     if preset not in DIS_PRESETS:
         raise ValueError(f"preset must be one of {', '.join(DIS_PRESETS)}, got {preset!r}")
-    opencv_preset, finest_scale = DIS_PRESETS[preset]
-    solver = cv2.DISOpticalFlow_create(opencv_preset)
-    if finest_scale is not None:
-        solver.setFinestScale(finest_scale)
-    return solver.calc(grey1, grey2, None).astype(np.float32, copy=False)
+    return DIS_PRESETS[preset].create().calc(grey1, grey2, None).astype(np.float32, copy=False)
 
 
 def forward_backward(grey1: np.ndarray, grey2: np.ndarray, preset: str = "medium") -> tuple[np.ndarray, np.ndarray]:

@@ -33,18 +33,21 @@ __all__ = ["DEFAULT_MATCHER", "DEFAULT_METHOD", "DEFAULT_OPTIONS", "DEFAULT_PRES
 
 #: The initial estimates :func:`densify` knows.
 MATCHERS = ("dis", "sift")
-#: The default inpainting method of the unreliable pixels. The defaults (``epic``, DIS ``fine``,
-#: refinement on) won the search of ``benchmarks/densify.py`` over the real dev set and 8 synthetic
-#: pairs (``benchmarks/results/densify.md``): among the settings faster than DeepFlow, the best
-#: geometric mean of EPE over the better of DIS medium and DeepFlow per pair.
+#: The default inpainting method of the unreliable pixels. The defaults (``epic``, DIS
+#: ``fine-smooth``, refinement on) won the search of ``benchmarks/densify.py`` over the real dev set
+#: and 8 synthetic pairs (``benchmarks/results/densify.md``): among the settings faster than
+#: DeepFlow, the best geometric mean of EPE over the better of DIS medium and DeepFlow per pair.
+#: ``fine-smooth``'s refinement weights come from ``benchmarks/densify_dis_weights.py``.
 DEFAULT_METHOD = "epic"
 DEFAULT_MATCHER = "dis"
-DEFAULT_PRESET = "fine"
+DEFAULT_PRESET = "fine-smooth"
 #: Options :func:`densify` gives an inpainting method unless the caller sets them. EPIC's time grows
 #: with its matches and the reliable DIS pixels are tens of thousands: 8,000 of them, spread evenly,
-#: won the same search (0.932 over the real pairs, 0.60 s per pair; all 32,766: 0.942, 1.01 s); the
-#: other reliable pixels keep their DIS values all the same.
-DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {"epic": {"max_matches": 8000}}
+#: won the same search (with DIS ``fine``: 0.932 over the real pairs, 0.60 s per pair; all 32,766:
+#: 0.942, 1.01 s); the other reliable pixels keep their DIS values all the same. Where EPIC can fit
+#: no affine model (it happens on real frames: a few thousand pixels of a Sintel frame), those
+#: pixels are filled by Laplace interpolation instead of stopping the run.
+DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {"epic": {"max_matches": 8000, "fill_unfitted": True}}
 
 
 class DenseFlow(NamedTuple):
@@ -132,13 +135,14 @@ def densify(
             (default ``"epic"``; see :data:`DEFAULT_METHOD` for how the defaults were chosen).
         matcher: the initial estimate, ``"dis"`` (OpenCV DIS both ways, forward-backward test)
             or ``"sift"`` (SIFT matches, sparse).
-        preset: DIS preset, ``"ultrafast"``, ``"fast"``, ``"medium"`` or ``"fine"`` (medium down to
-            the full resolution; the default).
+        preset: DIS preset, ``"ultrafast"``, ``"fast"``, ``"medium"``, ``"fine"`` (medium down to
+            the full resolution) or ``"fine-smooth"`` (fine, its variational refinement weighted
+            towards smoothness; the default), see :mod:`.estimate`.
         alpha, beta: the forward-backward test's tolerance ``alpha (|w_f|^2 + |w_b|^2) + beta``
             (px^2; Sundaram et al. 2010).
         refine: run OpenCV's variational refinement of the result on the two frames (default on).
         **options: options of the inpainting method (e.g. ``device="cuda"``), on top of
-            :data:`DEFAULT_OPTIONS` (EPIC: 8,000 matches).
+            :data:`DEFAULT_OPTIONS` (EPIC: 8,000 matches, unfitted pixels filled).
 
     Returns:
         A :class:`DenseFlow` ``(flow, confidence, reliable)``. Where every pixel passes the test

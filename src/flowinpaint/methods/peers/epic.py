@@ -26,7 +26,9 @@ Guards around OpenCV's sharp edges (opencv-contrib 5.0.0, measured):
     the tilt also shifts the inlier threshold, which changes results slightly (EPE 1.050 ->
     1.069 px at 1 % on a 96x128 synthetic example);
   - zero pixels in the tilted run too (no affine model can be fitted, e.g. collinear matches):
-    ``RuntimeError``.
+    ``RuntimeError``, or with ``fill_unfitted=True`` those pixels are filled by harmonic
+    (Laplace) interpolation from the fitted ones (``densify`` does this: a few thousand unfitted
+    pixels of a Sintel frame must not stop a run over a folder).
 
 EPIC runs with its own post-processing off and the same ``fastGlobalSmootherFilter`` (same guide,
 lambda and sigma) is applied here, which is bit-identical to OpenCV's (measured), so that the raw
@@ -42,6 +44,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..explicit import solve_explicit_diffusion
+from ..laplace import LaplaceOptions, identity_field
 from ..registry import Method, Problem, opencv_contrib_missing, register
 from ._common import (
     MIN_MATCHES,
@@ -79,6 +83,9 @@ class EpicOptions:
         max_matches: at most this many known pixels, spread evenly over the image, are passed
             to EPIC (its time grows with them; OpenCV takes at most 32,766); the output keeps
             every known value all the same.
+        fill_unfitted: where EPIC can fit no affine model (exactly zero output even with the
+            tilted matches), fill by Laplace interpolation from the fitted pixels instead of
+            raising ``RuntimeError``.
     """
 
     k: int = 128
@@ -88,6 +95,7 @@ class EpicOptions:
     fgs_lambda: float = 500.0
     fgs_sigma: float = 1.5
     max_matches: int = MAX_MATCHES
+    fill_unfitted: bool = False
 
     def __post_init__(self) -> None:
         check_int(self.k, "k", MIN_MATCHES)
@@ -99,6 +107,7 @@ class EpicOptions:
         check_bool(self.use_post_processing, "use_post_processing")
         check_positive(self.fgs_lambda, "fgs_lambda")
         check_positive(self.fgs_sigma, "fgs_sigma")
+        check_bool(self.fill_unfitted, "fill_unfitted")
 
 
 def _interleave_zeros(values: np.ndarray) -> np.ndarray:
@@ -137,9 +146,19 @@ def _raw_epic(guide: np.ndarray, points: np.ndarray, flows: np.ndarray, options:
     return interpolate_matches(interpolator, guide, points, flows, "epic")
 
 
-def _has_zero_pixel(field: np.ndarray) -> bool:
-    """Whether some pixel of an ``(H, W, 2)`` field is exactly ``(0, 0)``."""
-    return bool(np.any(np.all(field == 0.0, axis=-1)))
+def _zero_pixels(field: np.ndarray) -> np.ndarray:
+    """``(H, W)`` bool: the pixels of an ``(H, W, 2)`` field that are exactly ``(0, 0)``."""
+    return np.all(field == 0.0, axis=-1)
+
+
+def _laplace_filled(field: np.ndarray, holes: np.ndarray) -> np.ndarray:
+    """``field`` ``(H, W, 2)`` with the ``holes`` ``(H, W)`` filled by harmonic interpolation
+    from the other pixels (the ``laplace`` method's solver)."""
+    flow = torch.from_numpy(np.ascontiguousarray(field.transpose(2, 0, 1)))[None]
+    known = torch.from_numpy(~holes)[None, None]
+    filled = solve_explicit_diffusion(Problem(flow.masked_fill(~known, 0.0), known, None), identity_field,
+                                      LaplaceOptions(), 0.0, "epic's fill")
+    return filled[0].permute(1, 2, 0).numpy()
 
 
 def _tilted_epic(guide: np.ndarray, points: np.ndarray, flows: np.ndarray, options: EpicOptions) -> np.ndarray:
@@ -147,13 +166,17 @@ def _tilted_epic(guide: np.ndarray, points: np.ndarray, flows: np.ndarray, optio
     height, width = guide.shape[:2]
     centre = np.array([(width - 1) / 2, (height - 1) / 2], dtype=np.float32)
     raw = _raw_epic(guide, points, flows + TILT * (points - centre), options)
-    if _has_zero_pixel(raw):
+    unfitted = _zero_pixels(raw)
+    if unfitted.any() and not options.fill_unfitted:
         raise RuntimeError(
             "epic: OpenCV EPIC could not fit an affine model for part of the image "
-            "(degenerate matches, e.g. all on one line)"
+            "(degenerate matches, e.g. all on one line); fill_unfitted=True fills that part by Laplace interpolation"
         )
     rows, cols = np.mgrid[:height, :width].astype(np.float32)
-    return raw - TILT * (np.stack([cols, rows], axis=-1) - centre)
+    untilted = raw - TILT * (np.stack([cols, rows], axis=-1) - centre)
+    if unfitted.all():
+        raise RuntimeError("epic: OpenCV EPIC could not fit an affine model anywhere (degenerate matches)")
+    return _laplace_filled(untilted, unfitted) if unfitted.any() else untilted
 
 
 def run(problem: Problem, options: EpicOptions) -> Tensor:
@@ -167,7 +190,7 @@ def run(problem: Problem, options: EpicOptions) -> Tensor:
     points, flows = points[keep], flows[keep]
     guide = guide_bgr(problem, "epic")
     dense = _raw_epic(guide, points, flows, options)
-    if _has_zero_pixel(dense):
+    if _zero_pixels(dense).any():
         dense = _tilted_epic(guide, points, flows, options)
     if options.use_post_processing:
         dense = cv2.ximgproc.fastGlobalSmootherFilter(guide, dense, options.fgs_lambda, options.fgs_sigma)
