@@ -5,7 +5,7 @@ the first ``--synthetic`` pairs of the synthetic test split (384x512), in one ru
 
 * peers: OpenCV DIS at each preset (``ultrafast``, ``fast``, ``medium``), DeepFlow, and the
   EpicFlow-style pipeline, SIFT matches + OpenCV EPIC (``densify(matcher="sift", method="epic")``);
-* ``densify`` over a grid of settings (inpainting method x DIS preset fast / medium / fine x
+* ``densify`` over a grid of settings (inpainting method x DIS preset fast / medium / fine / fine-smooth x
   refinement).
 
 EPE (px, over the valid ground truth) and seconds per pair. The score of a setting is the geometric
@@ -47,7 +47,7 @@ from flowinpaint.methods.options import parse_options
 from flowinpaint.provenance import cpu_model
 
 PEERS = ("dis-ultrafast", "dis-fast", "dis-medium", "deepflow", "sift+epic")
-PRESETS = ("fast", "medium", "fine")
+PRESETS = ("fast", "medium", "fine", "fine-smooth")
 
 
 def pairs(synthetic: int) -> list[dict[str, Any]]:

@@ -4,13 +4,16 @@
 glob or a video, resumable and split across processes.
 """
 
+from .estimate import DIS_PRESETS, DisPreset
 from .pipeline import DEFAULT_METHOD, MATCHERS, DenseFlow, check_settings, densify
 from .sequence import FrameSource, densify_sequence, find_frames, write_flow_video
 
 __all__ = [
     "DEFAULT_METHOD",
+    "DIS_PRESETS",
     "MATCHERS",
     "DenseFlow",
+    "DisPreset",
     "FrameSource",
     "check_settings",
     "densify",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["DIS_PRESETS", "DisPreset", "dis_flow", "forward_backward", "to_grey", "to_uint8"]
+__all__ = ["DIS_PRESETS", "DisPreset", "dis_flow", "forward_backward", "resolve_preset", "to_grey", "to_uint8"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,19 @@ DIS_PRESETS = {
 }
 
 
+def resolve_preset(preset: str | DisPreset) -> DisPreset:
+    """``preset`` itself, or the :data:`DIS_PRESETS` entry of that name.
+
+    Raises:
+        ValueError: an unknown name, or neither a name nor a :class:`DisPreset`.
+    """
+    if isinstance(preset, DisPreset):
+        return preset
+    if not isinstance(preset, str) or preset not in DIS_PRESETS:
+        raise ValueError(f"preset must be one of {', '.join(DIS_PRESETS)} or a DisPreset, got {preset!r}")
+    return DIS_PRESETS[preset]
+
+
 def to_grey(image: np.ndarray) -> np.ndarray:
     """An ``(H, W, 3)`` float32 RGB image in [0, 1] as the ``(H, W)`` uint8 grey frame DIS reads."""
     return cv2.cvtColor(to_uint8(image), cv2.COLOR_RGB2GRAY)
@@ -71,8 +84,9 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
 
 
-def dis_flow(grey1: np.ndarray, grey2: np.ndarray, preset: str = "medium") -> np.ndarray:
-    """DIS flow from ``grey1`` to ``grey2``.
+def dis_flow(grey1: np.ndarray, grey2: np.ndarray, preset: str | DisPreset = "medium") -> np.ndarray:
+    """DIS flow from ``grey1`` to ``grey2`` with ``preset`` (a name of :data:`DIS_PRESETS` or a
+    :class:`DisPreset`).
 
     Shape:
         grey1, grey2 ``(H, W)`` uint8 -> ``(H, W, 2)`` float32 ``(u, v)`` px.
@@ -80,11 +94,10 @@ def dis_flow(grey1: np.ndarray, grey2: np.ndarray, preset: str = "medium") -> np
     Raises:
         ValueError: unknown ``preset``.
     """
-    if preset not in DIS_PRESETS:
-        raise ValueError(f"preset must be one of {', '.join(DIS_PRESETS)}, got {preset!r}")
-    return DIS_PRESETS[preset].create().calc(grey1, grey2, None).astype(np.float32, copy=False)
+    return resolve_preset(preset).create().calc(grey1, grey2, None).astype(np.float32, copy=False)
 
 
-def forward_backward(grey1: np.ndarray, grey2: np.ndarray, preset: str = "medium") -> tuple[np.ndarray, np.ndarray]:
+def forward_backward(grey1: np.ndarray, grey2: np.ndarray,
+                     preset: str | DisPreset = "medium") -> tuple[np.ndarray, np.ndarray]:
     """DIS flows ``grey1 -> grey2`` and ``grey2 -> grey1`` (each ``(H, W, 2)`` float32 px)."""
     return dis_flow(grey1, grey2, preset), dis_flow(grey2, grey1, preset)

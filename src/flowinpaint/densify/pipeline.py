@@ -20,7 +20,7 @@ import numpy as np
 
 from ..methods import build_options, get_method, inpaint
 from ..methods.validation import as_float_image
-from .estimate import DIS_PRESETS, forward_backward, to_grey, to_uint8
+from .estimate import DisPreset, forward_backward, resolve_preset, to_grey, to_uint8
 from .reliability import (
     FB_ALPHA,
     FB_BETA,
@@ -82,7 +82,7 @@ def _frames(image1: Any, image2: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _initial(grey1: np.ndarray, grey2: np.ndarray, image1: np.ndarray, image2: np.ndarray, matcher: str,
-             preset: str, alpha: float, beta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             preset: str | DisPreset, alpha: float, beta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(estimate, reliable, ratio)``: the initial flow, where to keep it, and its test ratio."""
     if matcher == "dis":
         forward, backward = forward_backward(grey1, grey2, preset)
@@ -95,7 +95,7 @@ def _initial(grey1: np.ndarray, grey2: np.ndarray, image1: np.ndarray, image2: n
     return sparse.flow, sparse.mask, ratio
 
 
-def check_settings(method: str = DEFAULT_METHOD, matcher: str = DEFAULT_MATCHER, preset: str = DEFAULT_PRESET,
+def check_settings(method: str = DEFAULT_METHOD, matcher: str = DEFAULT_MATCHER, preset: str | DisPreset = DEFAULT_PRESET,
                    alpha: float = FB_ALPHA, beta: float = FB_BETA, refine: bool = True, **options: Any) -> None:
     """Check :func:`densify`'s settings (the same keywords) without frames, so a run over many
     pairs fails before the first one on a bad setting.
@@ -105,8 +105,7 @@ def check_settings(method: str = DEFAULT_METHOD, matcher: str = DEFAULT_MATCHER,
     """
     if matcher not in MATCHERS:
         raise ValueError(f"matcher must be one of {', '.join(MATCHERS)}, got {matcher!r}")
-    if preset not in DIS_PRESETS:
-        raise ValueError(f"preset must be one of {', '.join(DIS_PRESETS)}, got {preset!r}")
+    resolve_preset(preset)
     check_tolerance(alpha, beta)
     if not isinstance(refine, bool):
         raise ValueError(f"refine must be True or False, got {refine!r}")
@@ -120,7 +119,7 @@ def densify(
     *,
     method: str = DEFAULT_METHOD,
     matcher: str = DEFAULT_MATCHER,
-    preset: str = DEFAULT_PRESET,
+    preset: str | DisPreset = DEFAULT_PRESET,
     alpha: float = FB_ALPHA,
     beta: float = FB_BETA,
     refine: bool = True,
@@ -137,7 +136,8 @@ def densify(
             or ``"sift"`` (SIFT matches, sparse).
         preset: DIS preset, ``"ultrafast"``, ``"fast"``, ``"medium"``, ``"fine"`` (medium down to
             the full resolution) or ``"fine-smooth"`` (fine, its variational refinement weighted
-            towards smoothness; the default), see :mod:`.estimate`.
+            towards smoothness; the default), see :mod:`.estimate`; or a
+            :class:`~flowinpaint.densify.estimate.DisPreset` of one's own.
         alpha, beta: the forward-backward test's tolerance ``alpha (|w_f|^2 + |w_b|^2) + beta``
             (px^2; Sundaram et al. 2010).
         refine: run OpenCV's variational refinement of the result on the two frames (default on).
