@@ -127,6 +127,7 @@ FULL_SUPPORT = 0.5  # local density of fitted values, relative to the image's, f
 REFINEMENT_ITERATIONS = 2  # of the domain transform with the refinement: as accurate as 3 on the dev set, a third cheaper
 RESIDUAL_FILLS = ("filter", "learned")
 MIN_JUDGED_VALUES = 17  # fewer known values than this (twice the neighbours, and one): the tests judge, not a model
+NEXT_ROUND_SHARE = 0.02  # a further round of the trust model runs when the last one dropped more than this share
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,9 @@ class NeuroaffineOptions(NeuroexplicitOptions):
             ``"tests"``, the hand-made tests of the options below (``neighbours`` to
             ``consensus_weight``).
         trust_threshold: a trust model keeps the values right with at least this probability.
+        judge_rounds: how many times at most a trust model judges: each further round judges the
+            values the round before kept, on evidence from those alone, and runs only when the
+            round before dropped more than 2 % of what it judged (clean inputs: one round).
         neighbours: how many nearest known values each is compared with.
         tolerance: pixels a value may be off its neighbours' median motion and still be kept.
         spread_factor: the allowance on top per pixel of the neighbours' own spread.
@@ -184,6 +188,7 @@ class NeuroaffineOptions(NeuroexplicitOptions):
     robust: bool = True
     judge: str = "trust"
     trust_threshold: float = 0.5
+    judge_rounds: int = 2
     neighbours: int = 8
     tolerance: float = 2.0
     spread_factor: float = 3.0
@@ -213,6 +218,8 @@ class NeuroaffineOptions(NeuroexplicitOptions):
             raise ValueError(f"judge must be 'tests', a trust model's name or a path, got {self.judge!r}")
         if not 0 < self.trust_threshold < 1:
             raise ValueError(f"trust_threshold must be a number between 0 and 1, got {self.trust_threshold}")
+        if isinstance(self.judge_rounds, bool) or not isinstance(self.judge_rounds, int) or self.judge_rounds < 1:
+            raise ValueError(f"judge_rounds must be an integer >= 1, got {self.judge_rounds!r}")
         if isinstance(self.neighbours, bool) or not isinstance(self.neighbours, int) or self.neighbours < 2:
             raise ValueError(f"neighbours must be an integer >= 2, got {self.neighbours!r}")
         if isinstance(self.consensus, bool) or not isinstance(self.consensus, int) or not 0 <= self.consensus <= self.neighbours:
@@ -310,7 +317,8 @@ class Explanation(NamedTuple):
             the output.
         doubted: those that fail it, in the fit and fill at ``consensus_weight``.
         first: ``(H, W, 2)`` the first affine fit (of the values that passed the neighbour
-            tests), whose flow the refinement's guide holds.
+            tests; with a trust model, among those its last round judged), whose flow the
+            refinement's guide holds.
         base: the affine fit (flow, misfit, support) of ``kept`` and ``doubted`` (the
             refinement's, with ``motion_contrast`` > 0; else ``first``).
         residual: ``(H, W, 2)`` the filled residual, added to ``base.flow``.
@@ -319,7 +327,8 @@ class Explanation(NamedTuple):
             None, and the base's misfit too, where the problem did not ask for it
             (``wants_confidence``).
         trust: ``(H, W)`` float32, the trust classifier's probability that each trusted known
-            value is right (0 elsewhere); None where the tests judged (``judge="tests"``, ``robust=False``).
+            value is right, from the last round that judged it (0 elsewhere); None where the
+            tests judged (``judge="tests"``, ``robust=False``).
     """
 
     guide: np.ndarray
@@ -439,25 +448,36 @@ def _judged_by_tests(problem: Problem, flow: np.ndarray, trusted: np.ndarray, im
 def _judged_by_model(problem: Problem, flow: np.ndarray, trusted: np.ndarray, image: np.ndarray,
                      color_scale: float, iterations: int, options: NeuroaffineOptions) -> tuple[_Judgement, np.ndarray]:
     """The trust classifier's verdicts (``judge`` a model): a value is kept when it is right with
-    probability ``trust_threshold`` or more, else dropped; and the filters' guide."""
+    probability ``trust_threshold`` or more, else dropped; and the filters' guide.
+
+    With ``judge_rounds`` > 1 the values a round kept are judged again on evidence from them alone
+    (their neighbours' medians and affine fit no longer pulled by the dropped values), as long as
+    the round before dropped more than :data:`NEXT_ROUND_SHARE` of what it judged."""
     model = cached_model(options.judge, "cpu")
     if not isinstance(model, TrustClassifier):
         raise ValueError(f"judge {options.judge!r} is a {type(model).__name__}, not a trust model")  # noqa: TRY004 - option errors are ValueErrors
     if tuple(model.config.features) != FEATURE_NAMES:
         raise ValueError(f"judge {options.judge!r} was trained on other features than this flowinpaint computes")
     guide = _guide(image, flow, trusted, options)
-    evidence = trust_evidence(flow, trusted, _certainty(trusted, problem), image, _filters(options.device, guide.shape[-1]).fit,
-                              options.spatial_factor, options.color_factor, options.reach, iterations, guide)
-    with torch.inference_mode():
-        probability = model(torch.from_numpy(evidence.features)).numpy()
+    fit = _filters(options.device, guide.shape[-1]).fit
     trust = np.zeros(trusted.shape, np.float32)
-    trust[trusted] = probability
-    kept = trusted & (trust >= options.trust_threshold)
-    if not kept.any():
-        kept = trusted.copy()  # nothing is trusted: there is nothing to prefer
+    judged, agreeing = trusted, None
+    for _ in range(options.judge_rounds):
+        evidence = trust_evidence(flow, judged, _certainty(judged, problem), image, fit, options.spatial_factor,
+                                  options.color_factor, options.reach, iterations, guide)
+        agreeing = evidence.agreeing if agreeing is None else agreeing
+        with torch.inference_mode():
+            trust[judged] = model(torch.from_numpy(evidence.features)).numpy()
+        kept = judged & (trust >= options.trust_threshold)
+        if not kept.any():
+            kept = judged.copy()  # nothing is trusted: there is nothing to prefer
+        dropped = 1.0 - float(kept.sum()) / float(judged.sum())
+        if dropped <= NEXT_ROUND_SHARE or int(kept.sum()) < MIN_JUDGED_VALUES:
+            break
+        judged = kept
     none = np.zeros_like(trusted)
-    rescued = kept & ~evidence.agreeing  # kept by the network though the neighbour test failed them
-    return _Judgement(evidence.agreeing, none, rescued, kept, none.copy(), evidence.first, evidence.first_weights,
+    rescued = kept & ~agreeing  # kept by the network though the first round's neighbour test failed them
+    return _Judgement(agreeing, none, rescued, kept, none.copy(), evidence.first, evidence.first_weights,
                       trust), guide
 
 
