@@ -96,6 +96,28 @@ def test_training_on_a_few_scenes_gives_a_model_that_saves_loads_and_beats_chanc
     torch.testing.assert_close(again(probe), model(probe).detach())
 
 
+def test_training_skips_a_scene_without_matches_and_may_use_perspective_scenes(monkeypatch):
+    """A scene where the matcher finds nothing (blurred, moving too far) is skipped, not fatal;
+    the other scenes' examples are the same as without the failure."""
+    from flowinpaint.train import trust as training
+
+    config = TrustTrainingConfig(scenes=4, size=(64, 80), seed=2, perspective=1.0)
+    features, labels = collect_examples(config)
+    real = training.make_sparse
+    calls = []
+
+    def failing_first(*args, **kwargs):
+        calls.append(args[0])
+        if len(calls) == 1:
+            raise ValueError("match_mask: no sift match passed the ratio (0.8) and forward-backward (1 px) tests")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, "make_sparse", failing_first)
+    fewer, fewer_labels = collect_examples(config)
+    assert len(calls) == 4 and 0 < len(fewer_labels) < len(labels)
+    np.testing.assert_array_equal(fewer, features[len(labels) - len(fewer_labels):])
+
+
 def test_the_command_line_trains_and_writes_a_model_with_its_record(tmp_path, capsys):
     from flowinpaint.cli import main
 

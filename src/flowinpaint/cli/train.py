@@ -65,7 +65,7 @@ def _cmd_train_trust(args: argparse.Namespace) -> int:
     from ..provenance import portable_command
     from ..train.trust import TrustTrainingConfig, run_training
 
-    config = TrustTrainingConfig(scenes=args.scenes, epochs=args.epochs, seed=args.seed)
+    config = TrustTrainingConfig(scenes=args.scenes, epochs=args.epochs, seed=args.seed, perspective=args.perspective)
     record = run_training(config, args.out, portable_command(sys.argv))
     scores = record["validation"]
     print(f"{record['examples']} examples; held out: {scores['held_out_accepted_wrong']:.1%} of the wrong values "
@@ -86,6 +86,8 @@ def register_trust(commands: Any, names: str) -> None:
     trust.add_argument("--scenes", type=int, default=TrustTrainingConfig.scenes, help="synthetic training scenes")
     trust.add_argument("--epochs", type=int, default=TrustTrainingConfig.epochs)
     trust.add_argument("--seed", type=int, default=TrustTrainingConfig.seed)
+    trust.add_argument("--perspective", type=float, default=TrustTrainingConfig.perspective,
+                       help="share of scenes whose background moves by a homography (camera over a plane)")
     trust.add_argument("--out", type=str, required=True, metavar="PATH", help="weights file to write, e.g. trust.pt")
     trust.set_defaults(handler=_cmd_train_trust)
 

@@ -25,7 +25,7 @@ import torch
 
 from ..data.degrade import degrade
 from ..data.masks import make_sparse
-from ..data.synthetic import SyntheticFlow
+from ..data.synthetic import SyntheticConfig, SyntheticFlow
 from ..methods.local_affine import local_affine_fit
 from ..methods.trust import FEATURE_NAMES, trust_evidence
 from ..models.pretrained import save_model
@@ -49,6 +49,9 @@ class TrustTrainingConfig:
         scenes: synthetic training scenes (one sparse input each).
         size: their size ``(H, W)``.
         degrade: the share of scenes degraded like real frames.
+        perspective: the share of scenes whose background moves by a homography (a camera
+            moving over a plane: zoom, rotation and perspective motion gradients, as in
+            driving scenes; :attr:`flowinpaint.data.SyntheticConfig.perspective_probability`).
         epochs: passes over the examples; batch: examples per step; learning_rate: Adam's.
         hidden: the classifier's hidden widths.
         seed: of the scenes, the inputs and the training.
@@ -57,6 +60,7 @@ class TrustTrainingConfig:
     scenes: int = 800
     size: tuple[int, int] = (256, 384)
     degrade: float = 0.5
+    perspective: float = 0.0
     epochs: int = 20
     batch: int = 4096
     learning_rate: float = 3e-3
@@ -67,7 +71,8 @@ class TrustTrainingConfig:
 def collect_examples(config: TrustTrainingConfig, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The features ``(N, F)`` float32 and labels ``(N,)`` float32 (1 = right) of every known value
     of ``config.scenes`` random sparse inputs."""
-    scenes = SyntheticFlow("train", tuple(config.size), config.scenes, seed=config.seed)
+    scenes = SyntheticFlow("train", tuple(config.size), config.scenes, seed=config.seed,
+                           config=SyntheticConfig(perspective_probability=config.perspective))
     rng = np.random.default_rng(config.seed)
     features, labels = [], []
     for index in range(config.scenes):
@@ -76,7 +81,11 @@ def collect_examples(config: TrustTrainingConfig, progress: bool = False) -> tup
             sample["image1"] = degrade(sample["image1"], sample["flow"], rng)
             sample["image2"] = degrade(sample["image2"], sample["flow"], rng)
         kind, density = str(rng.choice(KINDS)), float(rng.choice(DENSITIES))
-        sparse = make_sparse(kind, sample, density, seed=int(rng.integers(2**31)), outliers=float(rng.choice(OUTLIER_SHARES)))
+        seed, outliers = int(rng.integers(2**31)), float(rng.choice(OUTLIER_SHARES))
+        try:
+            sparse = make_sparse(kind, sample, density, seed=seed, outliers=outliers)
+        except ValueError:  # no match passed the matcher's tests (a scene too blurred or moving too far)
+            continue
         if sparse.mask.sum() < 3:
             continue
         image = sample["image1"].astype(np.float32) / 255
