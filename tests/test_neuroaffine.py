@@ -463,7 +463,7 @@ def test_the_refinement_stops_at_a_motion_edge_the_image_does_not_show():
     direct = local_affine.local_affine_fit(np.ascontiguousarray(problem.flow[0].permute(1, 2, 0).numpy()),
                                            unrefined.kept.astype(np.float32), image_array,
                                            2.0 / math.sqrt(unrefined.kept.mean()), 4.0 * local_affine.color_sigma(image_array, 1.0),
-                                           1.4, misfit=False, iterations=3)
+                                           NeuroaffineOptions().reach, misfit=False, iterations=3)
     np.testing.assert_array_equal(unrefined.base.flow, direct.flow)
     assert np.abs(parts.first - parts.base.flow).max() > 1  # the refined fit differs most at the line
 

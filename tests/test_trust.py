@@ -12,13 +12,17 @@ import flowinpaint as fi
 from flowinpaint.data import make_example, make_sparse
 from flowinpaint.methods import neuroaffine
 from flowinpaint.methods.local_affine import local_affine_fit
+from flowinpaint.methods.neuroaffine import REFINEMENT_ITERATIONS, NeuroaffineOptions
 from flowinpaint.methods.trust import FEATURE_NAMES, trust_evidence
 from flowinpaint.methods.validation import as_problem
 from flowinpaint.models.pretrained import load_model, model_record, save_model
 from flowinpaint.models.trust import TrustClassifier, TrustConfig
-from flowinpaint.train.trust import TrustTrainingConfig, collect_examples, train_trust
-
-FIT = {"spatial_factor": 2.0, "color_factor": 4.0, "reach": 1.4, "iterations": 2}
+from flowinpaint.train.trust import (
+    FIT,
+    TrustTrainingConfig,
+    collect_examples,
+    train_trust,
+)
 
 
 def _evidence(flow: np.ndarray, known: np.ndarray, image: np.ndarray):
@@ -79,6 +83,12 @@ def test_the_shipped_model_finds_wrong_values_and_keeps_right_ones():
     assert parts.kept[right].mean() >= 0.98
     assert parts.trust is not None and parts.trust[~noisy.mask].max() == 0
     assert parts.trust[right].mean() > parts.trust[wrong].mean() + 0.5
+
+
+def test_the_features_are_trained_with_the_methods_fit() -> None:
+    options = NeuroaffineOptions()
+    assert FIT == {"spatial_factor": options.spatial_factor, "color_factor": options.color_factor,
+                   "reach": options.reach, "iterations": REFINEMENT_ITERATIONS}
 
 
 def test_training_on_a_few_scenes_gives_a_model_that_saves_loads_and_beats_chance(tmp_path):

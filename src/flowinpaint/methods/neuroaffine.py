@@ -206,7 +206,7 @@ class NeuroaffineOptions(NeuroexplicitOptions):
     motion_contrast: float = 4.0
     spatial_factor: float = 2.0
     color_factor: float = 4.0
-    reach: float = 1.4
+    reach: float = 3.0
     guide: str = ""
     residual: str = "filter"
     detail_factor: float = 0.5

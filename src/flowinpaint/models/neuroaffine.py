@@ -77,7 +77,7 @@ class NeuroaffineConfig(ConfigDict):
     correction: float = 0.5
     spatial_factor: float = 2.0
     color_factor: float = 4.0
-    reach: float = 1.4
+    reach: float = 3.0
     detail_factor: float = 0.5
     flow_input: bool = False
 

@@ -27,6 +27,7 @@ from ..data.degrade import degrade
 from ..data.masks import make_sparse
 from ..data.synthetic import SyntheticConfig, SyntheticFlow
 from ..methods.local_affine import local_affine_fit
+from ..methods.neuroaffine import REFINEMENT_ITERATIONS, NeuroaffineOptions
 from ..methods.trust import FEATURE_NAMES, trust_evidence
 from ..models.pretrained import save_model
 from ..models.trust import TrustClassifier, TrustConfig
@@ -38,7 +39,11 @@ RIGHT_WITHIN = 0.5  # px: a known value this close to the truth is right
 KINDS = ("uniform", "uniform", "uniform", "clustered", "matches")
 DENSITIES = (0.0005, 0.001, 0.003, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
 OUTLIER_SHARES = (0.0, 0.0, 0.05, 0.1, 0.2, 0.3)
-FIT = {"spatial_factor": 2.0, "color_factor": 4.0, "reach": 1.4, "iterations": 2}  # the neuroaffine defaults
+_METHOD = NeuroaffineOptions()
+#: The fit the features are computed with: the neuroaffine defaults (with its refinement pass), so
+#: that the classifier reads at inference what it was trained on.
+FIT = {"spatial_factor": _METHOD.spatial_factor, "color_factor": _METHOD.color_factor, "reach": _METHOD.reach,
+       "iterations": REFINEMENT_ITERATIONS}
 
 
 @dataclass(frozen=True)
