@@ -41,6 +41,7 @@ from _evaluations import HERE, dev_sets_present, fmt, table
 
 from flowinpaint import densify, epe
 from flowinpaint.data import load_dataset
+from flowinpaint.densify import DIS_PRESETS
 from flowinpaint.io._atomic import atomic_write_bytes
 from flowinpaint.methods import get_method
 from flowinpaint.methods.options import parse_options
@@ -70,9 +71,8 @@ def grey(image: np.ndarray) -> np.ndarray:
 def peer(name: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """The two-frame flow function of a peer."""
     if name.startswith("dis-"):
-        preset = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-                  "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}[name[4:]]
-        return lambda a, b: cv2.DISOpticalFlow_create(preset).calc(grey(a), grey(b), None)
+        preset = DIS_PRESETS[name[4:]]  # OpenCV's preset as it is
+        return lambda a, b: preset.create().calc(grey(a), grey(b), None)
     if name == "deepflow":
         return lambda a, b: cv2.optflow.createOptFlow_DeepFlow().calc(grey(a), grey(b), None)
     if name == "sift+epic":

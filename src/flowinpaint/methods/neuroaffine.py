@@ -17,8 +17,9 @@ constraint. This method fits and fills with edge-aware normalized convolutions i
    that pass that test, the colour contrast to its neighbours, the density, and the share of the
    input's values that fail the test (the context: an input where many fail holds many wrong
    values). Where it drops more than 2 % of the values, the ones it kept are judged a second
-   time on evidence from them alone (``judge_rounds``). On the dev set the output is more accurate with it than with the hand-made tests,
-   on exact samples and with wrong values alike (the README's figures); ``judge="tests"`` runs
+   time on evidence from them alone (``judge_rounds``). On the dev set the output is more
+   accurate with it than with the hand-made tests, on exact samples and with wrong values alike
+   (the README's figures); ``judge="tests"`` runs
    the tests instead (the method before the network; their options follow), as do inputs with
    fewer than 17 known values, too few for the classifier's neighbour statistics (a handful of
    matches: it was trained on inputs with more).
@@ -479,6 +480,7 @@ def _judged_by_model(problem: Problem, flow: np.ndarray, trusted: np.ndarray, im
         if dropped <= NEXT_ROUND_SHARE or int(kept.sum()) < MIN_JUDGED_VALUES:
             break
         judged = kept
+    assert first is not None  # judge_rounds >= 1
     none = np.zeros_like(trusted)
     rescued = kept & ~first.agreeing  # kept by the network though the neighbour test failed them
     return _Judgement(first.agreeing, none, rescued, kept, none.copy(), first.first, first.first_weights, trust), guide
