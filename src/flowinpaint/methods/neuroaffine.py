@@ -447,7 +447,8 @@ def _judged_by_tests(problem: Problem, flow: np.ndarray, trusted: np.ndarray, im
 
 
 def _judged_by_model(problem: Problem, flow: np.ndarray, trusted: np.ndarray, image: np.ndarray,
-                     color_scale: float, iterations: int, options: NeuroaffineOptions) -> tuple[_Judgement, np.ndarray]:
+                     contrast_unit: float, color_scale: float, iterations: int,
+                     options: NeuroaffineOptions) -> tuple[_Judgement, np.ndarray]:
     """The trust classifier's verdicts (``judge`` a model): a value is kept when it is right with
     probability ``trust_threshold`` or more, else dropped; and the filters' guide.
 
@@ -468,7 +469,8 @@ def _judged_by_model(problem: Problem, flow: np.ndarray, trusted: np.ndarray, im
     judged, first = trusted, None
     for _ in range(options.judge_rounds):
         evidence = trust_evidence(flow, judged, _certainty(judged, problem), image, fit, options.spatial_factor,
-                                  options.color_factor, options.reach, iterations, guide)
+                                  options.color_factor, options.reach, iterations, guide,
+                                  color_unit=contrast_unit)
         if first is None:
             first = evidence  # the first round's neighbour test and fit (a better refinement guide on Sintel)
         with torch.inference_mode():
@@ -507,7 +509,7 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
     elif options.judge == "tests" or int(trusted.sum()) < MIN_JUDGED_VALUES:
         judgement, guide = _judged_by_tests(problem, flow, trusted, image, contrast_unit, color_scale, iterations, options)
     else:
-        judgement, guide = _judged_by_model(problem, flow, trusted, image, color_scale, iterations, options)
+        judgement, guide = _judged_by_model(problem, flow, trusted, image, contrast_unit, color_scale, iterations, options)
     kept, doubted = judgement.kept, judgement.doubted
     weights = _weights(kept, doubted, problem, options)
     spatial_sigma = options.spatial_factor / math.sqrt(float((weights > 0).mean()))

@@ -80,7 +80,7 @@ class TrustEvidence(NamedTuple):
 
 def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, image: np.ndarray,
                    fit: Callable[..., AffineFit], spatial_factor: float, color_factor: float, reach: float,
-                   iterations: int, guide: np.ndarray | None = None) -> TrustEvidence:
+                   iterations: int, guide: np.ndarray | None = None, color_unit: float | None = None) -> TrustEvidence:
     """The trust features of every known value (see the module's text).
 
     Args:
@@ -92,8 +92,10 @@ def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, i
             spatial scale is ``spatial_factor / sqrt(density)`` px of the agreeing values,
             its colour scale ``color_factor`` times the image's mean gradient magnitude).
         guide: the fit's guide (default: the image).
+        color_unit: the image's mean gradient magnitude, ``color_sigma(image, 1.0)``, if the
+            caller has it (default: computed here).
     """
-    unit = color_sigma(image, 1.0)
+    unit = color_sigma(image, 1.0) if color_unit is None else color_unit
     color_scale = color_factor * unit
     density = float(known.mean())
     by_position, by_colour = nearest_known_both(known, NEIGHBOURS, image,
