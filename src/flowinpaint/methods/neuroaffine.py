@@ -447,8 +447,7 @@ def _judged_by_tests(problem: Problem, flow: np.ndarray, trusted: np.ndarray, im
 
 
 def _judged_by_model(problem: Problem, flow: np.ndarray, trusted: np.ndarray, image: np.ndarray,
-                     contrast_unit: float, color_scale: float, iterations: int,
-                     options: NeuroaffineOptions) -> tuple[_Judgement, np.ndarray]:
+                     contrast_unit: float, iterations: int, options: NeuroaffineOptions) -> tuple[_Judgement, np.ndarray]:
     """The trust classifier's verdicts (``judge`` a model): a value is kept when it is right with
     probability ``trust_threshold`` or more, else dropped; and the filters' guide.
 
@@ -509,7 +508,7 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
     elif options.judge == "tests" or int(trusted.sum()) < MIN_JUDGED_VALUES:
         judgement, guide = _judged_by_tests(problem, flow, trusted, image, contrast_unit, color_scale, iterations, options)
     else:
-        judgement, guide = _judged_by_model(problem, flow, trusted, image, contrast_unit, color_scale, iterations, options)
+        judgement, guide = _judged_by_model(problem, flow, trusted, image, contrast_unit, iterations, options)
     kept, doubted = judgement.kept, judgement.doubted
     weights = _weights(kept, doubted, problem, options)
     spatial_sigma = options.spatial_factor / math.sqrt(float((weights > 0).mean()))

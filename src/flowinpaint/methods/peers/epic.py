@@ -44,8 +44,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..explicit import solve_explicit_diffusion
-from ..laplace import LaplaceOptions, identity_field
+from .. import laplace
 from ..registry import Method, Problem, opencv_contrib_missing, register
 from ._common import (
     MIN_MATCHES,
@@ -156,8 +155,7 @@ def _laplace_filled(field: np.ndarray, holes: np.ndarray) -> np.ndarray:
     from the other pixels (the ``laplace`` method's solver)."""
     flow = torch.from_numpy(np.ascontiguousarray(field.transpose(2, 0, 1)))[None]
     known = torch.from_numpy(~holes)[None, None]
-    filled = solve_explicit_diffusion(Problem(flow.masked_fill(~known, 0.0), known, None), identity_field,
-                                      LaplaceOptions(), 0.0, "epic's fill")
+    filled = laplace.run(Problem(flow.masked_fill(~known, 0.0), known, None), laplace.LaplaceOptions())
     return filled[0].permute(1, 2, 0).numpy()
 
 
