@@ -11,7 +11,17 @@
  * fsi_solve runs whole cycles until the steady state, as flowinpaint.diffusion.solve_to_convergence
  * does with this cycle: cycles of growing length, after each the residual max |tau A u| over the
  * unknown pixels (fsi_residual), with the states, weights and time steps set up once per level.
+ *
+ * Temporal blocking (a cycle whose iterates are not kept): one step is a pass over ~50 bytes per
+ * pixel that does too little arithmetic to hide the memory traffic, so up to BLOCK_STEPS steps run
+ * per pass over the rows. Each thread owns a band of rows and sweeps it as a wavefront (step k of
+ * the block one row behind step k - 1), so the rows in flight stay in its cache; at a band's inner
+ * edges its trapezoid shrinks by one row per step, and the triangles left between two bands run
+ * after a barrier. Every pixel of every step is computed exactly as in the plain loop (the same
+ * arithmetic in the same order): the results are identical bit for bit. Three buffers suffice: a
+ * step overwrites the buffer of the iterate three steps back, which no row still in flight reads.
  */
+#include <omp.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -96,40 +106,99 @@ static inline Row row_at(const float *east, const float *south, const float *sou
     return r;
 }
 
+/* The three states of a cycle and what every step reads besides them. */
+typedef struct {
+    const float *east, *south, *south_east, *south_west, *tau, *data, *step_weights;
+    const uint8_t *known;
+    float *buffers[3]; /* step k reads buffers[(k + 1) % 3] (u) and buffers[k % 3] (prev), writes buffers[(k + 2) % 3] */
+    int tau_per_pixel;
+    long B, C, H, W, W2, plane;
+} Cycle;
+
+/* Step k at row y of image b, every channel. */
+static inline void step_at(const Cycle *s, int k, long b, long y) {
+    float *prev = s->buffers[k % 3], *u = s->buffers[(k + 1) % 3], *next = s->buffers[(k + 2) % 3];
+    const float w = s->step_weights[k];
+    const Row r = row_at(s->east, s->south, s->south_east, s->south_west, s->known, s->tau, s->tau_per_pixel, b, y, s->H,
+                         s->W);
+    for (long c = 0; c < s->C; c++) {
+        const long offset = (b * s->C + c) * s->plane + (y + 1) * s->W2 + 1;
+        const float *value = s->data + ((b * s->C + c) * s->H + y) * s->W;
+        if (r.t_row)
+            step_row(u + offset, prev + offset, next + offset, s->W2, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0, r.sw1,
+                     r.fixed, value, r.t_row, 0.0f, w, s->W, 1);
+        else
+            step_row(u + offset, prev + offset, next + offset, s->W2, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0, r.sw1,
+                     r.fixed, value, 0, r.t_scalar, w, s->W, 0);
+    }
+}
+
+/* Steps per pass of the blocked cycle: the rows in flight of one thread (one per step, ~50 bytes
+ * a pixel) fit its share of the caches up to ~2,000-pixel rows (measured at 1024x436: 8 steps
+ * 1.4x faster a step than 1 on one thread, 16 no faster than 8). */
+#define BLOCK_STEPS 8
+
+/* The cycle with temporal blocking (see the file's header), on `bands` bands of at least
+ * 2 BLOCK_STEPS rows each. */
+static void blocked_cycle(const Cycle *s, int n_steps, int bands) {
+    #pragma omp parallel num_threads(bands)
+    {
+        const long band = omp_get_thread_num();
+        const long low = band * s->H / bands, high = (band + 1) * s->H / bands;
+        for (int first = 0; first < n_steps; first += BLOCK_STEPS) {
+            const int last = first + BLOCK_STEPS < n_steps ? first + BLOCK_STEPS : n_steps;
+            /* the trapezoid: step k (d = k - first steps into the block) on rows
+             * [low + d, high - d), the inner edges only; row low + t - d at wavefront time t */
+            for (long t = 0; t < high - low + (last - first); t++) {
+                for (int k = first; k < last; k++) {
+                    const long d = k - first, y = low + t - d;
+                    const long top = band > 0 ? low + d : low, bottom = band < bands - 1 ? high - d : high;
+                    if (y < top || y >= bottom) continue;
+                    for (long b = 0; b < s->B; b++) step_at(s, k, b, y);
+                }
+            }
+            #pragma omp barrier
+            /* the triangle below the band: step k on rows [high - d, high + d) */
+            if (band < bands - 1) {
+                for (int k = first + 1; k < last; k++) {
+                    const long d = k - first;
+                    for (long y = high - d; y < high + d; y++)
+                        for (long b = 0; b < s->B; b++) step_at(s, k, b, y);
+                }
+            }
+            #pragma omp barrier
+        }
+    }
+}
+
 /* Pair weights, padded as flowinpaint.diffusion.fused.pad_stencil pads them:
- * east (B, H, W + 1), south (B, H + 1, W), south_east and south_west (B, H + 1, W + 1). */
+ * east (B, H, W + 1), south (B, H + 1, W), south_east and south_west (B, H + 1, W + 1).
+ * With `iterates` NULL the cycle runs temporally blocked where every thread gets a band of at
+ * least 2 BLOCK_STEPS rows; `iterates` keeps u^0 .. u^{n-1}, one pass a step. */
 int fsi_cycle(float *states, const float *east, const float *south, const float *south_east,
               const float *south_west, const float *tau, int tau_per_pixel, const uint8_t *known,
               const float *data, const float *step_weights, int n_steps, float *iterates,
               int batch, int channels, int height, int width, int threads) {
     const long H = height, W = width, C = channels, B = batch;
     const long W2 = W + 2, plane = (H + 2) * W2, state = B * C * plane;
-    float *buffers[3] = {states, states + state, states + 2 * state}; /* prev, u, next */
+    const Cycle s = {east, south, south_east, south_west, tau, data, step_weights, known,
+                     {states, states + state, states + 2 * state}, tau_per_pixel, B, C, H, W, W2, plane};
+    const long bands = H / (2 * BLOCK_STEPS) < threads ? H / (2 * BLOCK_STEPS) : threads;
+    if (!iterates && n_steps > 1 && bands >= 1) {
+        blocked_cycle(&s, n_steps, (int)bands);
+        return (n_steps + 1) % 3;
+    }
     for (int k = 0; k < n_steps; k++) {
-        float *prev = buffers[(k + 0) % 3], *u = buffers[(k + 1) % 3], *next = buffers[(k + 2) % 3];
-        const float w = step_weights[k];
         if (iterates) { /* u^k, unpadded, for the backward of a training step */
+            const float *u = s.buffers[(k + 1) % 3];
             #pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
             for (long bc = 0; bc < B * C; bc++)
                 for (long y = 0; y < H; y++)
                     memcpy(iterates + ((k * B * C + bc) * H + y) * W, u + bc * plane + (y + 1) * W2 + 1, W * sizeof(float));
         }
         #pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
-        for (long b = 0; b < B; b++) {
-            for (long y = 0; y < H; y++) {
-                const Row r = row_at(east, south, south_east, south_west, known, tau, tau_per_pixel, b, y, H, W);
-                for (long c = 0; c < C; c++) {
-                    const long offset = (b * C + c) * plane + (y + 1) * W2 + 1;
-                    const float *value = data + ((b * C + c) * H + y) * W;
-                    if (r.t_row)
-                        step_row(u + offset, prev + offset, next + offset, W2, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0,
-                                 r.sw1, r.fixed, value, r.t_row, 0.0f, w, W, 1);
-                    else
-                        step_row(u + offset, prev + offset, next + offset, W2, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0,
-                                 r.sw1, r.fixed, value, 0, r.t_scalar, w, W, 0);
-                }
-            }
-        }
+        for (long b = 0; b < B; b++)
+            for (long y = 0; y < H; y++) step_at(&s, k, b, y);
     }
     return (n_steps + 1) % 3; /* the buffer that holds the result */
 }

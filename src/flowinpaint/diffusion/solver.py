@@ -127,8 +127,7 @@ def relative_residual(u: Tensor, stencil: Stencil, tau: Tensor | float, known: T
 
 def data_scale(known: Tensor, data: Tensor) -> float:
     """The scale the stopping test is relative to: ``max(1, max |data at the known pixels|)``."""
-    known_values = data.masked_select(known.expand_as(data))
-    return max(1.0, float(known_values.abs().amax())) if known_values.numel() else 1.0
+    return max(1.0, float(torch.where(known, data.abs(), 0.0).amax()))
 
 
 def solve_to_convergence(

@@ -72,7 +72,7 @@ def _finished(method: Method, problem: Problem, outcome: Tensor | Solution,
     dense_t = solution.flow if solution is not None else outcome
     kept = (solution.kept if solution is not None else problem.known)[0, 0].numpy()
     dense = dense_t[0].permute(1, 2, 0).numpy().astype(np.float32)
-    np.copyto(dense, problem.flow[0].permute(1, 2, 0).numpy(), where=kept[..., None])
+    dense[kept] = problem.flow[0].permute(1, 2, 0).numpy()[kept]
     if return_confidence:
         assert solution is not None and solution.confidence is not None  # checked by _check_runnable
         return dense, solution.confidence[0, 0].numpy().astype(np.float32)

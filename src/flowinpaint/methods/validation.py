@@ -110,7 +110,7 @@ def as_problem(
     if image is None and needs_image:
         raise ValueError(f"method {method!r} needs the reference image: pass image=(H, W, 3) array")
     dense = np.zeros((height, width, 2), np.float32)
-    np.copyto(dense, flow, casting="unsafe", where=mask[..., None])
+    dense[mask] = known_values  # the known values only: cheaper than a masked copy of the whole field
     flow_t = torch.from_numpy(dense).permute(2, 0, 1)[None].contiguous()
     known_t = torch.from_numpy(mask)[None, None].clone()
     image_t = None
