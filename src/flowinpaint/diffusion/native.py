@@ -2,11 +2,13 @@
 
 TorchInductor compiles the one-pass step of :mod:`.fused` into code that reads the rolled
 neighbours lane by lane; the hand-written loop over a zero-bordered state vectorises plainly and
-runs an FSI step at 1024x436 several times faster (``benchmarks/solver_speed.py``, AMD EPYC, 2
-threads: 0.44 vs 1.60 ms per step, below the copy-bandwidth floor of 0.74 ms since the step's
-arrays stay in the caches). It covers the forward cycle on the CPU in float32, the iterates a
-training step's backward needs included; everything else (float64, GPUs, the backward) stays with
-:mod:`.fused`.
+runs an FSI step at 1024x436 several times faster; a cycle whose iterates need not be kept runs
+temporally blocked, several steps per pass over each thread's band of rows (``fsi_kernel.c``'s
+header; bit-identical results). ``benchmarks/solver_speed.py``, AMD EPYC, 2 threads: 0.38 ms a step
+blocked (0.45-0.56 one pass a step, 1.6-1.9 TorchInductor's), 0.6x the copy-bandwidth floor of
+0.65 ms since the rows in flight stay in the caches; at 2048x872 1.5 vs 3.5 ms. It covers the
+forward cycle on the CPU in float32, the iterates a training step's backward needs included (one
+pass a step); everything else (float64, GPUs, the backward) stays with :mod:`.fused`.
 
 The shared library is built once per machine (:mod:`flowinpaint.cbuild`); without a compiler, or
 when the build fails, :func:`native_library` is None (with one warning) and the callers use the

@@ -1,0 +1,117 @@
+"""Compare method variants on synthetic *validation* scenes, the set design choices are made on.
+
+The dev set (Sintel, KITTI) only checks a choice afterwards; this script is where a default is
+chosen. It renders ``--pairs`` scenes of the synthetic ``val`` split (never the test split the
+README reports), a share ``--perspective`` of them with a camera moving over a plane (zoom,
+rotation and perspective motion gradients, as in driving scenes), and runs every method spec on
+the same sparse inputs:
+
+- uniform masks at 0.3 %, 1 % and 5 % of the pixels (exact values);
+- real SIFT matches between the two frames (the matcher's own errors);
+- uniform 5 % with 20 % of the values replaced by wrong ones.
+
+It reports the mean EPE (every pixel) per condition and method, the ratio of each method to
+the first, and the geometric mean of those ratios over the conditions, for the perspective and
+the plain scenes apart.
+
+    python benchmarks/validate_variants.py --methods "neuroaffine,neuroaffine:reach=2" \\
+        [--pairs 24] [--size 384x512] [--perspective 0.5] [--output FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from _evaluations import table
+from speed import machine_line  # benchmarks/speed.py, beside this script
+
+import flowinpaint
+from flowinpaint.data import SyntheticConfig, SyntheticFlow, make_sparse
+from flowinpaint.eval.runner import mask_seed
+from flowinpaint.methods.options import parse_method_spec
+
+#: (label, sparse kind, density, share of wrong values)
+CONDITIONS = (
+    ("uniform 0.3 %", "uniform", 0.003, 0.0),
+    ("uniform 1 %", "uniform", 0.01, 0.0),
+    ("uniform 5 %", "uniform", 0.05, 0.0),
+    ("matches", "matches", 0.0, 0.0),
+    ("5 %, 20 % wrong", "uniform", 0.05, 0.2),
+)
+
+
+def scenes(pairs: int, size: tuple[int, int], perspective: float, seed: int) -> list[tuple[dict, bool]]:
+    """``(sample, is_perspective)`` for the first ``pairs`` validation scenes: the first
+    ``round(perspective * pairs)`` from a generator whose background always moves by a homography,
+    the rest from the plain generator (different random streams: seeds ``seed`` and ``seed + 1``)."""
+    tilted = round(perspective * pairs)
+    plain = SyntheticFlow("val", size, pairs, seed=seed)
+    camera = SyntheticFlow("val", size, pairs, seed=seed + 1, config=SyntheticConfig(perspective_probability=1.0))
+    return [(camera[index], True) for index in range(tilted)] + [(plain[index], False) for index in range(pairs - tilted)]
+
+
+def run(methods: list[str], pairs: int, size: tuple[int, int], perspective: float, seed: int) -> list[str]:
+    specs = [parse_method_spec(spec) for spec in methods]
+    errors: dict[tuple[str, str, bool], list[float]] = defaultdict(list)
+    seconds: dict[str, list[float]] = defaultdict(list)
+    for index, (sample, tilted) in enumerate(scenes(pairs, size, perspective, seed)):
+        for label, kind, density, wrong in CONDITIONS:
+            sparse = make_sparse(kind, sample, density, seed=mask_seed(seed, index, density), outliers=wrong)
+            for spec, (method, options) in zip(methods, specs):
+                start = time.perf_counter()
+                dense = flowinpaint.inpaint(sparse.flow, sparse.mask, sample["image1"], method=method.name, **options)
+                seconds[spec].append(time.perf_counter() - start)
+                errors[(spec, label, tilted)].append(flowinpaint.epe(dense, sample["flow"]))
+    lines = []
+    groups = [(name, flag) for name, flag in (("perspective", True), ("plain", False))
+              if any(key[2] == flag for key in errors)]
+    for group, flag in groups:
+        count = len(errors[(methods[0], CONDITIONS[0][0], flag)])
+        lines += [f"## {group} scenes ({count})", ""]
+        header = ["method", *(label for label, *_ in CONDITIONS), f"geo. mean vs {methods[0]}"]
+        rows = []
+        for spec in methods:
+            means = [statistics.fmean(errors[(spec, label, flag)]) for label, *_ in CONDITIONS]
+            base = [statistics.fmean(errors[(methods[0], label, flag)]) for label, *_ in CONDITIONS]
+            ratios = [mean / reference for mean, reference in zip(means, base)]
+            geometric = math.exp(statistics.fmean(math.log(ratio) for ratio in ratios))
+            rows.append([f"`{spec}`", *(f"{mean:.3f} ({ratio:.3f})" for mean, ratio in zip(means, ratios)),
+                         f"{geometric:.3f}"])
+        lines += [*table(header, rows), ""]
+    lines += ["Median seconds per call: " + ", ".join(f"`{spec}` {statistics.median(seconds[spec]):.3f}" for spec in methods), ""]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--methods", required=True, help="comma-separated method specs; the first is the reference")
+    parser.add_argument("--pairs", type=int, default=24)
+    parser.add_argument("--size", default="384x512", help="HxW")
+    parser.add_argument("--perspective", type=float, default=0.5, help="share of camera-over-a-plane scenes")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output", type=Path, help="also write the report to this Markdown file")
+    args = parser.parse_args()
+    height, width = (int(side) for side in args.size.lower().split("x"))
+    methods = [spec.strip() for spec in args.methods.split(",") if spec.strip()]
+    start = time.perf_counter()
+    body = run(methods, args.pairs, (height, width), args.perspective, args.seed)
+    lines = ["# Method variants on synthetic validation scenes", "",
+             f"Command: `python benchmarks/validate_variants.py --methods \"{args.methods}\" --pairs {args.pairs} "
+             f"--size {args.size} --perspective {args.perspective} --seed {args.seed}`", "",
+             f"Machine: {machine_line()}; {time.perf_counter() - start:.0f} s.", "",
+             "Mean EPE (px, every pixel) per condition; in brackets the ratio to the first method.", "", *body]
+    report = "\n".join(lines) + "\n"
+    print(report, end="")
+    if args.output is not None:
+        args.output.write_text(report, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
