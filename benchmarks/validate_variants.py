@@ -6,7 +6,7 @@ README reports), a share ``--perspective`` of them with a camera moving over a p
 rotation and perspective motion gradients, as in driving scenes), and runs every method spec on
 the same sparse inputs:
 
-- uniform masks at 0.3 %, 1 % and 5 % of the pixels (exact values);
+- uniform masks at 0.1 %, 0.3 %, 1 % and 5 % of the pixels (exact values);
 - real SIFT matches between the two frames (the matcher's own errors);
 - uniform 5 % with 20 % of the values replaced by wrong ones.
 
@@ -38,6 +38,7 @@ from flowinpaint.methods.options import parse_method_spec
 
 #: (label, sparse kind, density, share of wrong values)
 CONDITIONS = (
+    ("uniform 0.1 %", "uniform", 0.001, 0.0),
     ("uniform 0.3 %", "uniform", 0.003, 0.0),
     ("uniform 1 %", "uniform", 0.01, 0.0),
     ("uniform 5 %", "uniform", 0.05, 0.0),

@@ -11,6 +11,7 @@ import torch
 
 import flowinpaint as fi
 from flowinpaint.data import make_example, make_sparse
+from flowinpaint.diffusion.domain_transform import colour_scale_at
 from flowinpaint.methods import local_affine, neuroaffine
 from flowinpaint.methods.local_affine import (
     color_sigma,
@@ -178,6 +179,21 @@ def test_default_method_is_affine_exact(seed):
     assert np.linalg.norm(dense - flow, axis=-1)[inner].mean() < 1e-3
     paper = fi.inpaint(flow, known, textured_image(seed), method="neuroexplicit")
     assert np.linalg.norm(paper - flow, axis=-1)[inner].mean() > 0.05  # the paper's model is not
+
+
+def test_the_colour_scale_grows_with_the_spacing_of_sparse_values_only():
+    assert colour_scale_at(0.2, 0.05, 0.01) == 0.2 and colour_scale_at(0.2, 0.01, 0.01) == 0.2
+    assert colour_scale_at(0.2, 0.0025, 0.01) == pytest.approx(0.4)  # a quarter of the share: twice the spacing
+    assert colour_scale_at(0.2, 0.0001, 0.0) == 0.2
+    image, flow = textured_image(3), affine_flow(3) + np.sin(np.arange(SIZE[1]) / 5)[None, :, None].astype(np.float32)
+    for density, grows in ((0.05, False), (0.004, True)):
+        known = uniform_mask(density, 4)
+        fixed = fi.inpaint(flow, known, image, sparse_below=0.0)
+        assert np.array_equal(fi.inpaint(flow, known, image), fixed) != grows
+    known = uniform_mask(0.004, 5)  # still affine-exact: a colour scale only reweights the fit
+    dense = fi.inpaint(affine_flow(5), known, textured_image(5))
+    inner = (slice(BORDER, -BORDER), slice(BORDER, -BORDER))
+    assert np.linalg.norm(dense - affine_flow(5), axis=-1)[inner].mean() < 1e-3
 
 
 def test_twenty_percent_wrong_values_are_mostly_found():
@@ -386,7 +402,8 @@ def test_return_confidence_needs_a_method_that_estimates_one():
 @pytest.mark.parametrize("field", [{"neighbours": 1}, {"spatial_factor": 0.0}, {"tolerance": -1.0}, {"slope": float("nan")},
                                    {"detail_factor": 0.0}, {"residual": "harmonic"}, {"consensus": 9},
                                    {"consensus": True}, {"consensus_weight": 1.5}, {"consensus_spread": -1.0},
-                                   {"motion_contrast": float("inf")}, {"judge_rounds": 0}, {"judge_rounds": 1.5}])
+                                   {"motion_contrast": float("inf")}, {"judge_rounds": 0}, {"judge_rounds": 1.5},
+                                   {"sparse_below": 1.0}, {"sparse_below": -0.01}])
 def test_bad_options_are_clear_errors(field):
     with pytest.raises(ValueError, match=next(iter(field))):
         NeuroaffineOptions(**field)

@@ -88,7 +88,7 @@ def test_the_shipped_model_finds_wrong_values_and_keeps_right_ones():
 def test_the_features_are_trained_with_the_methods_fit() -> None:
     options = NeuroaffineOptions()
     assert FIT == {"spatial_factor": options.spatial_factor, "color_factor": options.color_factor,
-                   "reach": options.reach, "iterations": REFINEMENT_ITERATIONS}
+                   "reach": options.reach, "iterations": REFINEMENT_ITERATIONS, "sparse_below": options.sparse_below}
 
 
 def test_training_on_a_few_scenes_gives_a_model_that_saves_loads_and_beats_chance(tmp_path):

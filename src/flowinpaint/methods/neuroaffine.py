@@ -90,6 +90,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from ..diffusion.domain_transform import colour_scale_at
 from ..models.neuroaffine import NeuroaffineInpainting, guide_array
 from ..models.pretrained import cached_model
 from ..models.trust import TrustClassifier
@@ -183,6 +184,9 @@ class NeuroaffineOptions(NeuroexplicitOptions):
         spatial_factor: the affine fit's spatial scale is ``spatial_factor / sqrt(density)``
             pixels, ``density`` the kept fraction of the pixels (about twice their spacing).
         color_factor: the fit's colour scale in units of the image's mean gradient magnitude.
+        sparse_below: below this share of known pixels the filters' colour scale grows with the
+            known values' spacing, as ``sqrt(sparse_below / density)``
+            (:func:`flowinpaint.diffusion.domain_transform.colour_scale_at`; 0: a fixed colour scale).
         reach: the fit's slope is extrapolated at most this many standard deviations of the
             fitted positions from their weighted centre (see :func:`.local_affine.local_affine_fit`).
     """
@@ -207,6 +211,7 @@ class NeuroaffineOptions(NeuroexplicitOptions):
     motion_contrast: float = 4.0
     spatial_factor: float = 2.0
     color_factor: float = 4.0
+    sparse_below: float = 0.01
     reach: float = 3.0
     guide: str = ""
     residual: str = "filter"
@@ -228,6 +233,8 @@ class NeuroaffineOptions(NeuroexplicitOptions):
             raise ValueError(f"consensus must be an integer from 0 to neighbours ({self.neighbours}), got {self.consensus!r}")
         if not 0 <= self.consensus_weight <= 1:
             raise ValueError(f"consensus_weight must be a number from 0 to 1, got {self.consensus_weight}")
+        if not 0 <= self.sparse_below < 1:
+            raise ValueError(f"sparse_below must be a share of the pixels in [0, 1), got {self.sparse_below!r}")
         if self.residual not in RESIDUAL_FILLS:
             raise ValueError(f"residual must be one of {', '.join(RESIDUAL_FILLS)}, got {self.residual!r}")
         for name in ("tolerance", "spread_factor", "slope", "support_radius", "support_sparsity", "rescue_tolerance",
@@ -417,7 +424,7 @@ def _judged_by_tests(problem: Problem, flow: np.ndarray, trusted: np.ndarray, im
     """The hand-made tests' verdicts (``judge="tests"``), and the filters' guide."""
     # the nearest known values in position and colour (a thin object's values are each other's)
     alike = nearest_known(trusted, options.neighbours, image,
-                          options.neighbour_colour / (math.sqrt(float(trusted.mean())) * color_scale))
+                          options.neighbour_colour / (math.sqrt(float(trusted.mean())) * options.color_factor * contrast_unit))
     agreeing, mutual = _trusted_values(flow, trusted, image, contrast_unit, alike, options)
     fitted = agreeing | mutual
     if not fitted.any():
@@ -469,7 +476,7 @@ def _judged_by_model(problem: Problem, flow: np.ndarray, trusted: np.ndarray, im
     for _ in range(options.judge_rounds):
         evidence = trust_evidence(flow, judged, _certainty(judged, problem), image, fit, options.spatial_factor,
                                   options.color_factor, options.reach, iterations, guide,
-                                  color_unit=contrast_unit)
+                                  color_unit=contrast_unit, sparse_below=options.sparse_below)
         if first is None:
             first = evidence  # the first round's neighbour test and fit (a better refinement guide on Sintel)
         with torch.inference_mode():
@@ -494,7 +501,8 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
     image = np.ascontiguousarray(problem.image[0].permute(1, 2, 0).numpy())
     trusted = trusted_known(problem)[0, 0].numpy()
     contrast_unit = color_sigma(image, 1.0)
-    color_scale = options.color_factor * contrast_unit
+    # the filters' colour scale: the neighbour tests keep the unscaled one
+    color_scale = colour_scale_at(options.color_factor * contrast_unit, float(trusted.mean()), options.sparse_below)
     refine = options.motion_contrast > 0
     iterations = REFINEMENT_ITERATIONS if refine else FILTER_ITERATIONS
     if not options.robust or int(trusted.sum()) < 3:

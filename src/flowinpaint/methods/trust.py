@@ -37,6 +37,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..diffusion.domain_transform import colour_scale_at
 from .local_affine import (
     AffineFit,
     _median_of_rows,
@@ -80,7 +81,8 @@ class TrustEvidence(NamedTuple):
 
 def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, image: np.ndarray,
                    fit: Callable[..., AffineFit], spatial_factor: float, color_factor: float, reach: float,
-                   iterations: int, guide: np.ndarray | None = None, color_unit: float | None = None) -> TrustEvidence:
+                   iterations: int, guide: np.ndarray | None = None, color_unit: float | None = None,
+                   sparse_below: float = 0.0) -> TrustEvidence:
     """The trust features of every known value (see the module's text).
 
     Args:
@@ -94,6 +96,8 @@ def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, i
         guide: the fit's guide (default: the image).
         color_unit: the image's mean gradient magnitude, ``color_sigma(image, 1.0)``, if the
             caller has it (default: computed here).
+        sparse_below: the fit's colour scale grows below this share of known pixels
+            (:func:`flowinpaint.diffusion.domain_transform.colour_scale_at`); the colour neighbours keep the unscaled one.
     """
     unit = color_sigma(image, 1.0) if color_unit is None else color_unit
     color_scale = color_factor * unit
@@ -125,7 +129,7 @@ def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, i
     if not (weights > 0).any():
         weights = np.where(known, certainty, 0).astype(np.float32)
     first = fit(flow, weights, image if guide is None else guide, spatial_factor / math.sqrt(float((weights > 0).mean())),
-                color_scale, reach, misfit=False, iterations=iterations)
+                colour_scale_at(color_scale, density, sparse_below), reach, misfit=False, iterations=iterations)
     columns["fit_residual"] = np.log1p(vector_length(values - first.flow[known]))
     columns["failing"] = np.full(len(values), 1 - passes.mean())
     failing = known & ~agreeing

@@ -39,7 +39,11 @@ import torch
 from torch import Tensor, nn
 
 from ..diffusion.affine_fit import edge_aware_affine_fit, edge_aware_mean
-from ..diffusion.domain_transform import MIN_COLOR_SIGMA, guide_distances
+from ..diffusion.domain_transform import (
+    MIN_COLOR_SIGMA,
+    colour_scale_at,
+    guide_distances,
+)
 from .configbase import ConfigDict
 from .dtm import ImageNormalisation
 from .precision import fast_bfloat16
@@ -64,6 +68,8 @@ class NeuroaffineConfig(ConfigDict):
         correction: the largest value of the edge channel, in image units.
         spatial_factor: the affine fit's spatial scale is ``spatial_factor / sqrt(density)`` pixels.
         color_factor: the filter's colour scale in units of the image's mean gradient magnitude.
+        sparse_below: below this share of known pixels the colour scale grows with the known
+            values' spacing (:func:`flowinpaint.diffusion.domain_transform.colour_scale_at`; 0: fixed).
         reach: how far the fit's slope is extrapolated, in standard deviations of the fitted positions.
         detail_factor: the residual fill's spatial scale is ``detail_factor / sqrt(density)`` pixels.
         flow_input: the network also reads the known values (centred and scaled by their spread,
@@ -77,6 +83,7 @@ class NeuroaffineConfig(ConfigDict):
     correction: float = 0.5
     spatial_factor: float = 2.0
     color_factor: float = 4.0
+    sparse_below: float = 0.01
     reach: float = 3.0
     detail_factor: float = 0.5
     flow_input: bool = False
@@ -88,6 +95,8 @@ class NeuroaffineConfig(ConfigDict):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if not (isinstance(self.sparse_below, (int, float)) and 0 <= self.sparse_below < 1):
+            raise ValueError(f"sparse_below must be a share of the pixels in [0, 1), got {self.sparse_below!r}")
         for name in ("log_gain", "correction", "spatial_factor", "color_factor", "reach", "detail_factor"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value > 0) or (name != "reach" and not math.isfinite(value)):
@@ -180,13 +189,13 @@ class NeuroaffineInpainting(nn.Module):
             certainty = mask.to(flow.dtype)
             values = flow[index:index + 1]
             spatial = config.spatial_factor / math.sqrt(density)
-            fitted, _, _ = edge_aware_affine_fit(values, certainty, *guide_distances(guide[index:index + 1], spatial,
-                                                                                  float(color[index])),
+            colour = colour_scale_at(float(color[index]), density, config.sparse_below)
+            fitted, _, _ = edge_aware_affine_fit(values, certainty, *guide_distances(guide[index:index + 1], spatial, colour),
                                               spatial, config.reach)
             detail = config.detail_factor / math.sqrt(density)
             residual = torch.where(mask, values - fitted, 0.0)
             filled = edge_aware_mean(residual, certainty,
-                                     *guide_distances(guide[index:index + 1], detail, float(color[index])), detail)
+                                     *guide_distances(guide[index:index + 1], detail, colour), detail)
             dense.append(torch.where(mask, values, fitted + filled))
         return torch.cat(dense)
 

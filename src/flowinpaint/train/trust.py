@@ -43,7 +43,7 @@ _METHOD = NeuroaffineOptions()
 #: The fit the features are computed with: the neuroaffine defaults (with its refinement pass), so
 #: that the classifier reads at inference what it was trained on.
 FIT = {"spatial_factor": _METHOD.spatial_factor, "color_factor": _METHOD.color_factor, "reach": _METHOD.reach,
-       "iterations": REFINEMENT_ITERATIONS}
+       "iterations": REFINEMENT_ITERATIONS, "sparse_below": _METHOD.sparse_below}
 
 
 @dataclass(frozen=True)
