@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -196,3 +197,31 @@ def test_a_run_on_the_native_kernel_does_not_import_the_compiler():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+@needs_native
+def test_the_blocked_cycle_sweeps_every_band_when_the_runtime_gives_fewer_threads():
+    """An OpenMP runtime may give a team smaller than asked for (here ``OMP_THREAD_LIMIT=1`` with 3
+    threads asked for, so 3 bands): the one thread then sweeps every band, bit for bit as before."""
+    script = (
+        "import torch\n"
+        "from flowinpaint.diffusion import fsi_weights, pixel_time_step, www_stencil\n"
+        "from flowinpaint.diffusion.fused import pad_stencil\n"
+        "from flowinpaint.diffusion.native import native_fsi_cycle\n"
+        "from flowinpaint.diffusion.tensor import DiffusionTensor\n"
+        "g = torch.Generator().manual_seed(0)\n"
+        "a, c = (0.1 + torch.rand(1, 1, 59, 40, generator=g) for _ in range(2))\n"
+        "stencil = www_stencil(DiffusionTensor(a, 0.05 * torch.randn(1, 1, 59, 40, generator=g), c), 0.2)\n"
+        "start = torch.randn(2, 2, 60, 41, generator=g)\n"
+        "known = torch.rand(2, 1, 60, 41, generator=g) < 0.05\n"
+        "arguments = (start, pad_stencil(stencil), pixel_time_step(stencil), torch.tensor(fsi_weights(19)), known, start)\n"
+        "torch.set_num_threads(3)\n"
+        "blocked, _ = native_fsi_cycle(*arguments)\n"
+        "stepwise, _ = native_fsi_cycle(*arguments, keep_iterates=True)\n"
+        "print(torch.equal(blocked, stepwise), float((blocked - start).abs().max()) > 0)\n"
+    )
+    environment = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False,
+                          env=environment)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]

@@ -138,34 +138,44 @@ static inline void step_at(const Cycle *s, int k, long b, long y) {
  * 1.4x faster a step than 1 on one thread, 16 no faster than 8). */
 #define BLOCK_STEPS 8
 
+/* Steps first .. last - 1 on band `band` of `bands` (rows [low, high)) as a wavefront: step k
+ * (d = k - first steps into the block) on rows [low + d, high - d), shrinking at the inner edges
+ * only; row low + t - d at wavefront time t, one row behind step k - 1. */
+static void trapezoid(const Cycle *s, int first, int last, long band, long bands) {
+    const long low = band * s->H / bands, high = (band + 1) * s->H / bands;
+    for (long t = 0; t < high - low + (last - first); t++) {
+        for (int k = first; k < last; k++) {
+            const long d = k - first, y = low + t - d;
+            const long top = band > 0 ? low + d : low, bottom = band < bands - 1 ? high - d : high;
+            if (y < top || y >= bottom) continue;
+            for (long b = 0; b < s->B; b++) step_at(s, k, b, y);
+        }
+    }
+}
+
+/* What the trapezoids of bands `band` and `band + 1` leave between them: step k on rows
+ * [edge - d, edge + d) around their shared edge, in step order. */
+static void triangle(const Cycle *s, int first, int last, long band, long bands) {
+    const long edge = (band + 1) * s->H / bands;
+    for (int k = first + 1; k < last; k++) {
+        const long d = k - first;
+        for (long y = edge - d; y < edge + d; y++)
+            for (long b = 0; b < s->B; b++) step_at(s, k, b, y);
+    }
+}
+
 /* The cycle with temporal blocking (see the file's header), on `bands` bands of at least
- * 2 BLOCK_STEPS rows each. */
+ * 2 BLOCK_STEPS rows each. The team's threads share the bands out (a runtime may give fewer
+ * threads than asked for: every band is still swept). */
 static void blocked_cycle(const Cycle *s, int n_steps, int bands) {
     #pragma omp parallel num_threads(bands)
     {
-        const long band = omp_get_thread_num();
-        const long low = band * s->H / bands, high = (band + 1) * s->H / bands;
+        const int thread = omp_get_thread_num(), team = omp_get_num_threads();
         for (int first = 0; first < n_steps; first += BLOCK_STEPS) {
             const int last = first + BLOCK_STEPS < n_steps ? first + BLOCK_STEPS : n_steps;
-            /* the trapezoid: step k (d = k - first steps into the block) on rows
-             * [low + d, high - d), the inner edges only; row low + t - d at wavefront time t */
-            for (long t = 0; t < high - low + (last - first); t++) {
-                for (int k = first; k < last; k++) {
-                    const long d = k - first, y = low + t - d;
-                    const long top = band > 0 ? low + d : low, bottom = band < bands - 1 ? high - d : high;
-                    if (y < top || y >= bottom) continue;
-                    for (long b = 0; b < s->B; b++) step_at(s, k, b, y);
-                }
-            }
+            for (long band = thread; band < bands; band += team) trapezoid(s, first, last, band, bands);
             #pragma omp barrier
-            /* the triangle below the band: step k on rows [high - d, high + d) */
-            if (band < bands - 1) {
-                for (int k = first + 1; k < last; k++) {
-                    const long d = k - first;
-                    for (long y = high - d; y < high + d; y++)
-                        for (long b = 0; b < s->B; b++) step_at(s, k, b, y);
-                }
-            }
+            for (long band = thread; band < bands - 1; band += team) triangle(s, first, last, band, bands);
             #pragma omp barrier
         }
     }
