@@ -25,6 +25,7 @@ import math
 import statistics
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ from speed import machine_line  # benchmarks/speed.py, beside this script
 
 import flowinpaint
 from flowinpaint.data import SyntheticConfig, SyntheticFlow, make_sparse
+from flowinpaint.data.degrade import degrade
 from flowinpaint.eval.runner import mask_seed
 from flowinpaint.methods.options import parse_method_spec
 
@@ -47,21 +49,33 @@ CONDITIONS = (
 )
 
 
-def scenes(pairs: int, size: tuple[int, int], perspective: float, seed: int) -> list[tuple[dict, bool]]:
+def scenes(pairs: int, size: tuple[int, int], perspective: float, seed: int, deformation: float | None = None,
+           degraded: float = 0.0) -> list[tuple[dict, bool]]:
     """``(sample, is_perspective)`` for the first ``pairs`` validation scenes: the first
     ``round(perspective * pairs)`` from a generator whose background always moves by a homography,
-    the rest from the plain generator (different random streams: seeds ``seed`` and ``seed + 1``)."""
+    the rest from the plain generator (different random streams: seeds ``seed`` and ``seed + 1``).
+    ``deformation``: the generator's chance of a non-rigid layer (None: its default);
+    ``degraded``: the share of scenes whose two frames are degraded like real ones
+    (:func:`flowinpaint.data.degrade.degrade`: blur, haze, noise, JPEG, ...)."""
     tilted = round(perspective * pairs)
-    plain = SyntheticFlow("val", size, pairs, seed=seed)
-    camera = SyntheticFlow("val", size, pairs, seed=seed + 1, config=SyntheticConfig(perspective_probability=1.0))
-    return [(camera[index], True) for index in range(tilted)] + [(plain[index], False) for index in range(pairs - tilted)]
+    base = SyntheticConfig() if deformation is None else SyntheticConfig(deformation_probability=deformation)
+    plain = SyntheticFlow("val", size, pairs, seed=seed, config=base)
+    camera = SyntheticFlow("val", size, pairs, seed=seed + 1, config=replace(base, perspective_probability=1.0))
+    found = [(camera[index], True) for index in range(tilted)] + [(plain[index], False) for index in range(pairs - tilted)]
+    rng = np.random.default_rng([seed, 7])
+    for sample, _ in found:
+        if rng.random() < degraded:
+            sample["image1"] = degrade(sample["image1"], sample["flow"], rng)
+            sample["image2"] = degrade(sample["image2"], sample["flow"], rng)
+    return found
 
 
-def run(methods: list[str], pairs: int, size: tuple[int, int], perspective: float, seed: int) -> list[str]:
+def run(methods: list[str], pairs: int, size: tuple[int, int], perspective: float, seed: int,
+        deformation: float | None = None, degraded: float = 0.0) -> list[str]:
     specs = [parse_method_spec(spec) for spec in methods]
     errors: dict[tuple[str, str, bool], list[float]] = defaultdict(list)
     seconds: dict[str, list[float]] = defaultdict(list)
-    for index, (sample, tilted) in enumerate(scenes(pairs, size, perspective, seed)):
+    for index, (sample, tilted) in enumerate(scenes(pairs, size, perspective, seed, deformation, degraded)):
         for label, kind, density, wrong in CONDITIONS:
             sparse = make_sparse(kind, sample, density, seed=mask_seed(seed, index, density), outliers=wrong)
             for spec, (method, options) in zip(methods, specs):
@@ -96,15 +110,19 @@ def main() -> None:
     parser.add_argument("--size", default="384x512", help="HxW")
     parser.add_argument("--perspective", type=float, default=0.5, help="share of camera-over-a-plane scenes")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--deformation", type=float, help="the generator's chance of a non-rigid layer (default: its own)")
+    parser.add_argument("--degraded", type=float, default=0.0, help="share of scenes with frames degraded like real ones")
     parser.add_argument("--output", type=Path, help="also write the report to this Markdown file")
     args = parser.parse_args()
     height, width = (int(side) for side in args.size.lower().split("x"))
     methods = [spec.strip() for spec in args.methods.split(",") if spec.strip()]
     start = time.perf_counter()
-    body = run(methods, args.pairs, (height, width), args.perspective, args.seed)
+    body = run(methods, args.pairs, (height, width), args.perspective, args.seed, args.deformation, args.degraded)
+    extra = (f" --deformation {args.deformation}" if args.deformation is not None else "") + (
+        f" --degraded {args.degraded}" if args.degraded else "")
     lines = ["# Method variants on synthetic validation scenes", "",
              f"Command: `python benchmarks/validate_variants.py --methods \"{args.methods}\" --pairs {args.pairs} "
-             f"--size {args.size} --perspective {args.perspective} --seed {args.seed}`", "",
+             f"--size {args.size} --perspective {args.perspective} --seed {args.seed}{extra}`", "",
              f"Machine: {machine_line()}; {time.perf_counter() - start:.0f} s.", "",
              "Mean EPE (px, every pixel) per condition; in brackets the ratio to the first method.", "", *body]
     report = "\n".join(lines) + "\n"
