@@ -44,6 +44,8 @@ def test_features_of_an_affine_flow_say_every_value_agrees():
     column = {name: evidence.features[:, k] for k, name in enumerate(FEATURE_NAMES)}
     assert evidence.agreeing[known].all() and column["failing"].max() == 0
     assert column["fit_residual"].max() < 1e-3  # the edge-aware affine fit reproduces the flow
+    # the neighbours' planes predict each value from the others (their ridge shrinks the slopes a little)
+    assert np.median(column["affine_position"]) < 0.02 and np.median(column["affine_colour"]) < 0.02
     assert column["close_position"].min() == 1.0 and column["partner"].max() == 0
     assert column["log_density"][0] == pytest.approx(math.log(known.mean()))
 
@@ -59,6 +61,8 @@ def test_a_wrong_value_stands_out_in_its_features():
     deviation = evidence.features[:, FEATURE_NAMES.index("deviation_position")]
     assert deviation[row] > np.percentile(np.delete(deviation, row), 99)
     assert not evidence.agreeing.reshape(-1)[index]
+    # its neighbours' plane predicts the truth, 15 px away (log1p(15) = 2.8), whatever its own value
+    assert evidence.features[row, FEATURE_NAMES.index("affine_position")] > 2.5
 
 
 def test_the_shipped_model_is_a_trust_model_of_these_features_with_its_record():
@@ -92,7 +96,7 @@ def test_the_features_are_trained_with_the_methods_fit() -> None:
 
 
 def test_training_on_a_few_scenes_gives_a_model_that_saves_loads_and_beats_chance(tmp_path):
-    config = TrustTrainingConfig(scenes=6, size=(96, 128), epochs=3, seed=1)
+    config = TrustTrainingConfig(scenes=6, size=(96, 128), epochs=6, seed=1)
     features, labels = collect_examples(config)
     assert features.shape == (len(labels), len(FEATURE_NAMES)) and set(np.unique(labels)) <= {0.0, 1.0}
     model, scores = train_trust(config, features, labels)
@@ -172,3 +176,50 @@ def test_a_handful_of_values_is_judged_by_the_tests():
     parts = neuroaffine.explain(problem, neuroaffine.NeuroaffineOptions())
     assert parts.trust is None
     np.testing.assert_array_equal(parts.dense, neuroaffine.explain(problem, neuroaffine.NeuroaffineOptions(judge="tests")).dense)
+
+
+def _lone_value_on_a_small_object(seed: int):
+    """A 6x6 px object of its own colour moving against an affine background, 1 % of the pixels
+    known, of which one on the object: flow, known, image, object."""
+    height, width = 128, 160
+    rows, columns = np.mgrid[0:height, 0:width].astype(np.float32)
+    flow = np.stack([0.02 * columns + 1.0, -0.01 * rows + 0.5], axis=-1).astype(np.float32)
+    image = (0.35 + 0.1 * np.random.default_rng(0).random((height, width, 3))).astype(np.float32)
+    thing = (np.abs(rows - 64) < 3) & (np.abs(columns - 80) < 3)
+    flow[thing] = [-3.0, 2.5]
+    image[thing] = [0.9, 0.2, 0.1]
+    known = (np.random.default_rng(seed).random((height, width)) < 0.01) & ~thing
+    known[64, 80] = True
+    return flow, known, image, thing
+
+
+def test_a_doubted_value_still_speaks_where_no_kept_value_reaches():
+    """On a clean input the classifier drops the only value of a small object (its neighbours all
+    move otherwise): with ``doubt_from`` (the default) the value stays with a small weight, not
+    exact, and the object's error falls by over a third; values the classifier keeps do not
+    change; without it the object takes the background's motion."""
+    flow, known, image, thing = _lone_value_on_a_small_object(1)
+    problem = as_problem(flow, known, image, needs_image=True, method="neuroaffine")
+    doubting = neuroaffine.explain(problem, NeuroaffineOptions())
+    dropping = neuroaffine.explain(problem, NeuroaffineOptions(doubt_from=1.0))
+    assert not dropping.kept[64, 80] and 0.2 <= dropping.trust[64, 80] < 0.5
+    assert doubting.doubted[64, 80] and not dropping.doubted.any()
+    assert np.array_equal(doubting.kept, dropping.kept)
+
+    def object_error(parts) -> float:
+        return float(np.linalg.norm(parts.dense - flow, axis=-1)[thing].mean())
+
+    assert object_error(dropping) > 5.0  # the background's motion
+    assert object_error(doubting) < 0.67 * object_error(dropping)
+
+
+def test_nothing_is_doubted_in_an_input_with_many_wrong_values():
+    """With 20 % wrong values (more than 2 % of the values fail the neighbour test) the dropped
+    values are dropped for good, whatever their trust: a wrong value alone in its region would paint it."""
+    example = make_example((192, 256), seed=4)
+    noisy = make_sparse("uniform", example, 0.05, seed=0, outliers=0.2)
+    problem = as_problem(noisy.flow, noisy.mask, example["image1"], needs_image=True, method="neuroaffine")
+    parts = neuroaffine.explain(problem, NeuroaffineOptions(doubt_from=0.0))
+    assert (noisy.mask & ~parts.kept).sum() > 100 and not parts.doubted.any()
+    with pytest.raises(ValueError, match="doubt_from"):
+        NeuroaffineOptions(doubt_from=1.5)

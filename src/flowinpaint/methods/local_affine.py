@@ -61,6 +61,7 @@ __all__ = [
     "nearest_known_both",
     "neighbour_agreement",
     "neighbour_deviation",
+    "neighbours_plane",
     "vector_length",
 ]
 
@@ -522,15 +523,17 @@ class NearestKnown(NamedTuple):
 
 @functools.lru_cache(maxsize=1)
 def _nearest_library() -> dict[str, Callable[..., None]] | None:
-    """The functions of ``nearest_kernel.c`` (:func:`nearest_known`, :func:`_median_and_spread`), or
-    None where it cannot be built."""
+    """The functions of ``nearest_kernel.c`` (:func:`nearest_known`, :func:`_median_and_spread`,
+    :func:`consensus_agreement`, :func:`neighbours_plane`), or None where it cannot be built."""
     return _kernel_functions(NEAREST_SOURCE, "native nearest-neighbour kernel", {
         "nearest_on_grid": [ctypes.c_void_p] * 4 + [ctypes.c_int, ctypes.c_long, ctypes.c_int, ctypes.c_long,
                                                     ctypes.c_long] + [ctypes.c_void_p] * 4 + [ctypes.c_int],
         "median_and_spread": [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_void_p,
                               ctypes.c_void_p, ctypes.c_int],
         "consensus_count": [ctypes.c_void_p] * 5 + [ctypes.c_long, ctypes.c_int] + [ctypes.c_double] * 3
-                           + [ctypes.c_void_p, ctypes.c_int]})
+                           + [ctypes.c_void_p, ctypes.c_int],
+        "neighbours_plane": [ctypes.c_void_p] * 5 + [ctypes.c_long, ctypes.c_int] + [ctypes.c_double] * 2
+                            + [ctypes.c_void_p, ctypes.c_int]})
 
 
 def _nearest_on_grid(kernel: Callable[..., None], known: np.ndarray, rows: np.ndarray, columns: np.ndarray,
@@ -771,3 +774,61 @@ def colour_contrast(image: np.ndarray, known: np.ndarray, where: np.ndarray, nei
     colours = image[known].astype(np.float32)
     contrast[where] = vector_length(image[where] - _median_of_rows(colours[nearest.index[where[known]]]))
     return contrast
+
+
+def neighbours_plane(values: np.ndarray, positions: np.ndarray, nearest: NearestKnown, prior: np.ndarray,
+                     ridge: float, cauchy: float) -> np.ndarray:
+    """Each value's prediction by the affine model of its neighbours alone, evaluated at its
+    position: a leave-one-out prediction that follows motion gradients.
+
+    Weighted least squares of a plane through the neighbours' values, their offsets measured in
+    their median distance (at least 1 px) and the slopes ridged by ``ridge``; each neighbour
+    weighted by its ``prior``, then once more by ``prior / (1 + (misfit / cauchy)^2)``, its misfit
+    the distance of its value from the first plane, so that wrong neighbours weigh little. The C
+    kernel where it builds (all cores), else numpy; both in float64.
+
+    Shape:
+        values ``(N, 2)`` px; positions ``(N, 2)`` (row, column) px; ``nearest`` of those values
+        (:func:`nearest_known`); prior ``(N,)`` >= 0 -> ``(N, 2)`` px.
+    """
+    library = _nearest_library()
+    values = np.ascontiguousarray(values, np.float64)
+    positions = np.ascontiguousarray(positions, np.float64)
+    prior = np.ascontiguousarray(prior, np.float64)
+    count, k = nearest.index.shape
+    if library is not None and k <= MAX_KERNEL_NEIGHBOURS:
+        index = np.ascontiguousarray(nearest.index, np.int64)
+        distance = np.ascontiguousarray(nearest.distance, np.float64)
+        predicted = np.empty((count, 2))
+        library["neighbours_plane"](values.ctypes.data, positions.ctypes.data, index.ctypes.data, distance.ctypes.data,
+                                    prior.ctypes.data, count, k, float(ridge), float(cauchy), predicted.ctypes.data,
+                                    torch.get_num_threads())
+        return predicted
+    scale = np.maximum(_median_of_rows(nearest.distance), 1.0)[:, None]
+    dy = (positions[nearest.index, 0] - positions[:, None, 0]) / scale  # (N, k), in neighbour distances
+    dx = (positions[nearest.index, 1] - positions[:, None, 1]) / scale
+    targets = values[nearest.index]  # (N, k, 2)
+    intercept, slope_x, slope_y = _weighted_plane(prior[nearest.index], dx, dy, targets, ridge)
+    misfit = vector_length(targets - intercept[:, None] - slope_x[:, None] * dx[..., None] - slope_y[:, None] * dy[..., None])
+    return _weighted_plane(prior[nearest.index] / (1.0 + (misfit / cauchy) ** 2), dx, dy, targets, ridge)[0]
+
+
+def _weighted_plane(weights: np.ndarray, dx: np.ndarray, dy: np.ndarray, targets: np.ndarray,
+                    ridge: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The weighted least-squares plane ``c + a dx + b dy`` through ``targets`` ``(N, k, 2)`` at
+    offsets ``dx``, ``dy`` ``(N, k)`` with ``weights`` ``(N, k)``, its slopes ridged by ``ridge``:
+    ``(c, a, b)``, each ``(N, 2)`` (the 3x3 normal equations by Cramer's rule, as the C kernel)."""
+    wx, wy = weights * dx, weights * dy
+    s00 = weights.sum(axis=1) + 1e-12
+    s01, s02 = wx.sum(axis=1), wy.sum(axis=1)
+    s11 = (wx * dx).sum(axis=1) + ridge
+    s12 = (wx * dy).sum(axis=1)
+    s22 = (wy * dy).sum(axis=1) + ridge
+    t0, t1, t2 = (np.einsum("nk,nkc->nc", w, targets) for w in (weights, wx, wy))
+    # the adjugate of the symmetric matrix [[s00, s01, s02], [s01, s11, s12], [s02, s12, s22]]
+    a00, a01, a02 = s11 * s22 - s12 * s12, s02 * s12 - s01 * s22, s01 * s12 - s02 * s11
+    a11, a12, a22 = s00 * s22 - s02 * s02, s01 * s02 - s00 * s12, s00 * s11 - s01 * s01
+    determinant = (s00 * a00 + s01 * a01 + s02 * a02)[:, None]
+    a00, a01, a02, a11, a12, a22 = (entry[:, None] for entry in (a00, a01, a02, a11, a12, a22))
+    return ((a00 * t0 + a01 * t1 + a02 * t2) / determinant, (a01 * t0 + a11 * t1 + a12 * t2) / determinant,
+            (a02 * t0 + a12 * t1 + a22 * t2) / determinant)

@@ -159,3 +159,63 @@ void consensus_count(const double *values, const long *tested, const long *index
         out_count[row] = agreeing;
     }
 }
+
+/* The weighted least-squares plane c + a dx + b dy through the k values values[neighbours[j]] at
+ * offsets (dx[j], dy[j]) with weights weight[j], its slopes ridged by ridge: (c, a, b) for both
+ * components, each (2,), by Cramer's rule on the 3x3 normal equations. */
+static void weighted_plane(const double *values, const long *neighbours, const double *dx, const double *dy,
+                           const double *weight, int k, double ridge, double *c, double *a, double *b) {
+    double s00 = 1e-12, s01 = 0, s02 = 0, s11 = ridge, s12 = 0, s22 = ridge;
+    double t0[2] = {0, 0}, t1[2] = {0, 0}, t2[2] = {0, 0};
+    for (int j = 0; j < k; j++) {
+        const double w = weight[j], wx = w * dx[j], wy = w * dy[j];
+        s00 += w; s01 += wx; s02 += wy;
+        s11 += wx * dx[j]; s12 += wx * dy[j]; s22 += wy * dy[j];
+        for (int component = 0; component < 2; component++) {
+            const double value = values[2 * neighbours[j] + component];
+            t0[component] += w * value; t1[component] += wx * value; t2[component] += wy * value;
+        }
+    }
+    const double a00 = s11 * s22 - s12 * s12, a01 = s02 * s12 - s01 * s22, a02 = s01 * s12 - s02 * s11;
+    const double a11 = s00 * s22 - s02 * s02, a12 = s01 * s02 - s00 * s12, a22 = s00 * s11 - s01 * s01;
+    const double determinant = s00 * a00 + s01 * a01 + s02 * a02;
+    for (int component = 0; component < 2; component++) {
+        c[component] = (a00 * t0[component] + a01 * t1[component] + a02 * t2[component]) / determinant;
+        a[component] = (a01 * t0[component] + a11 * t1[component] + a12 * t2[component]) / determinant;
+        b[component] = (a02 * t0[component] + a12 * t1[component] + a22 * t2[component]) / determinant;
+    }
+}
+
+/* For each value (rows of values (M, 2) float64 at positions (M, 2) (row, column) px) with
+ * neighbours index (N, k) at distances distance (N, k) px: the prediction of the affine model of
+ * its neighbours alone, evaluated at its position (out: (N, 2)). Offsets are measured in the
+ * neighbours' median distance (at least 1 px); the plane is fitted with the weights prior[j] of
+ * the neighbours, then again with prior[j] / (1 + (misfit_j / cauchy)^2), misfit_j the distance of
+ * neighbour j's value from the first plane (trust.py's _neighbours_affine). */
+void neighbours_plane(const double *values, const double *positions, const long *index, const double *distance,
+                      const double *prior, long count, int k, double ridge, double cauchy, double *out, int threads) {
+    #pragma omp parallel for schedule(static) num_threads(threads)
+    for (long row = 0; row < count; row++) {
+        const long *neighbours = index + row * k;
+        double sorted[MAX_NEIGHBOURS], dx[MAX_NEIGHBOURS], dy[MAX_NEIGHBOURS], weight[MAX_NEIGHBOURS];
+        for (int j = 0; j < k; j++) sorted[j] = distance[row * k + j];
+        double scale = median_of(sorted, k);
+        if (scale < 1.0) scale = 1.0;
+        for (int j = 0; j < k; j++) {
+            dy[j] = (positions[2 * neighbours[j]] - positions[2 * row]) / scale;
+            dx[j] = (positions[2 * neighbours[j] + 1] - positions[2 * row + 1]) / scale;
+            weight[j] = prior[neighbours[j]];
+        }
+        double c[2], a[2], b[2];
+        weighted_plane(values, neighbours, dx, dy, weight, k, ridge, c, a, b);
+        for (int j = 0; j < k; j++) {
+            const double du = values[2 * neighbours[j]] - c[0] - a[0] * dx[j] - b[0] * dy[j];
+            const double dv = values[2 * neighbours[j] + 1] - c[1] - a[1] * dx[j] - b[1] * dy[j];
+            const double misfit = sqrt(du * du + dv * dv) / cauchy;
+            weight[j] = prior[neighbours[j]] / (1.0 + misfit * misfit);
+        }
+        weighted_plane(values, neighbours, dx, dy, weight, k, ridge, c, a, b);
+        out[2 * row] = c[0];
+        out[2 * row + 1] = c[1];
+    }
+}

@@ -14,10 +14,15 @@ constraint. This method fits and fills with edge-aware normalized convolutions i
    neighbours by position and by position and colour, in units of a test's allowance (2 px,
    plus 3 times their spread, plus 0.1 px per px of their distance), how many of them agree
    with it to half a pixel or two, its distance from the edge-aware affine fit of the values
-   that pass that test, the colour contrast to its neighbours, the density, and the share of the
-   input's values that fail the test (the context: an input where many fail holds many wrong
-   values). Where it drops more than 2 % of the values, the ones it kept are judged a second
-   time on evidence from them alone (``judge_rounds``). On the dev set the output is more
+   that pass that test, its distance from the prediction of its neighbours' affine model (a
+   leave-one-out residual that follows motion gradients), the colour contrast to its neighbours,
+   the density, and the share of the input's values that fail the test (the context: an input
+   where many fail holds many wrong values). Where it drops more than 2 % of the values, the ones
+   it kept are judged a second time on evidence from them alone (``judge_rounds``). In an input
+   that looks clean (at most 2 % of its values fail the test) the dropped values it still finds
+   right with probability ``doubt_from`` or more stay with the small weight
+   ``consensus_weight``, not exact: a small object's only value, which its neighbours all
+   contradict, still gives the object its motion, and where kept values reach it weighs little. On the dev set the output is more
    accurate with it than with the hand-made tests, on exact samples and with wrong values alike
    (the README's figures); ``judge="tests"`` runs
    the tests instead (the method before the network; their options follow), as do inputs with
@@ -134,6 +139,7 @@ REFINEMENT_ITERATIONS = 2  # of the domain transform with the refinement: as acc
 RESIDUAL_FILLS = ("filter", "learned")
 MIN_JUDGED_VALUES = 17  # fewer known values than this (twice the neighbours, and one): the tests judge, not a model
 NEXT_ROUND_SHARE = 0.02  # a further round of the trust model runs when the last one dropped more than this share
+CLEAN_INPUT_FAILING = 0.02  # an input of which at most this share fails the neighbour test looks clean (``doubt_from``)
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,10 @@ class NeuroaffineOptions(NeuroexplicitOptions):
             ``"tests"``, the hand-made tests of the options below (``neighbours`` to
             ``consensus_weight``).
         trust_threshold: a trust model keeps the values right with at least this probability.
+        doubt_from: in an input that looks clean (at most 2 % of its values fail the neighbour
+            test), the values a trust model drops that are right with at least this probability
+            stay in the fits and the fill with the weight ``consensus_weight``, not exact: where no
+            kept value reaches (a small object's only value) they still speak (1: none).
         judge_rounds: how many times at most a trust model judges: each further round judges the
             values the round before kept, on evidence from those alone, and runs only when the
             round before dropped more than 2 % of what it judged (clean inputs: one round).
@@ -197,6 +207,7 @@ class NeuroaffineOptions(NeuroexplicitOptions):
     robust: bool = True
     judge: str = "trust"
     trust_threshold: float = 0.5
+    doubt_from: float = 0.2
     judge_rounds: int = 2
     neighbours: int = 8
     tolerance: float = 2.0
@@ -228,6 +239,8 @@ class NeuroaffineOptions(NeuroexplicitOptions):
             raise ValueError(f"judge must be 'tests', a trust model's name or a path, got {self.judge!r}")
         if not 0 < self.trust_threshold < 1:
             raise ValueError(f"trust_threshold must be a number between 0 and 1, got {self.trust_threshold}")
+        if not 0 <= self.doubt_from <= 1:
+            raise ValueError(f"doubt_from must be a probability from 0 to 1, got {self.doubt_from}")
         if isinstance(self.judge_rounds, bool) or not isinstance(self.judge_rounds, int) or self.judge_rounds < 1:
             raise ValueError(f"judge_rounds must be an integer >= 1, got {self.judge_rounds!r}")
         if isinstance(self.neighbours, bool) or not isinstance(self.neighbours, int) or self.neighbours < 2:
@@ -494,7 +507,10 @@ def _judged_by_model(problem: Problem, flow: np.ndarray, trusted: np.ndarray, im
     assert first is not None  # judge_rounds >= 1
     none = np.zeros_like(trusted)
     rescued = kept & ~first.agreeing  # kept by the network though the neighbour test failed them
-    return _Judgement(first.agreeing, none, rescued, kept, none.copy(), first.first, first.first_weights, trust), guide
+    doubted = np.zeros_like(trusted)
+    if 1.0 - float(first.agreeing[trusted].mean()) <= CLEAN_INPUT_FAILING:
+        doubted = trusted & ~kept & (trust >= options.doubt_from)
+    return _Judgement(first.agreeing, none, rescued, kept, doubted, first.first, first.first_weights, trust), guide
 
 
 def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:

@@ -23,6 +23,12 @@ neighbours by position and, separately, by position and colour (:func:`.local_af
   within ``PARTNER_RADIUS`` sample spacings (:func:`.local_affine.mutual_agreement`: the values
   on a thin or small object outvoted by the background around it agree with each other, wrong
   values rarely do), else 0.
+- ``affine_position``, ``affine_colour``: ``log(1 + |f_i - p_i|)``, ``p_i`` the prediction at
+  the value's position of the affine model of its neighbours alone
+  (:func:`.local_affine.neighbours_plane`: least squares, the neighbours weighted by how well they
+  pass their own neighbour test, once reweighted by their misfit): a leave-one-out residual that
+  follows motion gradients (zoom, perspective), where ``fit_residual``'s fit, which includes the
+  value itself, nearly passes through it.
 
 The neighbour test is :func:`.local_affine.neighbour_agreement`'s with fixed parameters (a value
 passes when it passes by position or by colour); the features use fixed parameters throughout,
@@ -46,6 +52,7 @@ from .local_affine import (
     mutual_agreement,
     nearest_known_both,
     neighbour_deviation,
+    neighbours_plane,
     vector_length,
 )
 
@@ -54,13 +61,15 @@ __all__ = ["FEATURE_NAMES", "TrustEvidence", "trust_evidence"]
 FEATURE_NAMES = (
     "deviation_position", "deviation_colour", "spread_position", "spread_colour", "distance_position",
     "distance_colour", "close_colour", "loose_colour", "close_position", "contrast", "fit_residual", "failing",
-    "log_density", "magnitude", "partner",
+    "log_density", "magnitude", "partner", "affine_position", "affine_colour",
 )
 NEIGHBOURS = 8
 TOLERANCE, SPREAD_FACTOR, SLOPE = 2.0, 3.0, 0.1  # the neighbour test's allowance: px, per px of spread, per px of distance
 CLOSE, LOOSE = 0.5, 2.0  # px: the agreement tolerances of the close_ and loose_ shares
 NEIGHBOUR_COLOUR = 2.0  # a colour difference of the fit's colour scale counts as this many sample spacings
 PARTNER_RADIUS = 6.0  # sample spacings within which a failing value looks for a failing partner
+AFFINE_RIDGE = 1.0  # the ridge on the slopes of the neighbours' plane (offsets in their median distance)
+AFFINE_SCALE = 2.0  # px: the Cauchy scale of the plane's reweighting
 
 
 class TrustEvidence(NamedTuple):
@@ -105,12 +114,18 @@ def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, i
     by_position, by_colour = nearest_known_both(known, NEIGHBOURS, image,
                                                 NEIGHBOUR_COLOUR / (math.sqrt(density) * color_scale))
     values = np.ascontiguousarray(flow[known], np.float64)
+    positions = np.argwhere(known).astype(np.float64)
     single = values.astype(np.float32)  # the gaps in float32: half the memory traffic, as precise as the test needs
     columns: dict[str, np.ndarray] = {}
-    passes = np.zeros(len(values), bool)
-    for name, nearest in (("position", by_position), ("colour", by_colour)):
-        deviation, allowance, spread = neighbour_deviation(values, nearest, TOLERANCE, SPREAD_FACTOR, SLOPE)
-        passes |= deviation <= allowance
+    neighbours = {"position": by_position, "colour": by_colour}
+    tests = {name: neighbour_deviation(values, nearest, TOLERANCE, SPREAD_FACTOR, SLOPE)
+             for name, nearest in neighbours.items()}
+    # how far each value fails its better test, in allowances: its weight as a neighbour in the affine predictions
+    failure = np.minimum(*(test.deviation / test.allowance for test in tests.values()))
+    prior = 1e-3 + 1.0 / (1.0 + (2.0 * failure) ** 4)
+    passes = np.logical_or(*(test.deviation <= test.allowance for test in tests.values()))
+    for name, nearest in neighbours.items():
+        deviation, allowance, spread = tests[name]
         columns[f"deviation_{name}"] = np.log1p(deviation / allowance)
         columns[f"spread_{name}"] = np.log1p(spread)
         columns[f"distance_{name}"] = _median_of_rows(nearest.distance) * math.sqrt(density)
@@ -122,6 +137,8 @@ def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, i
         else:
             speeds = vector_length(values)
             columns["magnitude"] = np.log1p(np.abs(speeds - _median_of_rows(speeds[nearest.index])))
+        predicted = neighbours_plane(values, positions, nearest, prior, AFFINE_RIDGE, AFFINE_SCALE)
+        columns[f"affine_{name}"] = np.log1p(vector_length(values - predicted))
     columns["contrast"] = np.log1p(colour_contrast(image, known, known, NEIGHBOURS, by_position)[known] / unit)
     agreeing = np.zeros_like(known)
     agreeing[known] = passes
