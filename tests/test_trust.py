@@ -202,7 +202,7 @@ def test_a_doubted_value_still_speaks_where_no_kept_value_reaches():
     problem = as_problem(flow, known, image, needs_image=True, method="neuroaffine")
     doubting = neuroaffine.explain(problem, NeuroaffineOptions())
     dropping = neuroaffine.explain(problem, NeuroaffineOptions(doubt_from=1.0))
-    assert not dropping.kept[64, 80] and 0.2 <= dropping.trust[64, 80] < 0.5
+    assert not dropping.kept[64, 80] and NeuroaffineOptions().doubt_from <= dropping.trust[64, 80] < 0.5
     assert doubting.doubted[64, 80] and not dropping.doubted.any()
     assert np.array_equal(doubting.kept, dropping.kept)
 

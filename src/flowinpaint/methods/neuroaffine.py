@@ -207,7 +207,7 @@ class NeuroaffineOptions(NeuroexplicitOptions):
     robust: bool = True
     judge: str = "trust"
     trust_threshold: float = 0.5
-    doubt_from: float = 0.2
+    doubt_from: float = 0.1
     judge_rounds: int = 2
     neighbours: int = 8
     tolerance: float = 2.0
