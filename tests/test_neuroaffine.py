@@ -549,6 +549,21 @@ def test_neighbours_plane_predicts_an_affine_flow_from_the_neighbours_alone():
     assert np.median(np.linalg.norm(predicted[right] - values[right], axis=1)) < 0.03
 
 
+@pytest.mark.parametrize("neighbours", [3, 8])
+def test_neighbours_median_kernel_equals_numpy(monkeypatch, neighbours):
+    """The C channel-wise median of the neighbours' colours is numpy's, float32 for float32,
+    with repeated colours (ties) and repeated neighbours."""
+    rng = np.random.default_rng(neighbours)
+    colours = np.round(rng.random((300, 3)), 2).astype(np.float32)
+    index = rng.integers(0, 300, size=(250, neighbours))
+    assert local_affine._nearest_library() is not None  # the kernel builds here
+    by_kernel = local_affine._neighbours_median(colours, index)
+    assert by_kernel.dtype == np.float32
+    np.testing.assert_array_equal(by_kernel, np.median(colours[index], axis=1))
+    monkeypatch.setattr(local_affine, "_nearest_library", lambda: None)
+    np.testing.assert_array_equal(local_affine._neighbours_median(colours, index), by_kernel)
+
+
 def test_consensus_kernel_equals_numpy(monkeypatch):
     """The C consensus count gives the same verdicts as the numpy one, for a subset tested and a
     subset counted, on values with equal ones and values on the allowance's border."""

@@ -137,6 +137,22 @@ void median_and_spread(const double *values, const long *index, long count, int 
         summarise(values, index + row * k, k, &out_median[2 * row], &out_median[2 * row + 1], &out_spread[row]);
 }
 
+/* values: (M, channels) float32; index: (N, k) int64 rows of values, k <= MAX_NEIGHBOURS; out: (N,
+ * channels) float32, the channel-wise median of each row's k values (the mean of the middle two, in
+ * float32 as numpy's). */
+void median_of_neighbours(const float *values, const long *index, long count, int k, int channels, float *out,
+                          int threads) {
+    #pragma omp parallel for schedule(static) num_threads(threads)
+    for (long row = 0; row < count; row++) {
+        double column[MAX_NEIGHBOURS];
+        for (int channel = 0; channel < channels; channel++) {
+            for (int j = 0; j < k; j++) column[j] = values[index[row * k + j] * channels + channel];
+            median_of(column, k);  /* sorts in place */
+            out[row * channels + channel] = ((float)column[(k - 1) / 2] + (float)column[k / 2]) / 2.0f;
+        }
+    }
+}
+
 /* For each tested value tested[i] (rows of values (M, 2) float64) with neighbours index (N, k) at
  * distances distance (N, k) pixels: how many of them that are counted (counted: (M,) uint8) lie
  * within tolerance + slope * distance + spread_factor * spread of it, spread that of all k
