@@ -12,7 +12,10 @@
  * median_and_spread then summarises each known pixel's neighbours' values (neighbour_agreement):
  * their component-wise median and their spread, the median distance of the values from it,
  * medians as numpy's (the mean of the two middle values of an even count); consensus_count counts
- * the neighbours that agree closely with the pixel's own value (consensus_agreement).
+ * the neighbours that agree closely with the pixel's own value (consensus_agreement);
+ * median_of_neighbours gives the channel-wise median of the neighbours' colours (colour_contrast);
+ * neighbours_plane predicts each value from the affine model of its neighbours alone (the trust
+ * classifier's leave-one-out residual).
  */
 
 #include <math.h>
@@ -207,7 +210,7 @@ static void weighted_plane(const double *values, const long *neighbours, const d
  * its neighbours alone, evaluated at its position (out: (N, 2)). Offsets are measured in the
  * neighbours' median distance (at least 1 px); the plane is fitted with the weights prior[j] of
  * the neighbours, then again with prior[j] / (1 + (misfit_j / cauchy)^2), misfit_j the distance of
- * neighbour j's value from the first plane (trust.py's _neighbours_affine). */
+ * neighbour j's value from the first plane (local_affine.neighbours_plane, whose numpy path computes the same). */
 void neighbours_plane(const double *values, const double *positions, const long *index, const double *distance,
                       const double *prior, long count, int k, double ridge, double cauchy, double *out, int threads) {
     #pragma omp parallel for schedule(static) num_threads(threads)

@@ -22,10 +22,10 @@ constraint. This method fits and fills with edge-aware normalized convolutions i
    that looks clean (at most 2 % of its values fail the test) the dropped values it still finds
    right with probability ``doubt_from`` or more stay with the small weight
    ``consensus_weight``, not exact: a small object's only value, which its neighbours all
-   contradict, still gives the object its motion, and where kept values reach it weighs little. On the dev set the output is more
-   accurate with it than with the hand-made tests, on exact samples and with wrong values alike
-   (the README's figures); ``judge="tests"`` runs
-   the tests instead (the method before the network; their options follow), as do inputs with
+   contradict, still gives the object its motion, and where kept values reach it weighs little.
+   On the dev set the output is more accurate with it than with the hand-made tests, on exact
+   samples and with wrong values alike (the README's figures); ``judge="tests"`` runs the tests
+   instead (the method before the network; their options follow), as do inputs with
    fewer than 17 known values, too few for the classifier's neighbour statistics (a handful of
    matches: it was trained on inputs with more).
    **The tests.** A known value is kept when it is near the median motion of its
@@ -472,7 +472,9 @@ def _judged_by_tests(problem: Problem, flow: np.ndarray, trusted: np.ndarray, im
 def _judged_by_model(problem: Problem, flow: np.ndarray, trusted: np.ndarray, image: np.ndarray,
                      contrast_unit: float, iterations: int, options: NeuroaffineOptions) -> tuple[_Judgement, np.ndarray]:
     """The trust classifier's verdicts (``judge`` a model): a value is kept when it is right with
-    probability ``trust_threshold`` or more, else dropped; and the filters' guide.
+    probability ``trust_threshold`` or more, else dropped, or, in an input of which at most
+    :data:`CLEAN_INPUT_FAILING` fails the neighbour test, doubted when right with probability
+    ``doubt_from`` or more; and the filters' guide.
 
     With ``judge_rounds`` > 1 the values a round kept are judged again on evidence from them alone
     (their neighbours' medians and affine fit no longer pulled by the dropped values), as long as
