@@ -200,8 +200,9 @@ def test_the_colour_scale_grows_with_the_spacing_of_sparse_values_only():
 def test_twenty_percent_wrong_values_are_mostly_found():
     """20 % wrong values at 5 % density: the trust classifier finds most, so they cost at most 1.6x
     the clean input's error (1.57x here, 1.34-1.81x over scenes 3-7; the hand-made tests:
-    1.9-3.4x; the goal of 1.2x is not reached: dropping exactly the wrong values would cost about
-    1.2x by itself, the known values being a fifth fewer), less than the tests let through, less
+    1.9-3.4x; 1.2x is not reached here: dropping exactly the wrong values would cost about 1.2x by
+    itself, the right values being a fifth fewer; with the same right values the wrong ones cost
+    1.18x, the next test), less than the tests let through, less
     than a tenth of holding them all, and less than a fifth of what OpenCV's EPIC (robust local
     fits) makes of the same input (0.97 px here)."""
     example = make_example((192, 256), seed=3)
