@@ -244,7 +244,7 @@ def test_a_second_round_of_the_judge_finds_wrong_values_the_first_let_through(se
     """The values the first round keeps are judged again on evidence from them alone: their
     neighbours' medians and fits no longer pulled by the wrong values the first round dropped.
     With 20 % wrong at 5 % the second round drops a few more wrong values and the error falls
-    (1.36x -> 1.34x and 1.43x -> 1.40x the clean input's; before the classifier read its
+    (1.36x -> 1.34x and 1.42x -> 1.40x the clean input's; before the classifier read its
     neighbours' planes, 1.79x -> 1.59x and 1.63x -> 1.59x); the first fit, the refinement's guide,
     stays the first round's. A clean input, of which the first round drops under 2 %, gets one
     round: the same flow."""

@@ -195,14 +195,14 @@ def _lone_value_on_a_small_object(seed: int):
 
 def test_a_doubted_value_still_speaks_where_no_kept_value_reaches():
     """On a clean input the classifier drops the only value of a small object (its neighbours all
-    move otherwise): with ``doubt_from`` (the default) the value stays with a small weight, not
-    exact, and the object's error falls by over a third; values the classifier keeps do not
-    change; without it the object takes the background's motion."""
+    move otherwise): with ``doubt_from=0.1`` the value stays with a small weight, not exact, and
+    the object's error falls by over a third; values the classifier keeps do not change; by
+    default (off) the object takes the background's motion."""
     flow, known, image, thing = _lone_value_on_a_small_object(1)
     problem = as_problem(flow, known, image, needs_image=True, method="neuroaffine")
-    doubting = neuroaffine.explain(problem, NeuroaffineOptions())
-    dropping = neuroaffine.explain(problem, NeuroaffineOptions(doubt_from=1.0))
-    assert not dropping.kept[64, 80] and NeuroaffineOptions().doubt_from <= dropping.trust[64, 80] < 0.5
+    doubting = neuroaffine.explain(problem, NeuroaffineOptions(doubt_from=0.1))
+    dropping = neuroaffine.explain(problem, NeuroaffineOptions())
+    assert not dropping.kept[64, 80] and 0.1 <= dropping.trust[64, 80] < 0.5
     assert doubting.doubted[64, 80] and not dropping.doubted.any()
     assert np.array_equal(doubting.kept, dropping.kept)
 

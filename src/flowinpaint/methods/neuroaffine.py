@@ -18,11 +18,12 @@ constraint. This method fits and fills with edge-aware normalized convolutions i
    leave-one-out residual that follows motion gradients), the colour contrast to its neighbours,
    the density, and the share of the input's values that fail the test (the context: an input
    where many fail holds many wrong values). Where it drops more than 2 % of the values, the ones
-   it kept are judged a second time on evidence from them alone (``judge_rounds``). In an input
-   that looks clean (at most 2 % of its values fail the test) the dropped values it still finds
-   right with probability ``doubt_from`` or more stay with the small weight
-   ``consensus_weight``, not exact: a small object's only value, which its neighbours all
-   contradict, still gives the object its motion, and where kept values reach it weighs little.
+   it kept are judged a second time on evidence from them alone (``judge_rounds``). With
+   ``doubt_from`` below 1 (off by default), in an input that looks clean (at most 2 % of its
+   values fail the test) the dropped values it still finds right with probability ``doubt_from``
+   or more stay with the small weight ``consensus_weight``, not exact: a small object's only
+   value still gives the object its motion (clean sparse samples gain), but a mismatch among
+   sparse matches, which look clean too, paints its region (matches lose: the README's figures).
    On the dev set the output is more accurate with it than with the hand-made tests, on exact
    samples and with wrong values alike (the README's figures); ``judge="tests"`` runs the tests
    instead (the method before the network; their options follow), as do inputs with
@@ -157,7 +158,9 @@ class NeuroaffineOptions(NeuroexplicitOptions):
         doubt_from: in an input that looks clean (at most 2 % of its values fail the neighbour
             test), the values a trust model drops that are right with at least this probability
             stay in the fits and the fill with the weight ``consensus_weight``, not exact: where no
-            kept value reaches (a small object's only value) they still speak (1: none).
+            kept value reaches (a small object's only value) they still speak (1, the default:
+            none; 0.1 gains clean sparse samples and loses sparse matches, whose mismatches it
+            keeps).
         judge_rounds: how many times at most a trust model judges: each further round judges the
             values the round before kept, on evidence from those alone, and runs only when the
             round before dropped more than 2 % of what it judged (clean inputs: one round).
@@ -207,7 +210,7 @@ class NeuroaffineOptions(NeuroexplicitOptions):
     robust: bool = True
     judge: str = "trust"
     trust_threshold: float = 0.5
-    doubt_from: float = 0.1
+    doubt_from: float = 1.0
     judge_rounds: int = 2
     neighbours: int = 8
     tolerance: float = 2.0
