@@ -103,7 +103,8 @@ def main() -> None:
     parser.add_argument("--output", type=Path, help="also write the report to this Markdown file")
     args = parser.parse_args()
     lines = ["# Speed of the explicit diffusion solver", "",
-             f"Command: `python benchmarks/solver_speed.py --repeats {args.repeats}`", "", f"Machine: {machine_line()}", ""]
+             f"Command: `python benchmarks/solver_speed.py --repeats {args.repeats}"
+             + (f" --output {args.output.as_posix()}`" if args.output is not None else "`"), "", f"Machine: {machine_line()}", ""]
     bandwidth = copy_bandwidth(args.repeats)
     floor = BYTES_PER_PIXEL * HEIGHT * WIDTH / bandwidth
     summary = (f"Compiled step available: {fused_available()}; copy bandwidth {bandwidth / 1e9:.1f} GB/s; floor of one "
