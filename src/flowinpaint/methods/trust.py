@@ -120,13 +120,13 @@ def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, i
     neighbours = {"position": by_position, "colour": by_colour}
     tests = {name: neighbour_deviation(values, nearest, TOLERANCE, SPREAD_FACTOR, SLOPE)
              for name, nearest in neighbours.items()}
-    # how far each value fails its better test, in allowances: its weight as a neighbour in the affine predictions
-    failure = np.minimum(*(test.deviation / test.allowance for test in tests.values()))
-    prior = 1e-3 + 1.0 / (1.0 + (2.0 * failure) ** 4)
+    failures = {name: test.deviation / test.allowance for name, test in tests.items()}  # in allowances
+    # how far each value fails its better test: its weight as a neighbour in the affine predictions
+    prior = 1e-3 + 1.0 / (1.0 + (2.0 * np.minimum(*failures.values())) ** 4)
     passes = np.logical_or(*(test.deviation <= test.allowance for test in tests.values()))
     for name, nearest in neighbours.items():
-        deviation, allowance, spread = tests[name]
-        columns[f"deviation_{name}"] = np.log1p(deviation / allowance)
+        spread = tests[name].spread
+        columns[f"deviation_{name}"] = np.log1p(failures[name])
         columns[f"spread_{name}"] = np.log1p(spread)
         columns[f"distance_{name}"] = _median_of_rows(nearest.distance) * math.sqrt(density)
         gap = vector_length(single[nearest.index] - single[:, None])
