@@ -12,9 +12,14 @@ step (forward, backward, Adam) for three implementations of the diffusion: plain
 the hand-written backward run eagerly, and compiled (also with the network in bfloat16). Each configuration runs in a fresh subprocess
 so that memory figures do not accumulate.
 
-    python benchmarks/model_speed.py [--repeats 5] [--widths 16,22,44] [--train-steps 4] [--quick]
+The shipped weights: the same inference and a compiled training step with the shipped ``default``
+model's weights, as :func:`~flowinpaint.load_model` loads them (negligible weights set to zero) and
+as stored (with the denormal weights that weight decay left; x86 CPUs without flush-to-zero
+multiply them many times slower).
 
-Writes ``benchmarks/results/model_speed.md``. Run on an otherwise idle machine.
+    python benchmarks/model_speed.py [--repeats 5] [--widths 16,22,44] [--train-steps 4] [--quick] [--output PATH]
+
+Writes ``benchmarks/results/model_speed.md`` (or ``--output``). Run on an otherwise idle machine.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import resource
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +45,18 @@ RESULTS = Path(__file__).resolve().parent / "results"
 INFERENCE_VARIANTS = [(False, False, False), (False, True, False), (True, False, False), (True, True, False), (True, True, True)]
 
 
-def inference_child(width: int, channels_last: bool, compiled: bool, bfloat16: bool, size: tuple[int, int], repeats: int) -> dict:
+def shipped_state(raw: bool) -> dict[str, torch.Tensor]:
+    """The shipped ``default`` model's weights as loaded, or as stored (``raw``)."""
+    from flowinpaint import load_model
+    from flowinpaint.models.pretrained import resolve
+
+    if raw:
+        return torch.load(resolve("default"), weights_only=True)["state_dict"]
+    return load_model("default").state_dict()
+
+
+def inference_child(width: int, channels_last: bool, compiled: bool, bfloat16: bool, size: tuple[int, int], repeats: int,
+                    weights: str = "untrained") -> dict:
     from flowinpaint import load_model
     from flowinpaint.data import make_example, uniform_mask
     from flowinpaint.models import ModelConfig, NeuroexplicitInpainting
@@ -51,7 +68,11 @@ def inference_child(width: int, channels_last: bool, compiled: bool, bfloat16: b
     known_t = torch.from_numpy(known)[None, None]
     steps = load_model("default").config.steps  # the shipped model's FSI steps per level
     config = ModelConfig(width=width, steps=steps, channels_last=channels_last, compiled=compiled, bfloat16=bfloat16)
+    if weights != "untrained":
+        config = replace(load_model("default").config, channels_last=channels_last, compiled=compiled, bfloat16=bfloat16)
     model = NeuroexplicitInpainting(config).eval()
+    if weights != "untrained":
+        model.load_state_dict(shipped_state(weights == "raw"))
     with torch.inference_mode():
         network = median_seconds(lambda: model.diffusion_levels(image), repeats)
         total = median_seconds(lambda: model(image, flow, known_t), repeats)
@@ -92,14 +113,20 @@ def training_step(model: torch.nn.Module, side: int = 256, device: str | torch.d
     return step
 
 
-def training_child(width: int, variant: str, steps: int) -> dict:
+def training_child(width: int, variant: str, steps: int, weights: str = "untrained") -> dict:
+    from flowinpaint import load_model
     from flowinpaint.diffusion import fsi_cycle
     from flowinpaint.models import ModelConfig, NeuroexplicitInpainting, neuroexplicit
 
     if variant == "autograd":  # the state before the fused cycle: autograd records every step
         neuroexplicit.fused_fsi_cycle = lambda u, stencil, tau, n, known, data, compiled: fsi_cycle(u, stencil, tau, n, known, data)
     config = ModelConfig(width=width, channels_last=True, compiled=variant.startswith("compiled"), bfloat16=variant.endswith("bf16"))
-    seconds = median_seconds(training_step(NeuroexplicitInpainting(config)), steps)
+    if weights != "untrained":
+        config = replace(load_model("default").config, channels_last=True, compiled=config.compiled, bfloat16=config.bfloat16)
+    model = NeuroexplicitInpainting(config)
+    if weights != "untrained":
+        model.load_state_dict(shipped_state(weights == "raw"))
+    seconds = median_seconds(training_step(model.train()), steps)
     return {"samples_per_s": TRAINING_BATCH / seconds, "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
 
 
@@ -118,6 +145,7 @@ def main() -> None:
     parser.add_argument("--size", default="436x1024", help="inference frame, H x W")
     parser.add_argument("--train-steps", type=int, default=4)
     parser.add_argument("--quick", action="store_true", help="smoke run: width 16, 2 repeats, small frame")
+    parser.add_argument("--output", type=Path, help="the report's path (default benchmarks/results/model_speed.md)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -136,7 +164,7 @@ def main() -> None:
         "",
         f"Command: `python benchmarks/model_speed.py {' '.join(sys.argv[1:])}`".rstrip() + "",
         "",
-        f"Machine: {machine_line()}. Untrained models (timing does not depend on the weights); "
+        f"Machine: {machine_line()}. Untrained models unless stated (see the shipped weights' section); "
         "diffusion s = total s - network s (medians of separate runs).",
         "",
         f"## Inference, {size[1]}x{size[0]}, 5 % known, median of {repeats} warm runs",
@@ -176,10 +204,31 @@ def main() -> None:
             else:
                 lines.append(f"| {width} | {variant} | {result['samples_per_s']:.2f} | {result['peak_rss_gib']:.2f} |")
             print(lines[-1], flush=True)
-    RESULTS.mkdir(exist_ok=True)
-    name = "model_speed_quick.md" if args.quick else "model_speed.md"
-    (RESULTS / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"wrote {RESULTS / name}")
+    lines += [
+        "",
+        "## The shipped weights (width 16, channels-last, compiled diffusion, float32 network)",
+        "",
+        "As loaded: negligible weights set to zero (`flowinpaint.load_model`); as stored: with the denormal "
+        "weights weight decay left.",
+        "",
+        "| weights | inference network s | inference total s | x EPIC | training samples/s |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for weights, label in (("loaded", "as loaded"), ("raw", "as stored")):
+        inference = run_child("inference", width=16, channels_last=True, compiled=True, bfloat16=False, size=size, repeats=repeats,
+                              weights=weights)
+        training = run_child("training", width=16, variant="compiled", steps=args.train_steps, weights=weights)
+        cells = [
+            f"failed: {inference['error']} | | |" if "error" in inference else
+            f"{inference['network_s']:.3f} | {inference['total_s']:.3f} | {inference['total_s'] / epic['total_s']:.2f} |",
+            f"failed: {training['error']} |" if "error" in training else f"{training['samples_per_s']:.2f} |",
+        ]
+        lines.append(f"| {label} | " + " ".join(cells))
+        print(lines[-1], flush=True)
+    output = args.output or RESULTS / ("model_speed_quick.md" if args.quick else "model_speed.md")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {output}")
 
 
 if __name__ == "__main__":

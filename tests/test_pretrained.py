@@ -16,7 +16,14 @@ from flowinpaint.io import write_image
 from flowinpaint.io.torchfile import save_torch_file
 from flowinpaint.models import ModelConfig, NeuroexplicitInpainting
 from flowinpaint.models.kinds import kind_of
-from flowinpaint.models.pretrained import available_models, model_record, save_model
+from flowinpaint.models.pretrained import (
+    NEGLIGIBLE_WEIGHT,
+    available_models,
+    model_record,
+    negligible_to_zero,
+    resolve,
+    save_model,
+)
 from flowinpaint.train import train
 from flowinpaint.train.export import export_run
 
@@ -113,6 +120,35 @@ def test_shipped_models_load():
         record = model_record(name)
         assert record["validation"] is not None and record["kind"] == kind_of(model), name
     assert isinstance(load_model("default"), NeuroexplicitInpainting)
+
+
+def test_negligible_weights_load_as_zero_and_change_no_output(tmp_path):
+    """Denormal weights (slow on x86 CPUs without flush-to-zero) and others below 1e-20 load as
+    zeros; the shipped DTM has many (weight decay) and its output is the same to the bit."""
+    model = NeuroexplicitInpainting(ModelConfig(width=4, levels=2, steps=(2, 3)))
+    with torch.no_grad():
+        first = model.dtm.encoder[0][0].weight
+        first.view(-1)[:3] = torch.tensor([1e-39, -3e-25, 2e-20])
+    save_model(model, tmp_path / "m.pt", {})
+    loaded = load_model(tmp_path / "m.pt").dtm.encoder[0][0].weight.view(-1)
+    assert loaded[:3].tolist() == [0.0, 0.0, pytest.approx(2e-20)]
+    assert torch.equal(loaded[3:], first.view(-1)[3:])
+
+    shipped = load_model("default")
+    state = torch.load(resolve("default"), weights_only=True)["state_dict"]
+    raw = [tensor for tensor in state.values() if tensor.is_floating_point()]
+    assert sum(int(((t != 0) & (t.abs() < NEGLIGIBLE_WEIGHT)).sum()) for t in raw) > 10_000  # what it is for
+    assert all(bool((t.abs() >= NEGLIGIBLE_WEIGHT).logical_or(t == 0).all()) for t in shipped.state_dict().values()
+               if t.is_floating_point())
+    unflushed = load_model("default")
+    unflushed.load_state_dict(state)
+    rng = np.random.default_rng(3)
+    image = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(3))
+    flow = torch.from_numpy(rng.normal(0, 3, (1, 2, 48, 64)).astype(np.float32))
+    known = torch.from_numpy(rng.random((1, 1, 48, 64)) < 0.05)
+    with torch.inference_mode():
+        assert torch.equal(shipped(image, flow, known), unflushed(image, flow, known))
+    assert negligible_to_zero({"steps": torch.tensor([3])})["steps"].tolist() == [3]
 
 
 @pytest.mark.parametrize("shape", [(5, 7), (33, 47)])

@@ -335,3 +335,23 @@ def test_init_starts_a_new_run_from_earlier_weights(tmp_path):
         train(tiny(tmp_path / "third", model=ModelConfig(width=6, levels=2, steps=(2, 3)), init=str(tmp_path / "first" / "checkpoint.pt")))
     with pytest.raises(FileNotFoundError):
         train(tiny(tmp_path / "fourth", init=str(tmp_path / "absent.pt")))
+
+
+def test_init_sets_denormal_weights_to_zero(tmp_path):
+    """Fine-tuning starts without the denormal weights a long run leaves (slow on x86 CPUs
+    without flush-to-zero); the other weights are taken as they are."""
+    from flowinpaint.models import NeuroexplicitInpainting
+    from flowinpaint.models.pretrained import save_model
+    from flowinpaint.train.loop import load_initial_weights
+
+    config = ModelConfig(width=4, levels=2, steps=(2, 3))
+    trained = NeuroexplicitInpainting(config)
+    with torch.no_grad():
+        trained.dtm.heads[0].weight.view(-1)[:2] = torch.tensor([1e-40, 0.25])
+    save_model(trained, tmp_path / "weights.pt", {})
+    model = NeuroexplicitInpainting(config)
+    load_initial_weights(model, tmp_path / "weights.pt")
+    assert model.dtm.heads[0].weight.view(-1)[:2].tolist() == [0.0, 0.25]
+    for name, tensor in trained.state_dict().items():
+        if name != "dtm.heads.0.weight":
+            assert torch.equal(model.state_dict()[name], tensor), name

@@ -10,6 +10,14 @@ and ``<name>.json`` beside it holds the same ``record`` for people: the training
 config, the final validation EPE, the commit. :func:`load_model` reads with
 ``weights_only=True`` and checks the format, version, kind and every parameter's shape before it
 builds the model, so a wrong or damaged file is a ``ValueError`` that says what is wrong.
+
+Loading also sets every weight smaller than :data:`NEGLIGIBLE_WEIGHT` in magnitude to zero. Weight
+decay drives the weights of channels that training left unused towards zero without reaching it:
+the shipped neuroexplicit DTM has 135,000 of its 182,000 weights below 1e-20, most of them below
+float32's smallest normal number (1.2e-38), and its deepest U-Net stage entirely so. Their
+products are denormal numbers, which x86 CPUs without flush-to-zero handle 10-100 times slower:
+on a Xeon without AMX the network ran 3.6x slower for it. Such a weight changes no output above
+float32 rounding (the flows are identical to the bit at 1024x436).
 """
 
 from __future__ import annotations
@@ -19,17 +27,22 @@ import json
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from ..io._atomic import atomic_write_bytes
 from ..io.torchfile import load_torch_file, save_torch_file
 from .kinds import MODEL_KINDS, kind_of
 
-__all__ = ["WEIGHTS_DIR", "WEIGHTS_FORMAT", "WEIGHTS_VERSION", "available_models", "load_model", "model_record", "save_model"]
+__all__ = [
+    "NEGLIGIBLE_WEIGHT", "WEIGHTS_DIR", "WEIGHTS_FORMAT", "WEIGHTS_VERSION", "available_models", "load_model", "model_record",
+    "negligible_to_zero", "save_model",
+]
 
 WEIGHTS_FORMAT = "flowinpaint-model"
 WEIGHTS_VERSION = 1
 WEIGHTS_DIR = Path(__file__).parent / "weights"
+NEGLIGIBLE_WEIGHT = 1e-20
 
 
 def available_models() -> list[str]:
@@ -89,8 +102,18 @@ def _read_weights(path: Path) -> dict[str, Any]:
     return state
 
 
+def negligible_to_zero(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state_dict`` with every floating-point entry below :data:`NEGLIGIBLE_WEIGHT` in
+    magnitude set to zero (new tensors; the others are passed through)."""
+    return {
+        name: torch.where(tensor.abs() < NEGLIGIBLE_WEIGHT, 0.0, tensor) if tensor.is_floating_point() else tensor
+        for name, tensor in state_dict.items()
+    }
+
+
 def load_model(name: str | Path = "default", *, device: str = "cpu") -> nn.Module:
-    """A shipped model by name (``available_models()``), or a weights file by path, in eval mode.
+    """A shipped model by name (``available_models()``), or a weights file by path, in eval mode,
+    its negligible weights set to zero (:func:`negligible_to_zero`).
 
     Raises:
         ValueError: unknown name; a file that is not a flowinpaint weights file, has another
@@ -112,7 +135,7 @@ def load_model(name: str | Path = "default", *, device: str = "cpu") -> nn.Modul
     if stored != expected:
         wrong = sorted(set(expected) ^ set(stored)) or [n for n in expected if expected[n] != stored[n]]
         raise ValueError(f"{path}: parameters do not fit the model config: {', '.join(wrong[:5])}")
-    model.load_state_dict(state["state_dict"])
+    model.load_state_dict(negligible_to_zero(state["state_dict"]))
     return model.to(device).eval()
 
 
