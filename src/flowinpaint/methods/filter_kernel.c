@@ -26,36 +26,58 @@ static inline float link_at(float a, int iteration) {
     return a;
 }
 
+/* The forward and backward horizontal sweeps of rows [first, last). Always inlined, so that each
+ * call with a constant `channels` (see SPECIALISED) gets its own loops of known length, which the
+ * compiler vectorises whole; with a run-time count a few channels run as a scalar remainder loop. */
+static inline __attribute__((always_inline)) void horizontal_rows(
+        float *values, const float *links, long first, long last, long width, long channels, int iteration) {
+    for (long j = 1; j < width; j++) {
+        for (long row = first; row < last; row++) {
+            const float weight = link_at(links[row * (width - 1) + j - 1], iteration);
+            float *here = values + (row * width + j) * channels;
+            const float *previous = here - channels;
+            #pragma omp simd
+            for (long c = 0; c < channels; c++) here[c] += weight * (previous[c] - here[c]);
+        }
+    }
+    for (long j = width - 2; j >= 0; j--) {
+        for (long row = first; row < last; row++) {
+            const float weight = link_at(links[row * (width - 1) + j], iteration);
+            float *here = values + (row * width + j) * channels;
+            const float *next = here + channels;
+            #pragma omp simd
+            for (long c = 0; c < channels; c++) here[c] += weight * (next[c] - here[c]);
+        }
+    }
+}
+
+/* `call` with `channels` replaced by a constant for the counts the package filters (1 to 16), else as is. */
+#define SPECIALISED(channels, call) \
+    switch (channels) { \
+        case 1: { const long channels = 1; call; break; } case 2: { const long channels = 2; call; break; } \
+        case 3: { const long channels = 3; call; break; } case 4: { const long channels = 4; call; break; } \
+        case 5: { const long channels = 5; call; break; } case 6: { const long channels = 6; call; break; } \
+        case 7: { const long channels = 7; call; break; } case 8: { const long channels = 8; call; break; } \
+        case 9: { const long channels = 9; call; break; } case 10: { const long channels = 10; call; break; } \
+        case 11: { const long channels = 11; call; break; } case 12: { const long channels = 12; call; break; } \
+        case 13: { const long channels = 13; call; break; } case 14: { const long channels = 14; call; break; } \
+        case 15: { const long channels = 15; call; break; } case 16: { const long channels = 16; call; break; } \
+        default: call; \
+    }
+
 static void horizontal_pass(float *values, const float *links, long height, long width, long channels, int iteration,
                             int threads) {
     const long blocks = (height + ROW_BLOCK - 1) / ROW_BLOCK;
     #pragma omp parallel for schedule(static) num_threads(threads)
     for (long block = 0; block < blocks; block++) {
         const long first = block * ROW_BLOCK, last = first + ROW_BLOCK < height ? first + ROW_BLOCK : height;
-        for (long j = 1; j < width; j++) {
-            for (long row = first; row < last; row++) {
-                const float weight = link_at(links[row * (width - 1) + j - 1], iteration);
-                float *here = values + (row * width + j) * channels;
-                const float *previous = here - channels;
-                #pragma omp simd
-                for (long c = 0; c < channels; c++) here[c] += weight * (previous[c] - here[c]);
-            }
-        }
-        for (long j = width - 2; j >= 0; j--) {
-            for (long row = first; row < last; row++) {
-                const float weight = link_at(links[row * (width - 1) + j], iteration);
-                float *here = values + (row * width + j) * channels;
-                const float *next = here + channels;
-                #pragma omp simd
-                for (long c = 0; c < channels; c++) here[c] += weight * (next[c] - here[c]);
-            }
-        }
+        SPECIALISED(channels, horizontal_rows(values, links, first, last, width, channels, iteration))
     }
 }
 
 /* One step of the vertical sweep on a strip of `count` floats of a row (whole pixels): here += w (other - here),
  * w the link of each float's pixel (links from the strip's first pixel). */
-static inline void vertical_step(float *here, const float *other, const float *links, long count, long channels,
+static inline __attribute__((always_inline)) void vertical_step(float *here, const float *other, const float *links, long count, long channels,
                                  int iteration, float *weights) {
     for (long j = 0; j < count / channels; j++) {
         const float weight = link_at(links[j], iteration);
@@ -65,26 +87,35 @@ static inline void vertical_step(float *here, const float *other, const float *l
     for (long k = 0; k < count; k++) here[k] += weights[k] * (other[k] - here[k]);
 }
 
+/* The vertical sweeps of the strip of pixels [from, from + count / channels), forwards then backwards. */
+static inline __attribute__((always_inline)) void vertical_strip(
+        float *values, const float *links, long height, long width, long from, long count, long channels,
+        int iteration, float *weights) {
+    const long row_length = width * channels;
+    for (long row = 1; row < height; row++) {
+        float *here = values + row * row_length + from * channels;
+        vertical_step(here, here - row_length, links + (row - 1) * width + from, count, channels,
+                      iteration, weights);
+    }
+    for (long row = height - 2; row >= 0; row--) {
+        float *here = values + row * row_length + from * channels;
+        vertical_step(here, here + row_length, links + row * width + from, count, channels, iteration,
+                      weights);
+    }
+}
+
 static void vertical_pass(float *values, const float *links, long height, long width, long channels, int iteration,
                           int threads) {
-    const long row_length = width * channels;
     long floats = STRIP_BUDGET / ((long)sizeof(float) * height);
     floats = floats < MIN_STRIP_FLOATS ? MIN_STRIP_FLOATS : floats > MAX_STRIP_FLOATS ? MAX_STRIP_FLOATS : floats;
     const long strip = floats / channels > 0 ? floats / channels : 1;  /* pixels */
     const long strips = (width + strip - 1) / strip;
     #pragma omp parallel for schedule(static) num_threads(threads)
-        for (long s = 0; s < strips; s++) {
-            float weights[MAX_STRIP_FLOATS];
-            const long from = s * strip, count = ((from + strip < width ? from + strip : width) - from) * channels;
-            for (long row = 1; row < height; row++) {
-                float *here = values + row * row_length + from * channels;
-                vertical_step(here, here - row_length, links + (row - 1) * width + from, count, channels, iteration, weights);
-            }
-            for (long row = height - 2; row >= 0; row--) {
-                float *here = values + row * row_length + from * channels;
-                vertical_step(here, here + row_length, links + row * width + from, count, channels, iteration, weights);
-            }
-        }
+    for (long s = 0; s < strips; s++) {
+        float weights[MAX_STRIP_FLOATS];
+        const long from = s * strip, count = ((from + strip < width ? from + strip : width) - from) * channels;
+        SPECIALISED(channels, vertical_strip(values, links, height, width, from, count, channels, iteration, weights))
+    }
 }
 
 /* The exponents of the first iteration's links of a guide (H, W, G) float32, log_alpha (1 + ratio
