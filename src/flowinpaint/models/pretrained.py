@@ -104,9 +104,10 @@ def _read_weights(path: Path) -> dict[str, Any]:
 
 def negligible_to_zero(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """``state_dict`` with every floating-point entry below :data:`NEGLIGIBLE_WEIGHT` in
-    magnitude set to zero (new tensors; the others are passed through)."""
+    magnitude set to zero (new tensors; other entries are passed through as they are)."""
     return {
-        name: torch.where(tensor.abs() < NEGLIGIBLE_WEIGHT, 0.0, tensor) if tensor.is_floating_point() else tensor
+        name: torch.where(tensor.abs() < NEGLIGIBLE_WEIGHT, 0.0, tensor)
+        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() else tensor
         for name, tensor in state_dict.items()
     }
 
