@@ -175,6 +175,22 @@ def test_edge_aware_filter_matches_sequential_recursion(height: int, width: int,
     np.testing.assert_allclose(filtered.reshape(values.shape), expected, atol=2e-6)
 
 
+def test_edge_aware_filter_gives_each_channel_the_same_result_for_any_channel_count() -> None:
+    """The C kernel's sweeps are compiled separately for 1 to 16 channels (constant loop lengths)
+    and generically above: every count filters each channel as 17 channels at once do, to the bit."""
+    from flowinpaint.methods import local_affine
+
+    if local_affine._filter_library() is None:
+        pytest.skip("no C compiler for the filter kernel")
+    guide = np.ascontiguousarray(_guide(37, 53, seed=7)[0].permute(1, 2, 0).numpy())
+    values = np.random.default_rng(8).standard_normal((37, 53, 17)).astype(np.float32)
+    applicability = local_affine.EdgeAwareFilter(guide, 6.0, 0.1, 2)
+    together = applicability.filter(values)
+    for channels in range(1, 17):
+        alone = applicability.filter(np.ascontiguousarray(values[..., 17 - channels:]))
+        np.testing.assert_array_equal(alone, together[..., 17 - channels:], err_msg=f"{channels} channels")
+
+
 def test_edge_aware_filter_is_the_same_on_any_number_of_threads_and_keeps_its_input() -> None:
     from flowinpaint.methods.local_affine import EdgeAwareFilter, cpu_filter_available
 
