@@ -45,14 +45,16 @@ RESULTS = Path(__file__).resolve().parent / "results"
 INFERENCE_VARIANTS = [(False, False, False), (False, True, False), (True, False, False), (True, True, False), (True, True, True)]
 
 
-def shipped_state(raw: bool) -> dict[str, torch.Tensor]:
-    """The shipped ``default`` model's weights as loaded, or as stored (``raw``)."""
+def shipped_model(raw: bool, **config_changes: bool) -> torch.nn.Module:
+    """The shipped ``default`` model with ``config_changes``, its weights as loaded, or as stored (``raw``)."""
     from flowinpaint import load_model
+    from flowinpaint.models import NeuroexplicitInpainting
     from flowinpaint.models.pretrained import resolve
 
-    if raw:
-        return torch.load(resolve("default"), weights_only=True)["state_dict"]
-    return load_model("default").state_dict()
+    loaded = load_model("default")
+    model = NeuroexplicitInpainting(replace(loaded.config, **config_changes))
+    model.load_state_dict(torch.load(resolve("default"), weights_only=True)["state_dict"] if raw else loaded.state_dict())
+    return model
 
 
 def inference_child(width: int, channels_last: bool, compiled: bool, bfloat16: bool, size: tuple[int, int], repeats: int,
@@ -67,12 +69,9 @@ def inference_child(width: int, channels_last: bool, compiled: bool, bfloat16: b
     flow = torch.from_numpy(example["flow"]).permute(2, 0, 1)[None] * torch.from_numpy(known)[None, None]
     known_t = torch.from_numpy(known)[None, None]
     steps = load_model("default").config.steps  # the shipped model's FSI steps per level
-    config = ModelConfig(width=width, steps=steps, channels_last=channels_last, compiled=compiled, bfloat16=bfloat16)
-    if weights != "untrained":
-        config = replace(load_model("default").config, channels_last=channels_last, compiled=compiled, bfloat16=bfloat16)
-    model = NeuroexplicitInpainting(config).eval()
-    if weights != "untrained":
-        model.load_state_dict(shipped_state(weights == "raw"))
+    formats = {"channels_last": channels_last, "compiled": compiled, "bfloat16": bfloat16}
+    model = (NeuroexplicitInpainting(ModelConfig(width=width, steps=steps, **formats)) if weights == "untrained"
+             else shipped_model(weights == "raw", **formats)).eval()
     with torch.inference_mode():
         network = median_seconds(lambda: model.diffusion_levels(image), repeats)
         total = median_seconds(lambda: model(image, flow, known_t), repeats)
@@ -114,18 +113,14 @@ def training_step(model: torch.nn.Module, side: int = 256, device: str | torch.d
 
 
 def training_child(width: int, variant: str, steps: int, weights: str = "untrained") -> dict:
-    from flowinpaint import load_model
     from flowinpaint.diffusion import fsi_cycle
     from flowinpaint.models import ModelConfig, NeuroexplicitInpainting, neuroexplicit
 
     if variant == "autograd":  # the state before the fused cycle: autograd records every step
         neuroexplicit.fused_fsi_cycle = lambda u, stencil, tau, n, known, data, compiled: fsi_cycle(u, stencil, tau, n, known, data)
-    config = ModelConfig(width=width, channels_last=True, compiled=variant.startswith("compiled"), bfloat16=variant.endswith("bf16"))
-    if weights != "untrained":
-        config = replace(load_model("default").config, channels_last=True, compiled=config.compiled, bfloat16=config.bfloat16)
-    model = NeuroexplicitInpainting(config)
-    if weights != "untrained":
-        model.load_state_dict(shipped_state(weights == "raw"))
+    formats = {"channels_last": True, "compiled": variant.startswith("compiled"), "bfloat16": variant.endswith("bf16")}
+    model = (NeuroexplicitInpainting(ModelConfig(width=width, **formats)) if weights == "untrained"
+             else shipped_model(weights == "raw", **formats))
     seconds = median_seconds(training_step(model.train()), steps)
     return {"samples_per_s": TRAINING_BATCH / seconds, "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
 
