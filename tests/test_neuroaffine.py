@@ -451,8 +451,8 @@ def test_gradients_reach_the_network_through_the_learned_residual_fill():
 
 @pytest.mark.parametrize(("density", "colour_weight"), [(0.05, 0.0), (0.05, 40.0), (0.002, 10.0)])
 def test_nearest_known_kernel_equals_the_kd_tree(monkeypatch, density, colour_weight):
-    """The C ring search finds neighbours at the same distances (in position and colour) as
-    scipy's k-d tree; among equal distances either may be picked."""
+    """The C searches (the ring walk at 5 %, the row search at 0.2 %) find neighbours at the
+    same distances (in position and colour) as scipy's k-d tree; among equal distances either may be picked."""
     rng = np.random.default_rng(7)
     known = rng.random((120, 150)) < density
     image = rng.random((120, 150, 3)).astype(np.float32)
@@ -470,6 +470,35 @@ def test_nearest_known_kernel_equals_the_kd_tree(monkeypatch, density, colour_we
     assert (by_kernel.index != np.arange(known.sum())[:, None]).all()  # never the pixel itself
     np.testing.assert_allclose(joint(by_kernel.index), joint(by_tree.index), atol=1e-4)
     np.testing.assert_allclose(by_kernel.distance, np.linalg.norm(positions[by_kernel.index] - positions[:, None], axis=-1))
+
+
+@pytest.mark.parametrize("pattern", ["uniform 1 %", "uniform 12 %", "one row", "two clusters", "corners"])
+def test_nearest_known_row_search_and_ring_walk_give_the_same_lists(monkeypatch, pattern):
+    """The C kernel's two searches (chosen by density) return the same neighbours in the same
+    order, ties included (on the integer grid many neighbours lie at equal distances), by
+    position alone and by position and colour, whatever the layout of the known pixels."""
+    rng = np.random.default_rng(11)
+    known = np.zeros((90, 130), bool)
+    if pattern.startswith("uniform"):
+        known = rng.random(known.shape) < float(pattern.split()[1]) / 100
+    elif pattern == "one row":
+        known[44, ::3] = True
+    elif pattern == "two clusters":
+        known[5:20, 8:30] = rng.random((15, 22)) < 0.5
+        known[70:88, 100:128] = rng.random((18, 28)) < 0.3
+    else:
+        known[[0, 0, 89, 89, 45], [0, 129, 0, 129, 65]] = True
+    image = rng.random((90, 130, 3)).astype(np.float32)
+    image[::2] = image[1::2][:45]  # equal colours too: ties in position and colour
+    results = {}
+    for search, below in (("rows", 1.0), ("rings", 0.0)):
+        monkeypatch.setattr(local_affine, "ROW_SEARCH_BELOW", below)
+        results[search] = [nearest_known(known, 8, image, weight) for weight in (0.0, 25.0)]
+        results[search].append(local_affine.nearest_known_both(known, 8, image, 25.0)[0])
+    for by_rows, by_rings in zip(results["rows"], results["rings"]):
+        np.testing.assert_array_equal(by_rows.index, by_rings.index)
+        np.testing.assert_array_equal(by_rows.distance, by_rings.distance)
+    assert (np.diff(results["rows"][0].distance, axis=1) >= 0).all()  # nearest first
 
 
 def test_the_refinement_stops_at_a_motion_edge_the_image_does_not_show():

@@ -71,6 +71,7 @@ FILTER_SOURCE = Path(__file__).with_name("filter_kernel.c")
 MAX_KERNEL_CHANNELS = 1024  # filter_kernel.c's MAX_STRIP_FLOATS
 OPENCV_MAX_CHANNELS = 4  # what OpenCV's filter takes per call (and its guide at most)
 MAX_KERNEL_NEIGHBOURS = 64  # nearest_kernel.c's MAX_NEIGHBOURS
+ROW_SEARCH_BELOW = 0.04  # share of known pixels below which nearest_kernel.c's row search beats its ring walk (crossover 3-5 %)
 FILTER_ITERATIONS = 3  # of the domain transform (OpenCV's default)
 COORDINATE_SCALE = 32.0  # pixels per unit of the fit's coordinates (keeps float32 moments accurate)
 
@@ -526,8 +527,8 @@ def _nearest_library() -> dict[str, Callable[..., None]] | None:
     """The functions of ``nearest_kernel.c`` (:func:`nearest_known`, :func:`_median_and_spread`,
     :func:`consensus_agreement`, :func:`neighbours_plane`), or None where it cannot be built."""
     return _kernel_functions(NEAREST_SOURCE, "native nearest-neighbour kernel", {
-        "nearest_on_grid": [ctypes.c_void_p] * 4 + [ctypes.c_int, ctypes.c_long, ctypes.c_int, ctypes.c_long,
-                                                    ctypes.c_long] + [ctypes.c_void_p] * 4 + [ctypes.c_int],
+        **{search: [ctypes.c_void_p] * 4 + [ctypes.c_int, ctypes.c_long, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+           + [ctypes.c_void_p] * 4 + [ctypes.c_int] for search in ("nearest_by_rings", "nearest_by_rows")},
         "median_and_spread": [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_void_p,
                               ctypes.c_void_p, ctypes.c_int],
         "consensus_count": [ctypes.c_void_p] * 5 + [ctypes.c_long, ctypes.c_int] + [ctypes.c_double] * 3
@@ -538,18 +539,24 @@ def _nearest_library() -> dict[str, Callable[..., None]] | None:
                                  ctypes.c_int]})
 
 
-def _nearest_on_grid(kernel: Callable[..., None], known: np.ndarray, rows: np.ndarray, columns: np.ndarray,
+def _nearest_on_grid(library: dict[str, Callable[..., None]], known: np.ndarray, rows: np.ndarray, columns: np.ndarray,
                      features: np.ndarray, count: int, by_position: bool) -> tuple[NearestKnown, NearestKnown | None]:
-    """The ``count`` nearest other known pixels of each by the C kernel's ring search, by
-    position and ``features``, and with ``by_position`` also by position alone (the same walk)."""
-    label = np.full(known.shape, -1, np.int32)
-    label[rows, columns] = np.arange(len(rows))
+    """The ``count`` nearest other known pixels of each by a C kernel's search on the grid, by
+    position and ``features``, and with ``by_position`` also by position alone (the same search);
+    ``rows``, ``columns`` in ``np.nonzero(known)`` order. Below ``ROW_SEARCH_BELOW`` known pixels
+    the row search, which visits only known pixels, else the ring walk (the same lists)."""
+    if len(rows) < ROW_SEARCH_BELOW * known.size:
+        kernel, grid = library["nearest_by_rows"], np.zeros(known.size + 1, np.int32)
+        np.cumsum(known.ravel(), out=grid[1:])
+    else:
+        kernel, grid = library["nearest_by_rings"], np.full(known.shape, -1, np.int32)
+        grid[rows, columns] = np.arange(len(rows))
     rows64, columns64 = np.ascontiguousarray(rows, np.int64), np.ascontiguousarray(columns, np.int64)
     features = np.ascontiguousarray(features, np.float32)
     index = np.empty((len(rows), count), np.int64)
     distance = np.empty((len(rows), count), np.float64)
     near = (np.empty((len(rows), count), np.int64), np.empty((len(rows), count), np.float64)) if by_position else None
-    kernel(label.ctypes.data, rows64.ctypes.data, columns64.ctypes.data, features.ctypes.data, features.shape[1],
+    kernel(grid.ctypes.data, rows64.ctypes.data, columns64.ctypes.data, features.ctypes.data, features.shape[1],
            len(rows), count, known.shape[0], known.shape[1], index.ctypes.data, distance.ctypes.data,
            None if near is None else near[0].ctypes.data, None if near is None else near[1].ctypes.data,
            torch.get_num_threads())
@@ -580,7 +587,7 @@ def _nearest(known: np.ndarray, neighbours: int, image: np.ndarray | None, colou
     colours = _colour_features(rows, columns, image, colour_weight)
     library = _nearest_library()
     if library is not None and count <= MAX_KERNEL_NEIGHBOURS:
-        return _nearest_on_grid(library["nearest_on_grid"], known, rows, columns, colours, count, by_position)
+        return _nearest_on_grid(library, known, rows, columns, colours, count, by_position)
     alone = _nearest_by_tree(rows, columns, colours[:, :0], count) if by_position else None
     return _nearest_by_tree(rows, columns, colours, count), alone
 
@@ -592,7 +599,7 @@ def nearest_known(known: np.ndarray, neighbours: int, image: np.ndarray | None =
 
     With ``image`` (``(H, W, 3)`` float RGB) "nearest" is in position and colour: a colour
     difference of ``c`` (RGB distance) counts as ``colour_weight * c`` pixels. ``distance`` is
-    the distance in position either way. The C kernel (``nearest_kernel.c``: a ring search on the
+    the distance in position either way. The C kernel (``nearest_kernel.c``: a search over the
     pixel grid) finds them where it builds, else scipy's k-d tree; among neighbours at equal
     distance the two may pick different ones.
 

@@ -1,13 +1,20 @@
 /* The k nearest known pixels of known pixels, by position or by position and colour, in C
  * (flowinpaint.methods.local_affine.nearest_known).
  *
- * The known pixels lie on the pixel grid, so instead of a k-d tree each query walks the square
- * rings around its pixel, nearest ring first, keeping the k best candidates sorted by their
- * squared distance (rows^2 + columns^2 + the squared distance of their colour features). A pixel
- * on ring r (Chebyshev distance r) is at least r away in position, so the walk stops once a ring's
- * r^2 is no less than the k-th best distance: the result is exact. Each query is independent: the
- * result does not depend on the number of threads. Among candidates at equal distance the one
- * met first is kept (rings in order; in a ring, its top row, bottom row, left and right columns).
+ * The known pixels lie on the pixel grid, so instead of a k-d tree each query searches the grid
+ * around its pixel, keeping the k best candidates sorted by their squared distance (rows^2 +
+ * columns^2 + the squared distance of their colour features). The position part alone is a
+ * lower bound, so a search may stop once every pixel it has not visited is farther in position
+ * than the k-th best distance: the result is exact. Two searches give the same lists:
+ * - nearest_by_rings walks the square rings around the pixel, nearest ring first, reading the
+ *   map of known pixels (fast where many pixels are known: the rings it reads are few);
+ * - nearest_by_rows visits growing squares row by row, nearest rows first, and finds a row's
+ *   known pixels in a span of columns from a running count of the known pixels, without reading
+ *   the unknown ones (fast where few are).
+ * Among candidates at equal distance the one with the smaller ring key wins (the rings in order;
+ * in a ring, its top row, bottom row, left and right columns, each in increasing order), the
+ * order in which the ring walk meets them. Each query is independent: the result does not
+ * depend on the number of threads.
  *
  * median_and_spread then summarises each known pixel's neighbours' values (neighbour_agreement):
  * their component-wise median and their spread, the median distance of the values from it,
@@ -22,53 +29,111 @@
 
 #define MAX_NEIGHBOURS 64
 
-static void consider(long candidate, double distance2, int k, int *filled, long *best_index, double *best_distance2) {
-    if (*filled == k && distance2 >= best_distance2[k - 1]) return;
-    int at = *filled < k ? (*filled)++ : k - 1;
-    while (at > 0 && best_distance2[at - 1] > distance2) {
-        best_distance2[at] = best_distance2[at - 1];
-        best_index[at] = best_index[at - 1];
-        at--;
-    }
-    best_distance2[at] = distance2;
-    best_index[at] = candidate;
+/* The k best candidates so far, nearest first. */
+typedef struct {
+    int filled;
+    long index[MAX_NEIGHBOURS];
+    long key[MAX_NEIGHBOURS];
+    double distance2[MAX_NEIGHBOURS];
+} Best;
+
+/* The candidate at row and column offsets (dr, dc) in the order of the ring walk: ring, then
+ * side (top row, bottom row, left column, right column), then the position along the side. */
+static long ring_key(long dr, long dc) {
+    const long ar = dr < 0 ? -dr : dr, ac = dc < 0 ? -dc : dc, ring = ar > ac ? ar : ac;
+    long side, along;
+    if (dr == -ring) side = 0, along = dc;
+    else if (dr == ring) side = 1, along = dc;
+    else if (dc == -ring) side = 2, along = dr;
+    else side = 3, along = dr;
+    return ((ring * 4 + side) << 32) + along + ring;
 }
 
-/* Writes the k best of `filled` candidates (the pixel itself where there were fewer) and their
- * distance in position. */
-static void write_best(const long *rows, const long *columns, long self, int k, int filled, const long *best_index,
-                       long *out_index, double *out_distance) {
+static int before(double distance2, long key, double other_distance2, long other_key) {
+    return distance2 < other_distance2 || (distance2 == other_distance2 && key < other_key);
+}
+
+static void consider(long candidate, double distance2, long key, int k, Best *best) {
+    if (best->filled == k && !before(distance2, key, best->distance2[k - 1], best->key[k - 1])) return;
+    int at = best->filled < k ? best->filled++ : k - 1;
+    while (at > 0 && before(distance2, key, best->distance2[at - 1], best->key[at - 1])) {
+        best->distance2[at] = best->distance2[at - 1];
+        best->index[at] = best->index[at - 1];
+        best->key[at] = best->key[at - 1];
+        at--;
+    }
+    best->distance2[at] = distance2;
+    best->index[at] = candidate;
+    best->key[at] = key;
+}
+
+/* The squared distance beyond which no candidate enters the list. */
+static double reach2(const Best *best, int k) {
+    return best->filled < k ? INFINITY : best->distance2[k - 1];
+}
+
+/* The squared distance in position beyond which no candidate enters either list (`both`: the
+ * list by position alone is kept too). */
+static double search_reach2(const Best *best, const Best *near, int k, int both) {
+    const double own = reach2(best, k);
+    return both && reach2(near, k) > own ? reach2(near, k) : own;
+}
+
+/* The squared distance of known pixel j from the query (features `own`): `position2` plus that of the features. */
+static double feature_distance2(double position2, long j, const float *own, const float *features, int channels) {
+    const float *other = features + j * channels;
+    for (int channel = 0; channel < channels; channel++) {
+        const double difference = (double)other[channel] - (double)own[channel];
+        position2 += difference * difference;
+    }
+    return position2;
+}
+
+/* Whether a candidate at these squared distances would enter either list. */
+static int enters(double distance2, double position2, int k, int both, const Best *best, const Best *near) {
+    return distance2 <= reach2(best, k) || (both && position2 <= reach2(near, k));
+}
+
+/* Offers candidate j with tie-breaking `key` to both lists. */
+static void offer(long j, double distance2, double position2, long key, int k, int both, Best *best, Best *near) {
+    consider(j, distance2, key, k, best);
+    if (both) consider(j, position2, key, k, near);
+}
+
+/* Writes the k best of the list (the pixel itself where there were fewer) and their distance in position. */
+static void write_best(const long *rows, const long *columns, long self, int k, const Best *best, long *out_index,
+                       double *out_distance) {
     for (int j = 0; j < k; j++) {
-        const long other = j < filled ? best_index[j] : self;
+        const long other = j < best->filled ? best->index[j] : self;
         const double dr = (double)(rows[other] - rows[self]), dc = (double)(columns[other] - columns[self]);
         out_index[self * k + j] = other;
         out_distance[self * k + j] = sqrt(dr * dr + dc * dc);
     }
 }
 
-/* label: (H, W) int32, the index of the known pixel at each pixel or -1; rows, columns: (N,)
- * int64, the known pixels; features: (N, channels) float32 colour features (already times the
+/* The arguments both searches share: rows, columns: (N,) int64, the known pixels in row-major
+ * order (np.nonzero's); features: (N, channels) float32 colour features (already times the
  * colour weight; channels 0: by position only); k <= MAX_NEIGHBOURS and < N; out_index: (N, k)
  * int64, the k nearest other known pixels of each by position and features, nearest first;
  * out_distance: (N, k) float64, their distance in position, pixels. position_index and
- * position_distance, where not NULL, receive the k nearest by position alone from the same walk
- * (it goes on until both lists are final). */
-void nearest_on_grid(const int *label, const long *rows, const long *columns, const float *features, int channels,
-                     long count, int k, long height, long width, long *out_index, double *out_distance,
-                     long *position_index, double *position_distance, int threads) {
+ * position_distance, where not NULL, receive the k nearest by position alone from the same
+ * search (it goes on until both lists are final). */
+
+/* label: (H, W) int32, the index of the known pixel at each pixel or -1. */
+void nearest_by_rings(const int *label, const long *rows, const long *columns, const float *features, int channels,
+                      long count, int k, long height, long width, long *out_index, double *out_distance,
+                      long *position_index, double *position_distance, int threads) {
     const long largest_ring = height > width ? height : width;
     const int both = position_index != 0 && position_distance != 0;
     #pragma omp parallel for schedule(dynamic, 256) num_threads(threads)
     for (long self = 0; self < count; self++) {
         const long row = rows[self], column = columns[self];
         const float *own = features + self * channels;
-        long best_index[MAX_NEIGHBOURS], near_index[MAX_NEIGHBOURS];
-        double best_distance2[MAX_NEIGHBOURS], near_distance2[MAX_NEIGHBOURS];
-        int filled = 0, near_filled = 0;
+        Best best, near;
+        best.filled = near.filled = 0;
+        long met = 0;
         for (long ring = 1; ring <= largest_ring; ring++) {
-            const double reach2 = (double)(ring * ring);
-            if (filled == k && reach2 >= best_distance2[k - 1] &&
-                (!both || (near_filled == k && reach2 >= near_distance2[k - 1]))) break;
+            if ((double)(ring * ring) >= search_reach2(&best, &near, k, both)) break;
             for (int side = 0; side < 4; side++) {
                 /* top and bottom rows of the ring in full, left and right columns without corners */
                 const int horizontal = side < 2;
@@ -82,19 +147,93 @@ void nearest_on_grid(const int *label, const long *rows, const long *columns, co
                     const long candidate = label[r * width + c];  /* int32: the map stays in cache */
                     if (candidate < 0) continue;
                     const double position2 = (double)((r - row) * (r - row) + (c - column) * (c - column));
-                    double distance2 = position2;
-                    const float *other = features + candidate * channels;
-                    for (int channel = 0; channel < channels; channel++) {
-                        const double difference = (double)other[channel] - (double)own[channel];
-                        distance2 += difference * difference;
-                    }
-                    consider(candidate, distance2, k, &filled, best_index, best_distance2);
-                    if (both) consider(candidate, position2, k, &near_filled, near_index, near_distance2);
+                    const double distance2 = feature_distance2(position2, candidate, own, features, channels);
+                    /* the walk meets candidates in ring-key order: a count of them is that key */
+                    if (enters(distance2, position2, k, both, &best, &near))
+                        offer(candidate, distance2, position2, met, k, both, &best, &near);
+                    met++;
                 }
             }
         }
-        write_best(rows, columns, self, k, filled, best_index, out_index, out_distance);
-        if (both) write_best(rows, columns, self, k, near_filled, near_index, position_index, position_distance);
+        write_best(rows, columns, self, k, &best, out_index, out_distance);
+        if (both) write_best(rows, columns, self, k, &near, position_index, position_distance);
+    }
+}
+
+/* Offers the known pixels of row `r` from column `near_end` outward to `far_end` (either side of
+ * the query's column; clipped to the image), nearest first, until they lie beyond `limit`,
+ * which is kept equal to search_reach2. */
+static void visit_run(const int *known_before, const long *columns, const float *features, int channels, long self,
+                      long row, long column, long r, long near_end, long far_end, long width, int k, int both,
+                      Best *best, Best *near, double *limit) {
+    const long step = far_end >= near_end ? 1 : -1;
+    long low = step > 0 ? near_end : far_end, high = step > 0 ? far_end : near_end;
+    if (low < 0) low = 0;
+    if (high >= width) high = width - 1;
+    if (low > high) return;
+    const long first = known_before[r * width + low], last = known_before[r * width + high + 1] - 1;
+    const long dr = r - row;
+    const float *own = features + self * channels;
+    for (long j = step > 0 ? first : last; j >= first && j <= last; j += step) {
+        const long dc = columns[j] - column;
+        const double position2 = (double)(dr * dr + dc * dc);
+        if (position2 > *limit) break;
+        const double distance2 = feature_distance2(position2, j, own, features, channels);
+        if (!enters(distance2, position2, k, both, best, near)) continue;
+        offer(j, distance2, position2, ring_key(dr, dc), k, both, best, near);
+        *limit = search_reach2(best, near, k, both);
+    }
+}
+
+/* known_before: (H * W + 1,) int32, the number of known pixels before each pixel in row-major
+ * order (those of row r, columns a..b, are known_before[r W + a] .. known_before[r W + b + 1] - 1).
+ *
+ * Each query visits a square expected to hold about 2k known pixels, then, once both lists are
+ * full, the square whose half side is the square root of the larger k-th best distance
+ * (doubling while they are not): every pixel outside it is farther in position alone. */
+void nearest_by_rows(const int *known_before, const long *rows, const long *columns, const float *features,
+                     int channels, long count, int k, long height, long width, long *out_index, double *out_distance,
+                     long *position_index, double *position_distance, int threads) {
+    const int both = position_index != 0 && position_distance != 0;
+    const long largest = height > width ? height : width;
+    const long first_radius = (long)ceil(0.5 * sqrt(2.0 * k * (double)height * (double)width / (double)count));
+    #pragma omp parallel for schedule(dynamic, 256) num_threads(threads)
+    for (long self = 0; self < count; self++) {
+        const long row = rows[self], column = columns[self];
+        Best best, near;
+        best.filled = near.filled = 0;
+        long done = 0, radius = first_radius;  /* the square of half side `done` is visited */
+        while (done < largest) {
+            double limit = search_reach2(&best, &near, k, both);
+            for (long offset = 0; offset <= radius && (double)(offset * offset) <= limit; offset++)
+            for (int side = offset == 0; side < 2; side++) {  /* nearest rows first: the lists fill with near candidates */
+                const long dr = side ? offset : -offset, r = row + dr;
+                if (r < 0 || r >= height) continue;
+                long reach = radius;
+                if (limit < INFINITY) {
+                    const long within = (long)sqrt(limit - (double)(dr * dr)) + 1;
+                    if (within < reach) reach = within;
+                }
+                /* the row's part of the square outside the visited one: all of it, or both ends */
+                const long inner = dr < -done || dr > done ? 0 : done + 1;
+                if (reach >= inner) {
+                    visit_run(known_before, columns, features, channels, self, row, column, r, column + inner,
+                              column + reach, width, k, both, &best, &near, &limit);
+                    visit_run(known_before, columns, features, channels, self, row, column, r,
+                              column - (inner ? inner : 1), column - reach, width, k, both, &best, &near, &limit);
+                }
+            }
+            done = radius;
+            if (limit < INFINITY) {
+                const long needed = (long)sqrt(limit) + 1;
+                if (needed <= done) break;
+                radius = needed;
+            } else {
+                radius = 2 * radius;
+            }
+        }
+        write_best(rows, columns, self, k, &best, out_index, out_distance);
+        if (both) write_best(rows, columns, self, k, &near, position_index, position_distance);
     }
 }
 
