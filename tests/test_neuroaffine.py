@@ -501,6 +501,30 @@ def test_nearest_known_row_search_and_ring_walk_give_the_same_lists(monkeypatch,
     assert (np.diff(results["rows"][0].distance, axis=1) >= 0).all()  # nearest first
 
 
+def test_pixel_helpers_equal_boolean_indexing_on_any_layout():
+    """``at_pixels`` / ``put_pixels`` with ``np.flatnonzero(mask)`` read and write what
+    ``array[mask]`` does, on C-contiguous arrays and on views that are not (a transposed
+    flow, as torch's ``permute`` gives); ``rows_at`` equals fancy indexing; the 2-vector path of
+    ``vector_length`` gives einsum's values to the bit."""
+    rng = np.random.default_rng(5)
+    mask = rng.random((37, 53)) < 0.2
+    flat = np.flatnonzero(mask)
+    for array in (rng.random((37, 53, 2)).astype(np.float32), rng.random((2, 53, 37)).astype(np.float32).T,
+                  rng.random((37, 53))):
+        np.testing.assert_array_equal(local_affine.at_pixels(array, flat), array[mask])
+        written, expected = array.copy(order="K"), array.copy()
+        new_values = rng.random(array[mask].shape).astype(array.dtype)
+        local_affine.put_pixels(written, flat, new_values)
+        expected[mask] = new_values
+        np.testing.assert_array_equal(written, expected)
+    values = rng.standard_normal((500, 2)) * 100
+    index = rng.integers(0, 500, (500, 8))
+    np.testing.assert_array_equal(local_affine.rows_at(values, index), values[index])
+    for dtype in (np.float32, np.float64):
+        vectors = values[index].astype(dtype) - values[:, None].astype(dtype)
+        np.testing.assert_array_equal(local_affine.vector_length(vectors), np.sqrt(np.einsum("...i,...i->...", vectors, vectors)))
+
+
 def test_the_refinement_stops_at_a_motion_edge_the_image_does_not_show():
     """Two motions meet at a vertical line through a smooth image that has no edge there: the
     first pass (image-guided) averages them across the line over the fit's reach, the refinement,

@@ -62,6 +62,9 @@ __all__ = [
     "neighbour_agreement",
     "neighbour_deviation",
     "neighbours_plane",
+    "at_pixels",
+    "put_pixels",
+    "rows_at",
     "vector_length",
 ]
 
@@ -132,8 +135,8 @@ def _moments(points: KnownPoints, shape: tuple[int, int]) -> np.ndarray:
     cx, cy = c * x, c * y
     u, v = points.values[:, 0] * c, points.values[:, 1] * c
     moments = np.zeros((*shape, 12), np.float32)
-    moments[points.rows, points.columns] = np.stack([c, cx, cy, cx * x, cx * y, cy * y, u, u * x, u * y, v, v * x, v * y],
-                                                    axis=-1)
+    put_pixels(moments, points.rows * shape[1] + points.columns,
+               np.stack([c, cx, cy, cx * x, cx * y, cy * y, u, u * x, u * y, v, v * x, v * y], axis=-1))
     return moments
 
 
@@ -154,7 +157,7 @@ class Trend(NamedTuple):
     reach: float
 
 
-def _global_affine(flow: np.ndarray, rows: np.ndarray, columns: np.ndarray, weights: np.ndarray,
+def _global_affine(known_flow: np.ndarray, rows: np.ndarray, columns: np.ndarray, weights: np.ndarray,
                    x: np.ndarray, y: np.ndarray, reach: float) -> Trend:
     """The weighted least-squares affine flow of the whole image (a :class:`Trend`).
 
@@ -165,14 +168,14 @@ def _global_affine(flow: np.ndarray, rows: np.ndarray, columns: np.ndarray, weig
     over the whole image (hundreds or thousands of pixels of flow).
 
     Shape:
-        flow ``(H, W, 2)``; rows, columns, weights ``(N,)`` the known pixels and their
-        certainties; x ``(W,)`` and y ``(H,)`` the fit's coordinates.
+        known_flow ``(N, 2)`` the flow at the known pixels; rows, columns, weights ``(N,)`` the
+        known pixels and their certainties; x ``(W,)`` and y ``(H,)`` the fit's coordinates.
     """
     weights = weights.astype(np.float64)
     root = np.sqrt(weights)
     positions = np.stack([x[columns], y[rows]], axis=1).astype(np.float64)
     design = np.concatenate([np.ones_like(root)[:, None], positions], axis=1)
-    values = flow[rows, columns].astype(np.float64)
+    values = known_flow.astype(np.float64)
     coefficients = np.linalg.lstsq(design * root[:, None], values * root[:, None], rcond=None)[0].astype(np.float32)
     centre = weights @ positions / weights.sum()
     offsets = positions - centre
@@ -307,10 +310,12 @@ def local_affine_fit(
     height, width = certainty.shape
     x = (np.arange(width, dtype=np.float32) - width / 2) / COORDINATE_SCALE
     y = (np.arange(height, dtype=np.float32) - height / 2) / COORDINATE_SCALE
-    rows, columns = np.nonzero(certainty > 0)
-    weights = certainty[rows, columns].astype(np.float32)
-    trend = _global_affine(flow, rows, columns, weights, x, y, reach)
-    values = (flow[rows, columns] - _evaluate(trend, x[columns, None], y[rows, None])).astype(np.float32)
+    flat = np.flatnonzero(certainty > 0)
+    rows, columns = np.divmod(flat, width)
+    weights = at_pixels(certainty, flat).astype(np.float32)
+    known_flow = at_pixels(flow, flat)
+    trend = _global_affine(known_flow, rows, columns, weights, x, y, reach)
+    values = (known_flow - _evaluate(trend, x[columns, None], y[rows, None])).astype(np.float32)
     moments = _moments(KnownPoints(rows, columns, weights, x[columns], y[rows], values), (height, width))
     applicability = EdgeAwareFilter(image, spatial_sigma, color_scale, iterations)
     filtered = applicability.filter(moments, in_place=True)
@@ -319,7 +324,7 @@ def local_affine_fit(
     if not misfit:
         return AffineFit(fitted, None, support)
     residual2 = np.zeros((height, width), np.float32)
-    residual2[rows, columns] = weights * vector_length(flow[rows, columns] - fitted[rows, columns]) ** 2
+    put_pixels(residual2, flat, weights * vector_length(known_flow - at_pixels(fitted, flat)) ** 2)
     misfit2 = applicability.filter(residual2, in_place=True)
     rms = np.sqrt(np.maximum(misfit2 / np.maximum(support, 1e-30), 0)).astype(np.float32)
     return AffineFit(fitted, rms, support)
@@ -463,18 +468,53 @@ def edge_aware_average(
     Returns:
         ``(H, W, 2)`` float32; 0 where no known value reaches.
     """
-    rows, columns = np.nonzero(certainty > 0)
-    weights = certainty[rows, columns].astype(np.float32)
+    flat = np.flatnonzero(certainty > 0)
+    weights = at_pixels(certainty, flat).astype(np.float32)
     moments = np.zeros((*certainty.shape, 3), np.float32)  # (c u, c v, c)
-    moments[rows, columns] = np.concatenate([values[rows, columns] * weights[:, None], weights[:, None]], axis=1)
+    put_pixels(moments, flat, np.concatenate([at_pixels(values, flat) * weights[:, None], weights[:, None]], axis=1))
     filtered = EdgeAwareFilter(image, spatial_sigma, color_scale, iterations).filter(moments, in_place=True)
     sums, weight = torch.from_numpy(filtered[..., :2]), torch.from_numpy(filtered[..., 2:3])  # torch: all cores
     return torch.where(weight > 1e-12, sums / weight.clamp_min(1e-12), 0.0).numpy()
 
 
 def vector_length(vectors: np.ndarray) -> np.ndarray:
-    """Euclidean length along the last axis (as ``np.linalg.norm(..., axis=-1)``, several times faster)."""
+    """Euclidean length along the last axis (as ``np.linalg.norm(..., axis=-1)``, several times
+    faster; for 2-vectors the two squares summed directly, the same values as einsum's, 4x faster)."""
+    if vectors.shape[-1] == 2:
+        return np.sqrt(vectors[..., 0] * vectors[..., 0] + vectors[..., 1] * vectors[..., 1])
     return np.sqrt(np.einsum("...i,...i->...", vectors, vectors))
+
+
+def rows_at(array: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """``array[index]`` along the first axis by ``np.take`` (the same values, ~10x faster for a
+    2-D ``index`` into rows, where numpy's fancy indexing is slow).
+
+    Shape:
+        array ``(M, ...)``, index any shape of ints in [0, M) -> ``index.shape + array.shape[1:]``.
+    """
+    return np.take(array, index, axis=0)
+
+
+def at_pixels(array: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """``array[mask]`` for ``flat = np.flatnonzero(mask)``: the pixels' entries without a boolean
+    index (which looks for the mask's pixels again on every use).
+
+    Shape:
+        array ``(H, W, ...)``, flat ``(N,)`` -> ``(N, ...)``.
+    """
+    return np.take(array.reshape(-1, *array.shape[2:]), flat, axis=0)
+
+
+def put_pixels(array: np.ndarray, flat: np.ndarray, values: np.ndarray | float) -> None:
+    """``array[mask] = values`` in place for ``flat = np.flatnonzero(mask)`` (see :func:`at_pixels`).
+
+    Shape:
+        array ``(H, W, ...)``, flat ``(N,)``, values ``(N, ...)`` or a scalar.
+    """
+    if array.flags.c_contiguous:
+        array.reshape(-1, *array.shape[2:])[flat] = values
+    else:
+        array[np.unravel_index(flat, array.shape[:2])] = values
 
 
 def _median_of_rows(values: np.ndarray) -> np.ndarray:
@@ -622,22 +662,25 @@ class NeighbourDeviation(NamedTuple):
     """How far each value lies from its neighbours' median motion, and what the test allows.
 
     Shape:
-        deviation, allowance, spread: ``(N,)`` float64, pixels.
+        deviation, allowance, spread, distance: ``(N,)`` float64, pixels; ``distance`` is the
+        neighbours' median distance.
     """
 
     deviation: np.ndarray
     allowance: np.ndarray
     spread: np.ndarray
+    distance: np.ndarray
 
 
 def neighbour_deviation(values: np.ndarray, nearest: NearestKnown, tolerance: float, spread_factor: float,
                         slope: float) -> NeighbourDeviation:
     """For each value ``f_i`` (rows of ``values`` ``(N, 2)``, neighbours ``nearest``): ``|f_i - m_i|``
     from the neighbours' component-wise median, the allowance ``tolerance + spread_factor * s_i +
-    slope * d_i`` of :func:`neighbour_agreement`, and the spread ``s_i``."""
+    slope * d_i`` of :func:`neighbour_agreement`, the spread ``s_i`` and the median distance ``d_i``."""
     median, spread = _median_and_spread(values, nearest.index)
-    allowance = tolerance + spread_factor * spread + slope * _median_of_rows(nearest.distance)
-    return NeighbourDeviation(vector_length(values - median), allowance, spread)
+    distance = _median_of_rows(nearest.distance)
+    allowance = tolerance + spread_factor * spread + slope * distance
+    return NeighbourDeviation(vector_length(values - median), allowance, spread, distance)
 
 
 def neighbour_agreement(
@@ -666,7 +709,7 @@ def neighbour_agreement(
     if int(known.sum()) < 3:
         return known.copy()
     nearest = nearest if nearest is not None else nearest_known(known, neighbours)
-    deviation, allowance, _ = neighbour_deviation(flow[known].astype(np.float64), nearest, tolerance, spread_factor,
+    deviation, allowance, _, _ = neighbour_deviation(flow[known].astype(np.float64), nearest, tolerance, spread_factor,
                                                   slope)
     agrees = deviation <= allowance
     kept = np.zeros_like(known)
@@ -746,14 +789,15 @@ def mutual_agreement(flow: np.ndarray, candidates: np.ndarray, radius: float, to
     passed = np.zeros_like(candidates)
     if count < 2:
         return passed
-    positions = np.argwhere(candidates).astype(np.float64)
-    values = flow[candidates].astype(np.float64)
+    flat = np.flatnonzero(candidates)
+    positions = np.stack(np.divmod(flat, candidates.shape[1]), axis=1).astype(np.float64)
+    values = at_pixels(flow, flat).astype(np.float64)
     distance, index = cKDTree(positions).query(positions, k=min(8, count - 1) + 1, distance_upper_bound=radius,
                                                workers=-1)
     distance, index = distance[:, 1:], index[:, 1:]
     found = np.isfinite(distance)
-    gap = vector_length(values[np.where(found, index, 0)] - values[:, None])
-    passed[candidates] = (found & (gap <= tolerance + slope * np.where(found, distance, 0))).any(axis=1)
+    gap = vector_length(rows_at(values, np.where(found, index, 0)) - values[:, None])
+    put_pixels(passed, flat, (found & (gap <= tolerance + slope * np.where(found, distance, 0))).any(axis=1))
     return passed
 
 
@@ -780,9 +824,14 @@ def colour_contrast(image: np.ndarray, known: np.ndarray, where: np.ndarray, nei
         return contrast
     if nearest is None:
         nearest = nearest_known(known, neighbours)
-    colours = np.ascontiguousarray(image[known], np.float32)
-    measured = where[known]
-    contrast[where] = vector_length(colours[measured] - _neighbours_median(colours, nearest.index[measured]))
+    flat = np.flatnonzero(known)
+    colours = np.ascontiguousarray(at_pixels(image, flat), np.float32)
+    measured = at_pixels(where, flat)
+    if measured.all():  # every known pixel: no selection to copy
+        put_pixels(contrast, flat, vector_length(colours - _neighbours_median(colours, nearest.index)))
+    else:
+        put_pixels(contrast, flat[measured],
+                   vector_length(colours[measured] - _neighbours_median(colours, nearest.index[measured])))
     return contrast
 
 

@@ -108,6 +108,7 @@ from .local_affine import (
     FILTER_ITERATIONS,
     AffineFit,
     NearestKnown,
+    at_pixels,
     color_sigma,
     colour_contrast,
     consensus_agreement,
@@ -119,6 +120,7 @@ from .local_affine import (
     mutual_agreement,
     nearest_known,
     neighbour_agreement,
+    put_pixels,
     vector_length,
 )
 from .neuroexplicit import NeuroexplicitOptions
@@ -280,9 +282,9 @@ def _weights(exact: np.ndarray, doubted: np.ndarray, problem: Problem, options: 
 
 def _residual_at(flow: np.ndarray, fitted: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """``flow - fitted`` ``(H, W, 2)`` float32 where ``weights`` > 0, 0 elsewhere."""
-    residual = np.zeros_like(flow, dtype=np.float32)
-    used = weights > 0
-    residual[used] = flow[used] - fitted[used]
+    residual = np.zeros(flow.shape, np.float32)
+    used = np.flatnonzero(weights > 0)
+    put_pixels(residual, used, at_pixels(flow, used) - at_pixels(fitted, used))
     return residual
 
 
@@ -325,7 +327,8 @@ def _fill_residual(residual: np.ndarray, kept: np.ndarray, weights: np.ndarray, 
     spatial_sigma = options.detail_factor / math.sqrt(float((weights > 0).mean()))
     filled = _filters(options.device, guide.shape[-1]).average(residual, weights, guide, spatial_sigma, color_scale,
                                                                iterations=iterations)
-    filled[kept] = residual[kept]
+    exact = np.flatnonzero(kept)
+    put_pixels(filled, exact, at_pixels(residual, exact))
     return filled
 
 
@@ -521,7 +524,7 @@ def _judged_by_model(problem: Problem, flow: np.ndarray, trusted: np.ndarray, im
 def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
     """Run the method and keep its intermediates (see :class:`Explanation`)."""
     assert problem.image is not None  # needs_image
-    flow = problem.flow[0].permute(1, 2, 0).numpy()
+    flow = np.ascontiguousarray(problem.flow[0].permute(1, 2, 0).numpy())  # contiguous: its pixels are indexed often
     image = np.ascontiguousarray(problem.image[0].permute(1, 2, 0).numpy())
     trusted = trusted_known(problem)[0, 0].numpy()
     contrast_unit = color_sigma(image, 1.0)
@@ -562,7 +565,7 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
         support = np.minimum(1.0, base.support / (FULL_SUPPORT * float(_certainty(kept, problem).mean())))
         confidence = np.where(problem.known[0, 0].numpy() & ~kept, 0.0,
                               support / (1.0 + base.misfit / CONFIDENCE_SCALE)).astype(np.float32)
-    dense = _within_reach(base.flow + residual, flow[kept | doubted])
+    dense = _within_reach(base.flow + residual, at_pixels(flow, np.flatnonzero(kept | doubted)))
     return Explanation(guide, trusted, judgement.agreeing, judgement.mutual, judgement.rescued, kept, doubted,
                        judgement.first.flow, base, residual, dense, confidence, judgement.trust)
 

@@ -47,12 +47,15 @@ from ..diffusion.domain_transform import colour_scale_at
 from .local_affine import (
     AffineFit,
     _median_of_rows,
+    at_pixels,
     color_sigma,
     colour_contrast,
     mutual_agreement,
     nearest_known_both,
     neighbour_deviation,
     neighbours_plane,
+    put_pixels,
+    rows_at,
     vector_length,
 )
 
@@ -113,8 +116,9 @@ def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, i
     density = float(known.mean())
     by_position, by_colour = nearest_known_both(known, NEIGHBOURS, image,
                                                 NEIGHBOUR_COLOUR / (math.sqrt(density) * color_scale))
-    values = np.ascontiguousarray(flow[known], np.float64)
-    positions = np.argwhere(known).astype(np.float64)
+    flat = np.flatnonzero(known)
+    values = at_pixels(flow, flat).astype(np.float64)
+    positions = np.stack(np.divmod(flat, known.shape[1]), axis=1).astype(np.float64)
     single = values.astype(np.float32)  # the gaps in float32: half the memory traffic, as precise as the test needs
     columns: dict[str, np.ndarray] = {}
     neighbours = {"position": by_position, "colour": by_colour}
@@ -128,30 +132,30 @@ def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, i
         spread = tests[name].spread
         columns[f"deviation_{name}"] = np.log1p(failures[name])
         columns[f"spread_{name}"] = np.log1p(spread)
-        columns[f"distance_{name}"] = _median_of_rows(nearest.distance) * math.sqrt(density)
-        gap = vector_length(single[nearest.index] - single[:, None])
+        columns[f"distance_{name}"] = tests[name].distance * math.sqrt(density)
+        gap = vector_length(rows_at(single, nearest.index) - single[:, None])
         margin = SLOPE * nearest.distance + spread[:, None]
         columns[f"close_{name}"] = (gap <= CLOSE + margin).mean(axis=1)
         if name == "colour":
             columns["loose_colour"] = (gap <= LOOSE + margin).mean(axis=1)
         else:
             speeds = vector_length(values)
-            columns["magnitude"] = np.log1p(np.abs(speeds - _median_of_rows(speeds[nearest.index])))
+            columns["magnitude"] = np.log1p(np.abs(speeds - _median_of_rows(rows_at(speeds, nearest.index))))
         predicted = neighbours_plane(values, positions, nearest, prior, AFFINE_RIDGE, AFFINE_SCALE)
         columns[f"affine_{name}"] = np.log1p(vector_length(values - predicted))
-    columns["contrast"] = np.log1p(colour_contrast(image, known, known, NEIGHBOURS, by_position)[known] / unit)
+    columns["contrast"] = np.log1p(at_pixels(colour_contrast(image, known, known, NEIGHBOURS, by_position), flat) / unit)
     agreeing = np.zeros_like(known)
-    agreeing[known] = passes
+    put_pixels(agreeing, flat, passes)
     weights = np.where(agreeing, certainty, 0).astype(np.float32)
     if not (weights > 0).any():
         weights = np.where(known, certainty, 0).astype(np.float32)
     first = fit(flow, weights, image if guide is None else guide, spatial_factor / math.sqrt(float((weights > 0).mean())),
                 colour_scale_at(color_scale, density, sparse_below), reach, misfit=False, iterations=iterations)
-    columns["fit_residual"] = np.log1p(vector_length(values - first.flow[known]))
+    columns["fit_residual"] = np.log1p(vector_length(values - at_pixels(first.flow, flat)))
     columns["failing"] = np.full(len(values), 1 - passes.mean())
     failing = known & ~agreeing
-    columns["partner"] = mutual_agreement(flow, failing, PARTNER_RADIUS / math.sqrt(density), TOLERANCE,
-                                          SLOPE)[known].astype(np.float64)
+    partner = mutual_agreement(flow, failing, PARTNER_RADIUS / math.sqrt(density), TOLERANCE, SLOPE)
+    columns["partner"] = at_pixels(partner, flat).astype(np.float64)
     columns["log_density"] = np.full(len(values), math.log(density))
     return TrustEvidence(np.stack([columns[name] for name in FEATURE_NAMES], axis=1).astype(np.float32), agreeing, first,
                          weights)
