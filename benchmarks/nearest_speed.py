@@ -64,8 +64,8 @@ def main() -> None:
              f"Command: `python benchmarks/nearest_speed.py --repeats {args.repeats}"
              + (f" --output {args.output.as_posix()}`" if args.output is not None else "`"), "",
              f"Machine: {machine_line()}", "",
-             f"`nearest_known_both` at {WIDTH}x{HEIGHT}, {NEIGHBOURS} neighbours, the default's colour weight; "
-             f"ms (median of {args.repeats}); the row search runs below {local_affine.ROW_SEARCH_BELOW:.0%} known pixels.",
+             (f"`nearest_known_both` at {WIDTH}x{HEIGHT}, {NEIGHBOURS} neighbours, the default's colour weight; "
+              f"ms (median of {args.repeats}); the row search runs below {local_affine.ROW_SEARCH_BELOW:.0%} known pixels."),
              "", "| density | known pixels | " + " | ".join(SEARCHES) + " | k-d tree | same lists |",
              "| --- | --- | " + " | ".join("---" for _ in SEARCHES) + " | --- | --- |"]
     for density in DENSITIES:

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import flowinpaint as fi
+from flowinpaint import ops
 from flowinpaint.data import make_example, make_sparse
 from flowinpaint.diffusion.domain_transform import colour_scale_at
 from flowinpaint.methods import local_affine, neuroaffine
@@ -511,15 +512,15 @@ def test_pixel_helpers_equal_boolean_indexing_on_any_layout():
     flat = np.flatnonzero(mask)
     for array in (rng.random((37, 53, 2)).astype(np.float32), rng.random((2, 53, 37)).astype(np.float32).T,
                   rng.random((37, 53))):
-        np.testing.assert_array_equal(local_affine.at_pixels(array, flat), array[mask])
+        np.testing.assert_array_equal(ops.at_pixels(array, flat), array[mask])
         written, expected = array.copy(order="K"), array.copy()
         new_values = rng.random(array[mask].shape).astype(array.dtype)
-        local_affine.put_pixels(written, flat, new_values)
+        ops.put_pixels(written, flat, new_values)
         expected[mask] = new_values
         np.testing.assert_array_equal(written, expected)
     values = rng.standard_normal((500, 2)) * 100
     index = rng.integers(0, 500, (500, 8))
-    np.testing.assert_array_equal(local_affine.rows_at(values, index), values[index])
+    np.testing.assert_array_equal(ops.rows_at(values, index), values[index])
     for dtype in (np.float32, np.float64):
         vectors = values[index].astype(dtype) - values[:, None].astype(dtype)
         np.testing.assert_array_equal(local_affine.vector_length(vectors), np.sqrt(np.einsum("...i,...i->...", vectors, vectors)))

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..ops import at_pixels, put_pixels
 from . import amle, eed, laplace, lb, learned, neuroaffine, neuroexplicit, peers  # noqa: F401  (each registers its method)
 from .registry import (
     DEFAULT_METHOD,
@@ -72,7 +73,8 @@ def _finished(method: Method, problem: Problem, outcome: Tensor | Solution,
     dense_t = solution.flow if solution is not None else outcome
     kept = (solution.kept if solution is not None else problem.known)[0, 0].numpy()
     dense = dense_t[0].permute(1, 2, 0).numpy().astype(np.float32)
-    dense[kept] = problem.flow[0].permute(1, 2, 0).numpy()[kept]
+    exact = np.flatnonzero(kept)
+    put_pixels(dense, exact, at_pixels(problem.flow[0].permute(1, 2, 0).numpy(), exact))
     if return_confidence:
         assert solution is not None and solution.confidence is not None  # checked by _check_runnable
         return dense, solution.confidence[0, 0].numpy().astype(np.float32)

@@ -42,6 +42,7 @@ from ..diffusion.domain_transform import (
     guide_distances,
     rf_log_alpha,
 )
+from ..ops import at_pixels, put_pixels, rows_at
 from .registry import opencv_contrib_missing
 
 __all__ = [
@@ -62,9 +63,6 @@ __all__ = [
     "neighbour_agreement",
     "neighbour_deviation",
     "neighbours_plane",
-    "at_pixels",
-    "put_pixels",
-    "rows_at",
     "vector_length",
 ]
 
@@ -483,38 +481,6 @@ def vector_length(vectors: np.ndarray) -> np.ndarray:
     if vectors.shape[-1] == 2:
         return np.sqrt(vectors[..., 0] * vectors[..., 0] + vectors[..., 1] * vectors[..., 1])
     return np.sqrt(np.einsum("...i,...i->...", vectors, vectors))
-
-
-def rows_at(array: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """``array[index]`` along the first axis by ``np.take`` (the same values, ~10x faster for a
-    2-D ``index`` into rows, where numpy's fancy indexing is slow).
-
-    Shape:
-        array ``(M, ...)``, index any shape of ints in [0, M) -> ``index.shape + array.shape[1:]``.
-    """
-    return np.take(array, index, axis=0)
-
-
-def at_pixels(array: np.ndarray, flat: np.ndarray) -> np.ndarray:
-    """``array[mask]`` for ``flat = np.flatnonzero(mask)``: the pixels' entries without a boolean
-    index (which looks for the mask's pixels again on every use).
-
-    Shape:
-        array ``(H, W, ...)``, flat ``(N,)`` -> ``(N, ...)``.
-    """
-    return np.take(array.reshape(-1, *array.shape[2:]), flat, axis=0)
-
-
-def put_pixels(array: np.ndarray, flat: np.ndarray, values: np.ndarray | float) -> None:
-    """``array[mask] = values`` in place for ``flat = np.flatnonzero(mask)`` (see :func:`at_pixels`).
-
-    Shape:
-        array ``(H, W, ...)``, flat ``(N,)``, values ``(N, ...)`` or a scalar.
-    """
-    if array.flags.c_contiguous:
-        array.reshape(-1, *array.shape[2:])[flat] = values
-    else:
-        array[np.unravel_index(flat, array.shape[:2])] = values
 
 
 def _median_of_rows(values: np.ndarray) -> np.ndarray:

@@ -103,12 +103,12 @@ from ..diffusion.domain_transform import colour_scale_at
 from ..models.neuroaffine import NeuroaffineInpainting, guide_array
 from ..models.pretrained import cached_model
 from ..models.trust import TrustClassifier
+from ..ops import at_pixels, put_pixels
 from .learned import network_parameters
 from .local_affine import (
     FILTER_ITERATIONS,
     AffineFit,
     NearestKnown,
-    at_pixels,
     color_sigma,
     colour_contrast,
     consensus_agreement,
@@ -120,7 +120,6 @@ from .local_affine import (
     mutual_agreement,
     nearest_known,
     neighbour_agreement,
-    put_pixels,
     vector_length,
 )
 from .neuroexplicit import NeuroexplicitOptions

@@ -44,18 +44,16 @@ from typing import NamedTuple
 import numpy as np
 
 from ..diffusion.domain_transform import colour_scale_at
+from ..ops import at_pixels, put_pixels, rows_at
 from .local_affine import (
     AffineFit,
     _median_of_rows,
-    at_pixels,
     color_sigma,
     colour_contrast,
     mutual_agreement,
     nearest_known_both,
     neighbour_deviation,
     neighbours_plane,
-    put_pixels,
-    rows_at,
     vector_length,
 )
 

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..ops import at_pixels, put_pixels
 from .registry import Problem
 
 __all__ = ["as_float_image", "as_problem"]
@@ -103,14 +104,15 @@ def as_problem(
         raise ValueError("mask is empty: at least one known pixel is needed")
     if n_known == mask.size:
         raise ValueError("mask has no unknown pixel: there is nothing to inpaint")
-    known_values = flow[mask]
+    known_pixels = np.flatnonzero(mask)
+    known_values = at_pixels(flow, known_pixels)
     bad = int((~np.isfinite(known_values)).any(axis=1).sum())
     if bad:
         raise ValueError(f"flow has NaN or inf at {bad} known pixel(s); mark them unknown in the mask")
     if image is None and needs_image:
         raise ValueError(f"method {method!r} needs the reference image: pass image=(H, W, 3) array")
     dense = np.zeros((height, width, 2), np.float32)
-    dense[mask] = known_values  # the known values only: cheaper than a masked copy of the whole field
+    put_pixels(dense, known_pixels, known_values)  # the known values only: cheaper than a masked copy of the whole field
     flow_t = torch.from_numpy(dense).permute(2, 0, 1)[None].contiguous()
     known_t = torch.from_numpy(mask)[None, None].clone()
     image_t = None
