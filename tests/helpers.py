@@ -67,13 +67,14 @@ def exact_inpainting(operator: scipy.sparse.csr_matrix, known: np.ndarray, data:
 
 def inpaint_checked(method: str, flow: np.ndarray, mask: np.ndarray, image: np.ndarray | None) -> np.ndarray:
     """``inpaint`` with NaN at the unknown pixels, checked against the output contract: shape,
-    dtype, finite values and the known pixels returned exactly."""
+    dtype, C order (what OpenCV and numpy users expect), finite values and the known pixels
+    returned exactly."""
     from flowinpaint import inpaint
 
     flow_in = flow.copy()
     flow_in[~mask] = np.nan  # unknown values are ignored
     dense = inpaint(flow_in, mask, image, method=method)
-    assert dense.shape == flow.shape and dense.dtype == np.float32
+    assert dense.shape == flow.shape and dense.dtype == np.float32 and dense.flags.c_contiguous
     assert np.isfinite(dense).all()
     assert np.array_equal(dense[mask], flow[mask])
     return dense

@@ -72,7 +72,7 @@ def _finished(method: Method, problem: Problem, outcome: Tensor | Solution,
     solution = _judged(method, outcome)
     dense_t = solution.flow if solution is not None else outcome
     kept = (solution.kept if solution is not None else problem.known)[0, 0].numpy()
-    dense = dense_t[0].permute(1, 2, 0).numpy().astype(np.float32)
+    dense = np.array(dense_t[0].permute(1, 2, 0).numpy(), dtype=np.float32, order="C")  # a copy, (H, W, 2) in C order
     exact = np.flatnonzero(kept)
     put_pixels(dense, exact, at_pixels(problem.flow[0].permute(1, 2, 0).numpy(), exact))
     if return_confidence:
