@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..ops import at_pixels, put_pixels
+from ..ops import put_pixels
 from . import amle, eed, laplace, lb, learned, neuroaffine, neuroexplicit, peers  # noqa: F401  (each registers its method)
 from .registry import (
     DEFAULT_METHOD,
@@ -74,7 +74,7 @@ def _finished(method: Method, problem: Problem, outcome: Tensor | Solution,
     kept = (solution.kept if solution is not None else problem.known)[0, 0].numpy()
     dense = np.array(dense_t[0].permute(1, 2, 0).numpy(), dtype=np.float32, order="C")  # a copy, (H, W, 2) in C order
     exact = np.flatnonzero(kept)
-    put_pixels(dense, exact, at_pixels(problem.flow[0].permute(1, 2, 0).numpy(), exact))
+    put_pixels(dense, exact, np.take(problem.flow[0].reshape(2, -1).numpy(), exact, axis=1).T)  # (2, H W) -> (N, 2)
     if return_confidence:
         assert solution is not None and solution.confidence is not None  # checked by _check_runnable
         return dense, solution.confidence[0, 0].numpy().astype(np.float32)
