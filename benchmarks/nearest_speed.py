@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from speed import machine_line  # benchmarks/speed.py, beside this script
+from speed import emit_report, machine_line  # benchmarks/speed.py, beside this script
 
 from flowinpaint.data.example import make_example
 from flowinpaint.data.masks import uniform_mask
@@ -79,10 +79,7 @@ def main() -> None:
         lines.append(f"| {density:.1%} | {int(known.sum())} | "
                      + " | ".join(f"{seconds * 1e3:.1f}" for seconds, _ in results.values())
                      + f" | {tree_seconds * 1e3:.1f} | {'yes' if same else 'NO'} |")
-    report = "\n".join(lines) + "\n"
-    print(report, end="")
-    if args.output is not None:
-        args.output.write_text(report, encoding="utf-8")
+    emit_report(lines, args.output)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from speed import machine_line  # benchmarks/speed.py, beside this script
+from speed import emit_report, machine_line  # benchmarks/speed.py, beside this script
 
 import flowinpaint
 from flowinpaint.data.example import make_example
@@ -117,10 +117,7 @@ def main() -> None:
               "| --- | --- | --- | --- | --- |"]
     for density, seconds, error, peer in eed_times(args.repeats):
         lines.append(f"| {density:.0%} | {seconds:.2f} | {error:.3f} | {peer:.2f} | {seconds / peer:.2f} |")
-    report = "\n".join(lines) + "\n"
-    print(report, end="")
-    if args.output is not None:
-        args.output.write_text(report, encoding="utf-8")
+    emit_report(lines, args.output)
 
 
 if __name__ == "__main__":

@@ -160,6 +160,14 @@ def machine_line() -> str:
             f"{torch.get_num_threads()} threads, OpenCV {cv2.__version__}; GPU: {gpu}")
 
 
+def emit_report(lines: list[str], output: Path | None) -> None:
+    """Print a Markdown report and, with ``output``, also write it there."""
+    report = "\n".join(lines) + "\n"
+    print(report, end="")
+    if output is not None:
+        output.write_text(report, encoding="utf-8")
+
+
 def fmt_seconds(row: dict | None) -> str:
     if row is None:
         return "–"

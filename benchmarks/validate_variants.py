@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 from _evaluations import table
-from speed import machine_line  # benchmarks/speed.py, beside this script
+from speed import emit_report, machine_line  # benchmarks/speed.py, beside this script
 
 import flowinpaint
 from flowinpaint.data import SyntheticConfig, SyntheticFlow, make_sparse
@@ -125,10 +125,7 @@ def main() -> None:
              f"--size {args.size} --perspective {args.perspective} --seed {args.seed}{extra}`", "",
              f"Machine: {machine_line()}; {time.perf_counter() - start:.0f} s.", "",
              "Mean EPE (px, every pixel) per condition; in brackets the ratio to the first method.", "", *body]
-    report = "\n".join(lines) + "\n"
-    print(report, end="")
-    if args.output is not None:
-        args.output.write_text(report, encoding="utf-8")
+    emit_report(lines, args.output)
 
 
 if __name__ == "__main__":
