@@ -50,6 +50,40 @@ def test_features_of_an_affine_flow_say_every_value_agrees():
     assert column["log_density"][0] == pytest.approx(math.log(known.mean()))
 
 
+def test_clear_values_of_a_clean_input_get_no_features_and_the_rest_the_same_ones():
+    """With ``clear_within``, a clean input's values that pass both neighbour tests well within
+    their allowance get no features; every other value gets exactly the features the full
+    computation gives it. An input with many wrong values is not clean: every value is featured."""
+    example = make_example((96, 128), seed=2)
+    image = example["image1"].astype(np.float32) / 255
+    known = np.random.default_rng(2).random((96, 128)) < 0.2
+    full = _evidence(example["flow"], known, image)
+    part = trust_evidence(example["flow"], known, known.astype(np.float32), image, local_affine_fit, **FIT,
+                          clear_within=0.25)
+    assert full.featured[known].all() and not full.featured[~known].any()
+    featured = part.featured[known]
+    assert 0 < featured.sum() < 0.5 * known.sum()  # a clean input: most values are clear
+    np.testing.assert_array_equal(part.features, full.features[featured])
+    column = {name: full.features[:, k] for k, name in enumerate(FEATURE_NAMES)}
+    ratio = np.expm1(np.maximum(column["deviation_position"], column["deviation_colour"]))  # failures, in allowances
+    assert (ratio[~featured] <= 0.25 + 1e-5).all() and (ratio[featured] > 0.25 - 1e-5).all()
+    dirty = make_sparse("uniform", example, 0.2, seed=3, outliers=0.2)
+    all_featured = trust_evidence(dirty.flow, dirty.mask, dirty.mask.astype(np.float32), image, local_affine_fit, **FIT,
+                                  clear_within=0.25)
+    assert all_featured.featured[dirty.mask].all()
+    assert len(all_featured.features) == dirty.mask.sum()
+
+
+def test_skipping_the_clear_values_keeps_the_default_flow():
+    """On a clean input the default with ``clear_within`` (its default) gives the flow it gives
+    when the classifier judges every value."""
+    example = make_example((96, 128), seed=4)
+    known = np.random.default_rng(4).random((96, 128)) < 0.3
+    flow = np.where(known[..., None], example["flow"], 0).astype(np.float32)
+    judged_all = fi.inpaint(flow, known, example["image1"], clear_within=0.0)
+    np.testing.assert_array_equal(fi.inpaint(flow, known, example["image1"]), judged_all)
+
+
 def test_a_wrong_value_stands_out_in_its_features():
     example = make_example((96, 128), seed=1)
     known = np.random.default_rng(1).random((96, 128)) < 0.05

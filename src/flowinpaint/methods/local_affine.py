@@ -539,7 +539,7 @@ def _nearest_library() -> dict[str, Callable[..., None]] | None:
                               ctypes.c_void_p, ctypes.c_int],
         "consensus_count": [ctypes.c_void_p] * 5 + [ctypes.c_long, ctypes.c_int] + [ctypes.c_double] * 3
                            + [ctypes.c_void_p, ctypes.c_int],
-        "neighbours_plane": [ctypes.c_void_p] * 5 + [ctypes.c_long, ctypes.c_int] + [ctypes.c_double] * 2
+        "neighbours_plane": [ctypes.c_void_p] * 6 + [ctypes.c_long, ctypes.c_int] + [ctypes.c_double] * 2
                             + [ctypes.c_void_p, ctypes.c_int],
         "median_of_neighbours": [ctypes.c_void_p] * 2 + [ctypes.c_long, ctypes.c_int, ctypes.c_int, ctypes.c_void_p,
                                  ctypes.c_int]})
@@ -820,7 +820,7 @@ def _neighbours_median(values: np.ndarray, index: np.ndarray) -> np.ndarray:
 
 
 def neighbours_plane(values: np.ndarray, positions: np.ndarray, nearest: NearestKnown, prior: np.ndarray,
-                     ridge: float, cauchy: float) -> np.ndarray:
+                     ridge: float, cauchy: float, rows: np.ndarray | None = None) -> np.ndarray:
     """Each value's prediction by the affine model of its neighbours alone, evaluated at its
     position: a leave-one-out prediction that follows motion gradients.
 
@@ -832,28 +832,32 @@ def neighbours_plane(values: np.ndarray, positions: np.ndarray, nearest: Nearest
 
     Shape:
         values ``(N, 2)`` px; positions ``(N, 2)`` (row, column) px; ``nearest`` of those values
-        (:func:`nearest_known`); prior ``(N,)`` >= 0 -> ``(N, 2)`` px.
+        (:func:`nearest_known`); prior ``(N,)`` >= 0; rows ``(M,)`` the values to predict
+        (None: all) -> ``(M, 2)`` px.
     """
     library = _nearest_library()
     values = np.ascontiguousarray(values, np.float64)
     positions = np.ascontiguousarray(positions, np.float64)
     prior = np.ascontiguousarray(prior, np.float64)
-    count, k = nearest.index.shape
+    rows = np.arange(len(values)) if rows is None else np.asarray(rows)
+    index, distance = nearest.index[rows], nearest.distance[rows]
+    count, k = index.shape
     if library is not None and k <= MAX_KERNEL_NEIGHBOURS:
-        index = np.ascontiguousarray(nearest.index, np.int64)
-        distance = np.ascontiguousarray(nearest.distance, np.float64)
+        index = np.ascontiguousarray(index, np.int64)
+        distance = np.ascontiguousarray(distance, np.float64)
+        rows = np.ascontiguousarray(rows, np.int64)
         predicted = np.empty((count, 2))
         library["neighbours_plane"](values.ctypes.data, positions.ctypes.data, index.ctypes.data, distance.ctypes.data,
-                                    prior.ctypes.data, count, k, float(ridge), float(cauchy), predicted.ctypes.data,
-                                    torch.get_num_threads())
+                                    prior.ctypes.data, rows.ctypes.data, count, k, float(ridge), float(cauchy),
+                                    predicted.ctypes.data, torch.get_num_threads())
         return predicted
-    scale = np.maximum(_median_of_rows(nearest.distance), 1.0)[:, None]
-    dy = (positions[nearest.index, 0] - positions[:, None, 0]) / scale  # (N, k), in neighbour distances
-    dx = (positions[nearest.index, 1] - positions[:, None, 1]) / scale
-    targets = values[nearest.index]  # (N, k, 2)
-    intercept, slope_x, slope_y = _weighted_plane(prior[nearest.index], dx, dy, targets, ridge)
+    scale = np.maximum(_median_of_rows(distance), 1.0)[:, None]
+    dy = (positions[index, 0] - positions[rows, None, 0]) / scale  # (M, k), in neighbour distances
+    dx = (positions[index, 1] - positions[rows, None, 1]) / scale
+    targets = values[index]  # (M, k, 2)
+    intercept, slope_x, slope_y = _weighted_plane(prior[index], dx, dy, targets, ridge)
     misfit = vector_length(targets - intercept[:, None] - slope_x[:, None] * dx[..., None] - slope_y[:, None] * dy[..., None])
-    return _weighted_plane(prior[nearest.index] / (1.0 + (misfit / cauchy) ** 2), dx, dy, targets, ridge)[0]
+    return _weighted_plane(prior[index] / (1.0 + (misfit / cauchy) ** 2), dx, dy, targets, ridge)[0]
 
 
 def _weighted_plane(weights: np.ndarray, dx: np.ndarray, dy: np.ndarray, targets: np.ndarray,

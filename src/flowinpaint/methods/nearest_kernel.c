@@ -344,24 +344,26 @@ static void weighted_plane(const double *values, const long *neighbours, const d
     }
 }
 
-/* For each value (rows of values (M, 2) float64 at positions (M, 2) (row, column) px) with
- * neighbours index (N, k) at distances distance (N, k) px: the prediction of the affine model of
- * its neighbours alone, evaluated at its position (out: (N, 2)). Offsets are measured in the
+/* For each value rows[i] (rows of values (M, 2) float64 at positions (M, 2) (row, column) px;
+ * rows: (N,) int64) with neighbours index (N, k) at distances distance (N, k) px: the prediction
+ * of the affine model of its neighbours alone, evaluated at its position (out: (N, 2)). Offsets are measured in the
  * neighbours' median distance (at least 1 px); the plane is fitted with the weights prior[j] of
  * the neighbours, then again with prior[j] / (1 + (misfit_j / cauchy)^2), misfit_j the distance of
  * neighbour j's value from the first plane (local_affine.neighbours_plane, whose numpy path computes the same). */
 void neighbours_plane(const double *values, const double *positions, const long *index, const double *distance,
-                      const double *prior, long count, int k, double ridge, double cauchy, double *out, int threads) {
+                      const double *prior, const long *rows, long count, int k, double ridge, double cauchy,
+                      double *out, int threads) {
     #pragma omp parallel for schedule(static) num_threads(threads)
     for (long row = 0; row < count; row++) {
+        const long self = rows[row];
         const long *neighbours = index + row * k;
         double sorted[MAX_NEIGHBOURS], dx[MAX_NEIGHBOURS], dy[MAX_NEIGHBOURS], weight[MAX_NEIGHBOURS];
         for (int j = 0; j < k; j++) sorted[j] = distance[row * k + j];
         double scale = median_of(sorted, k);
         if (scale < 1.0) scale = 1.0;
         for (int j = 0; j < k; j++) {
-            dy[j] = (positions[2 * neighbours[j]] - positions[2 * row]) / scale;
-            dx[j] = (positions[2 * neighbours[j] + 1] - positions[2 * row + 1]) / scale;
+            dy[j] = (positions[2 * neighbours[j]] - positions[2 * self]) / scale;
+            dx[j] = (positions[2 * neighbours[j] + 1] - positions[2 * self + 1]) / scale;
             weight[j] = prior[neighbours[j]];
         }
         double c[2], a[2], b[2];

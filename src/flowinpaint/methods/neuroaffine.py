@@ -141,6 +141,7 @@ REFINEMENT_ITERATIONS = 2  # of the domain transform with the refinement: as acc
 RESIDUAL_FILLS = ("filter", "learned")
 MIN_JUDGED_VALUES = 17  # fewer known values than this (twice the neighbours, and one): the tests judge, not a model
 NEXT_ROUND_SHARE = 0.02  # a further round of the trust model runs when the last one dropped more than this share
+CLEAR_FROM_DENSITY = 0.02  # share of known pixels from which a clean input's clear values skip the classifier (real matches: 0.06-0.4 %)
 CLEAN_INPUT_FAILING = 0.02  # an input of which at most this share fails the neighbour test looks clean (``doubt_from``)
 
 
@@ -206,6 +207,14 @@ class NeuroaffineOptions(NeuroexplicitOptions):
             (:func:`flowinpaint.diffusion.domain_transform.colour_scale_at`; 0: a fixed colour scale).
         reach: the fit's slope is extrapolated at most this many standard deviations of the
             fitted positions from their weighted centre (see :func:`.local_affine.local_affine_fit`).
+        clear_within: in a clean input (at most 2 % of the values fail the neighbour test) of
+            at least :data:`CLEAR_FROM_DENSITY` known pixels, the values within this share of the
+            allowance of both neighbour tests are kept without the trust classifier, which
+            judges the rest (0: it judges every value). On such inputs it kept all of them anyway
+            (0 of 78,640 dropped at 5 %, 1 of 786,432 at 50 %; synthetic validation scenes), and
+            their features were most of its cost. Sparser inputs are judged in full: there the
+            features cost little, and a real matcher's mistakes can pass the neighbour tests
+            (KITTI's real SIFT matches: 0.875 px judged in full, 0.917 with the clear ones kept).
     """
 
     robust: bool = True
@@ -234,6 +243,7 @@ class NeuroaffineOptions(NeuroexplicitOptions):
     guide: str = ""
     residual: str = "filter"
     detail_factor: float = 0.5
+    clear_within: float = 0.25
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -259,7 +269,7 @@ class NeuroaffineOptions(NeuroexplicitOptions):
             raise ValueError(f"residual must be one of {', '.join(RESIDUAL_FILLS)}, got {self.residual!r}")
         for name in ("tolerance", "spread_factor", "slope", "support_radius", "support_sparsity", "rescue_tolerance",
                      "consensus_tolerance", "neighbour_colour", "consensus_spread", "motion_contrast",
-                     "spatial_factor", "color_factor", "reach", "detail_factor"):
+                     "spatial_factor", "color_factor", "reach", "detail_factor", "clear_within"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0) or (name.endswith("factor") and value == 0):
                 raise ValueError(f"{name} must be a finite number {'> 0' if name.endswith('factor') else '>= 0'}, got {value}")
@@ -356,7 +366,8 @@ class Explanation(NamedTuple):
             None, and the base's misfit too, where the problem did not ask for it
             (``wants_confidence``).
         trust: ``(H, W)`` float32, the trust classifier's probability that each trusted known
-            value is right, from the last round that judged it (0 elsewhere); None where the
+            value is right, from the last round that judged it (0 elsewhere; 1 for the clear
+            values of a clean input, which it does not judge: ``clear_within``); None where the
             tests judged (``judge="tests"``, ``robust=False``).
     """
 
@@ -474,6 +485,14 @@ def _judged_by_tests(problem: Problem, flow: np.ndarray, trusted: np.ndarray, im
     return _Judgement(agreeing, mutual, rescued, kept, doubted, first, first_weights, None), guide
 
 
+def _clear_within(judged: np.ndarray, options: NeuroaffineOptions) -> float | None:
+    """``trust_evidence``'s ``clear_within`` for the ``judged`` values: ``options.clear_within``
+    from :data:`CLEAR_FROM_DENSITY` known pixels on, else None (every value judged)."""
+    if options.clear_within <= 0 or float(judged.mean()) < CLEAR_FROM_DENSITY:
+        return None
+    return options.clear_within
+
+
 def _judged_by_model(problem: Problem, flow: np.ndarray, trusted: np.ndarray, image: np.ndarray,
                      contrast_unit: float, iterations: int, options: NeuroaffineOptions) -> tuple[_Judgement, np.ndarray]:
     """The trust classifier's verdicts (``judge`` a model): a value is kept when it is right with
@@ -499,11 +518,13 @@ def _judged_by_model(problem: Problem, flow: np.ndarray, trusted: np.ndarray, im
     for _ in range(options.judge_rounds):
         evidence = trust_evidence(flow, judged, _certainty(judged, problem), image, fit, options.spatial_factor,
                                   options.color_factor, options.reach, iterations, guide,
-                                  color_unit=contrast_unit, sparse_below=options.sparse_below)
+                                  color_unit=contrast_unit, sparse_below=options.sparse_below,
+                                  clear_within=_clear_within(judged, options))
         if first is None:
             first = evidence  # the first round's neighbour test and fit (a better refinement guide on Sintel)
+        trust[judged & ~evidence.featured] = 1.0  # clear values of a clean input: kept unjudged
         with torch.inference_mode():
-            trust[judged] = model(torch.from_numpy(evidence.features)).numpy()
+            trust[evidence.featured] = model(torch.from_numpy(evidence.features)).numpy()
         kept = judged & (trust >= options.trust_threshold)
         if not kept.any():
             kept = judged.copy()  # nothing is trusted: there is nothing to prefer

@@ -71,19 +71,24 @@ NEIGHBOUR_COLOUR = 2.0  # a colour difference of the fit's colour scale counts a
 PARTNER_RADIUS = 6.0  # sample spacings within which a failing value looks for a failing partner
 AFFINE_RIDGE = 1.0  # the ridge on the slopes of the neighbours' plane (offsets in their median distance)
 AFFINE_SCALE = 2.0  # px: the Cauchy scale of the plane's reweighting
+CLEAN_FAILING = 0.02  # an input of which at most this share fails the neighbour test is clean (``clear_within``)
 
 
 class TrustEvidence(NamedTuple):
     """The features of the known values and what was computed on the way.
 
     Attributes:
-        features: ``(N, F)`` float32, columns :data:`FEATURE_NAMES`, rows in ``np.nonzero(known)`` order.
+        features: ``(M, F)`` float32, columns :data:`FEATURE_NAMES`, one row per value of
+            ``featured``, in ``np.nonzero(known)`` order.
+        featured: ``(H, W)`` bool, the known values the features describe: all of them, or
+            with ``clear_within`` those that are not clear (see :func:`trust_evidence`).
         agreeing: ``(H, W)`` bool, the known values that pass the neighbour test.
         first: the edge-aware affine fit of the agreeing values (of every known value where none agrees).
         first_weights: ``(H, W)`` float32, the weights that fit used.
     """
 
     features: np.ndarray
+    featured: np.ndarray
     agreeing: np.ndarray
     first: AffineFit
     first_weights: np.ndarray
@@ -92,7 +97,7 @@ class TrustEvidence(NamedTuple):
 def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, image: np.ndarray,
                    fit: Callable[..., AffineFit], spatial_factor: float, color_factor: float, reach: float,
                    iterations: int, guide: np.ndarray | None = None, color_unit: float | None = None,
-                   sparse_below: float = 0.0) -> TrustEvidence:
+                   sparse_below: float = 0.0, clear_within: float | None = None) -> TrustEvidence:
     """The trust features of every known value (see the module's text).
 
     Args:
@@ -108,6 +113,10 @@ def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, i
             caller has it (default: computed here).
         sparse_below: the fit's colour scale grows below this share of known pixels
             (:func:`flowinpaint.diffusion.domain_transform.colour_scale_at`); the colour neighbours keep the unscaled one.
+        clear_within: in a clean input (at most :data:`CLEAN_FAILING` of the values fail the
+            neighbour test), the values within this share of the allowance of both neighbour
+            tests are clear and get no features (``featured`` says which do); None: every value
+            gets them (what training needs).
     """
     unit = color_sigma(image, 1.0) if color_unit is None else color_unit
     color_scale = color_factor * unit
@@ -126,22 +135,28 @@ def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, i
     # how far each value fails its better test: its weight as a neighbour in the affine predictions
     prior = 1e-3 + 1.0 / (1.0 + (2.0 * np.minimum(*failures.values())) ** 4)
     passes = np.logical_or(*(test.deviation <= test.allowance for test in tests.values()))
+    rows = np.arange(len(values))  # the values that get features
+    if clear_within is not None and 1.0 - float(passes.mean()) <= CLEAN_FAILING:
+        rows = np.flatnonzero(np.maximum(*failures.values()) > clear_within)
+    featured = np.zeros_like(known)
+    put_pixels(featured, flat[rows], True)
     for name, nearest in neighbours.items():
-        spread = tests[name].spread
-        columns[f"deviation_{name}"] = np.log1p(failures[name])
+        spread, index = tests[name].spread[rows], nearest.index[rows]
+        columns[f"deviation_{name}"] = np.log1p(failures[name][rows])
         columns[f"spread_{name}"] = np.log1p(spread)
-        columns[f"distance_{name}"] = tests[name].distance * math.sqrt(density)
-        gap = vector_length(rows_at(single, nearest.index) - single[:, None])
-        margin = SLOPE * nearest.distance + spread[:, None]
+        columns[f"distance_{name}"] = tests[name].distance[rows] * math.sqrt(density)
+        gap = vector_length(rows_at(single, index) - single[rows, None])
+        margin = SLOPE * nearest.distance[rows] + spread[:, None]
         columns[f"close_{name}"] = (gap <= CLOSE + margin).mean(axis=1)
         if name == "colour":
             columns["loose_colour"] = (gap <= LOOSE + margin).mean(axis=1)
         else:
             speeds = vector_length(values)
-            columns["magnitude"] = np.log1p(np.abs(speeds - _median_of_rows(rows_at(speeds, nearest.index))))
-        predicted = neighbours_plane(values, positions, nearest, prior, AFFINE_RIDGE, AFFINE_SCALE)
-        columns[f"affine_{name}"] = np.log1p(vector_length(values - predicted))
-    columns["contrast"] = np.log1p(at_pixels(colour_contrast(image, known, known, NEIGHBOURS, by_position), flat) / unit)
+            columns["magnitude"] = np.log1p(np.abs(speeds[rows] - _median_of_rows(rows_at(speeds, index))))
+        predicted = neighbours_plane(values, positions, nearest, prior, AFFINE_RIDGE, AFFINE_SCALE, rows)
+        columns[f"affine_{name}"] = np.log1p(vector_length(values[rows] - predicted))
+    contrast = colour_contrast(image, known, featured, NEIGHBOURS, by_position)
+    columns["contrast"] = np.log1p(at_pixels(contrast, flat[rows]) / unit)
     agreeing = np.zeros_like(known)
     put_pixels(agreeing, flat, passes)
     weights = np.where(agreeing, certainty, 0).astype(np.float32)
@@ -149,11 +164,13 @@ def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, i
         weights = np.where(known, certainty, 0).astype(np.float32)
     first = fit(flow, weights, image if guide is None else guide, spatial_factor / math.sqrt(float((weights > 0).mean())),
                 colour_scale_at(color_scale, density, sparse_below), reach, misfit=False, iterations=iterations)
-    columns["fit_residual"] = np.log1p(vector_length(values - at_pixels(first.flow, flat)))
-    columns["failing"] = np.full(len(values), 1 - passes.mean())
+    columns["fit_residual"] = np.log1p(vector_length(values[rows] - at_pixels(first.flow, flat[rows])))
+    columns["failing"] = np.full(len(rows), 1 - passes.mean())
     failing = known & ~agreeing
     partner = mutual_agreement(flow, failing, PARTNER_RADIUS / math.sqrt(density), TOLERANCE, SLOPE)
-    columns["partner"] = at_pixels(partner, flat).astype(np.float64)
-    columns["log_density"] = np.full(len(values), math.log(density))
-    return TrustEvidence(np.stack([columns[name] for name in FEATURE_NAMES], axis=1).astype(np.float32), agreeing, first,
-                         weights)
+    columns["partner"] = at_pixels(partner, flat[rows]).astype(np.float64)
+    columns["log_density"] = np.full(len(rows), math.log(density))
+    features = np.empty((len(FEATURE_NAMES), len(rows)), np.float32)  # filled by rows, then turned: faster than np.stack
+    for feature, name in zip(features, FEATURE_NAMES):
+        feature[:] = columns[name]
+    return TrustEvidence(np.ascontiguousarray(features.T), featured, agreeing, first, weights)
