@@ -526,6 +526,16 @@ def test_pixel_helpers_equal_boolean_indexing_on_any_layout():
         np.testing.assert_array_equal(local_affine.vector_length(vectors), np.sqrt(np.einsum("...i,...i->...", vectors, vectors)))
 
 
+@pytest.mark.parametrize("count", [1, 2, 3, 8, 9, 16])
+def test_median_of_rows_equals_numpys_median(count):
+    """The C kernel's row medians (float64 tables) are numpy's to the bit, ties and scales included."""
+    rng = np.random.default_rng(count)
+    table = rng.standard_normal((3000, count)) * rng.choice([1e-3, 1.0, 1e5], (3000, 1))
+    table[::7, 0] = table[::7, -1]
+    assert local_affine._nearest_library() is not None  # the kernel builds here
+    np.testing.assert_array_equal(local_affine._median_of_rows(table), np.median(table, axis=1))
+
+
 def test_the_refinement_stops_at_a_motion_edge_the_image_does_not_show():
     """Two motions meet at a vertical line through a smooth image that has no edge there: the
     first pass (image-guided) averages them across the line over the fit's reach, the refinement,

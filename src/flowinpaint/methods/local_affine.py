@@ -133,8 +133,9 @@ def _moments(points: KnownPoints, shape: tuple[int, int]) -> np.ndarray:
     cx, cy = c * x, c * y
     u, v = points.values[:, 0] * c, points.values[:, 1] * c
     moments = np.zeros((*shape, 12), np.float32)
+    # stacked as rows and written through the transposed view: half the time of a stack along the last axis
     put_pixels(moments, points.rows * shape[1] + points.columns,
-               np.stack([c, cx, cy, cx * x, cx * y, cy * y, u, u * x, u * y, v, v * x, v * y], axis=-1))
+               np.stack([c, cx, cy, cx * x, cx * y, cy * y, u, u * x, u * y, v, v * x, v * y]).T)
     return moments
 
 
@@ -484,13 +485,20 @@ def vector_length(vectors: np.ndarray) -> np.ndarray:
 
 
 def _median_of_rows(values: np.ndarray) -> np.ndarray:
-    """The median along axis 1 (as ``np.median(values, axis=1)``, the same values): numpy's sort
-    along the last axis of short rows, 1.2-3x faster here than torch's sort or ``np.median``
-    (22,000 rows of 8-16, AMD EPYC).
+    """The median along axis 1 (as ``np.median(values, axis=1)``, the same values): for a table
+    ``(N, k)`` of finite float64 the C kernel's (all cores), else numpy's sort along the last axis
+    of short rows, 1.2-3x faster here than torch's sort or ``np.median`` (22,000 rows of 8-16,
+    AMD EPYC).
 
     Shape:
         ``(N, k, ...)`` -> ``(N, ...)``.
     """
+    library = _nearest_library()
+    if library is not None and values.ndim == 2 and values.dtype == np.float64 and 0 < values.shape[1] <= MAX_KERNEL_NEIGHBOURS:
+        table = np.ascontiguousarray(values)
+        median = np.empty(len(table))
+        library["median_of_rows"](table.ctypes.data, len(table), table.shape[1], median.ctypes.data, torch.get_num_threads())
+        return median
     ordered = np.sort(np.moveaxis(values, 1, -1), axis=-1)
     count = values.shape[1]
     return (ordered[..., (count - 1) // 2] + ordered[..., count // 2]) / 2
@@ -537,6 +545,7 @@ def _nearest_library() -> dict[str, Callable[..., None]] | None:
            + [ctypes.c_void_p] * 4 + [ctypes.c_int] for search in ("nearest_by_rings", "nearest_by_rows")},
         "median_and_spread": [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_void_p,
                               ctypes.c_void_p, ctypes.c_int],
+        "median_of_rows": [ctypes.c_void_p, ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_int],
         "consensus_count": [ctypes.c_void_p] * 5 + [ctypes.c_long, ctypes.c_int] + [ctypes.c_double] * 3
                            + [ctypes.c_void_p, ctypes.c_int],
         "neighbours_plane": [ctypes.c_void_p] * 6 + [ctypes.c_long, ctypes.c_int] + [ctypes.c_double] * 2

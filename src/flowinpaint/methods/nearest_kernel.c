@@ -16,7 +16,8 @@
  * order in which the ring walk meets them. Each query is independent: the result does not
  * depend on the number of threads.
  *
- * median_and_spread then summarises each known pixel's neighbours' values (neighbour_agreement):
+ * median_of_rows gives the median of each row of a small table (the neighbours' distances);
+ * median_and_spread summarises each known pixel's neighbours' values (neighbour_agreement):
  * their component-wise median and their spread, the median distance of the values from it,
  * medians as numpy's (the mean of the two middle values of an even count); consensus_count counts
  * the neighbours that agree closely with the pixel's own value (consensus_agreement);
@@ -267,6 +268,16 @@ static void summarise(const double *values, const long *neighbours, int k, doubl
         distance[j] = sqrt(du * du + dv * dv);
     }
     *spread = median_of(distance, k);
+}
+
+/* values: (N, k) float64 finite, k <= MAX_NEIGHBOURS; out: (N,) the median of each row, as numpy's. */
+void median_of_rows(const double *values, long count, int k, double *out, int threads) {
+    #pragma omp parallel for schedule(static) num_threads(threads)
+    for (long row = 0; row < count; row++) {
+        double sorted[MAX_NEIGHBOURS];
+        for (int j = 0; j < k; j++) sorted[j] = values[row * k + j];
+        out[row] = median_of(sorted, k);
+    }
 }
 
 /* values: (M, 2) float64; index: (N, k) int64 rows of values, k <= MAX_NEIGHBOURS; out_median:
