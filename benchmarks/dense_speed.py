@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from speed import emit_report, machine_line  # benchmarks/speed.py, beside this script
+from speed import emit_report, report_header  # benchmarks/speed.py, beside this script
 
 import flowinpaint
 from flowinpaint.data.example import make_example
@@ -45,10 +45,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, help="also write the report to this Markdown file")
     args = parser.parse_args()
     sample = make_example((HEIGHT, WIDTH), seed=0)
-    lines = ["# Speed of the default method on dense inputs", "",
-             f"Command: `python benchmarks/dense_speed.py --repeats {args.repeats}"
-             + (f" --output {args.output.as_posix()}`" if args.output is not None else "`"), "",
-             f"Machine: {machine_line()}", "",
+    lines = [*report_header("Speed of the default method on dense inputs"),
              (f"`make_example(({HEIGHT}, {WIDTH}), seed=0)`, the mask sampler's seed 1; ms (median of {args.repeats} "
               "warm runs in one process), in brackets the EPE (px)."), "",
              "| input | known pixels | " + " | ".join(RUNS) + " | default x epic |",
@@ -56,9 +53,10 @@ def main() -> None:
     for kind, density in INPUTS:
         mask = MASK_SAMPLERS[kind](sample, density, 1)
         results = {name: timed(sample, mask, options, args.repeats) for name, options in RUNS.items()}
-        lines.append(f"| {kind} {density:.0%} | {mask.mean():.0%} | "
-                     + " | ".join(f"{seconds * 1e3:.0f} ({error:.3f})" for seconds, error in results.values())
-                     + f" | {results['default'][0] / results['epic'][0]:.2f} |")
+        cells = [f"{kind} {density:.0%}", f"{mask.mean():.0%}",
+                 *(f"{seconds * 1e3:.0f} ({error:.3f})" for seconds, error in results.values()),
+                 f"{results['default'][0] / results['epic'][0]:.2f}"]
+        lines.append("| " + " | ".join(cells) + " |")
     emit_report(lines, args.output)
 
 

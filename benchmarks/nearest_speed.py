@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from speed import emit_report, machine_line  # benchmarks/speed.py, beside this script
+from speed import emit_report, report_header  # benchmarks/speed.py, beside this script
 
 from flowinpaint.data.example import make_example
 from flowinpaint.data.masks import uniform_mask
@@ -60,10 +60,7 @@ def main() -> None:
     sample = make_example((HEIGHT, WIDTH), seed=0)
     image = sample["image1"].astype(np.float32) / 255
     colour_scale = NeuroaffineOptions().color_factor * local_affine.color_sigma(image, 1.0)
-    lines = ["# Speed of the nearest-known-pixel searches", "",
-             f"Command: `python benchmarks/nearest_speed.py --repeats {args.repeats}"
-             + (f" --output {args.output.as_posix()}`" if args.output is not None else "`"), "",
-             f"Machine: {machine_line()}", "",
+    lines = [*report_header("Speed of the nearest-known-pixel searches"),
              (f"`nearest_known_both` at {WIDTH}x{HEIGHT}, {NEIGHBOURS} neighbours, the default's colour weight; "
               f"ms (median of {args.repeats}); the row search runs below {local_affine.ROW_SEARCH_BELOW:.0%} known pixels."),
              "", "| density | known pixels | " + " | ".join(SEARCHES) + " | k-d tree | same lists |",

@@ -160,6 +160,12 @@ def machine_line() -> str:
             f"{torch.get_num_threads()} threads, OpenCV {cv2.__version__}; GPU: {gpu}")
 
 
+def report_header(title: str) -> list[str]:
+    """A Markdown report's first lines: its title, the command that ran it and the machine."""
+    command = " ".join(shlex.quote(arg) for arg in ["python", Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
+    return [f"# {title}", "", f"Command: `{command}`", "", f"Machine: {machine_line()}", ""]
+
+
 def emit_report(lines: list[str], output: Path | None) -> None:
     """Print a Markdown report and, with ``output``, also write it there."""
     report = "\n".join(lines) + "\n"
