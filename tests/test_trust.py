@@ -74,6 +74,20 @@ def test_clear_values_of_a_clean_input_get_no_features_and_the_rest_the_same_one
     assert len(all_featured.features) == dirty.mask.sum()
 
 
+def test_an_input_whose_values_are_all_clear_runs_no_classifier_and_stays_exact():
+    """An affine flow sampled at 30 %: every value is clear, the classifier gets an empty batch,
+    and the default reproduces the flow (affine-exact)."""
+    height, width = 96, 128
+    rows, columns = np.mgrid[0:height, 0:width].astype(np.float32)
+    flow = np.stack([0.03 * columns - 0.02 * rows + 2.0, 0.01 * columns + 0.04 * rows - 1.0], axis=-1)
+    known = np.random.default_rng(0).random((height, width)) < 0.3
+    image = np.random.default_rng(1).random((height, width, 3)).astype(np.float32) * 0.1 + 0.4
+    evidence = trust_evidence(flow, known, known.astype(np.float32), image, local_affine_fit, **FIT, clear_within=0.25)
+    assert evidence.features.shape == (0, len(FEATURE_NAMES)) and not evidence.featured.any()
+    dense = fi.inpaint(np.where(known[..., None], flow, 0).astype(np.float32), known, image)
+    assert np.abs(dense - flow).max() < 1e-4
+
+
 def test_skipping_the_clear_values_keeps_the_default_flow():
     """On a clean input the default with ``clear_within`` (its default) gives the flow it gives
     when the classifier judges every value."""

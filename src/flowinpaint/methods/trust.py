@@ -98,7 +98,8 @@ def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, i
                    fit: Callable[..., AffineFit], spatial_factor: float, color_factor: float, reach: float,
                    iterations: int, guide: np.ndarray | None = None, color_unit: float | None = None,
                    sparse_below: float = 0.0, clear_within: float | None = None) -> TrustEvidence:
-    """The trust features of every known value (see the module's text).
+    """The trust features of the known values (see the module's text): of every one, or with
+    ``clear_within`` of those that are not clear.
 
     Args:
         flow: ``(H, W, 2)`` float, px; known: ``(H, W)`` bool with at least 3 true.
