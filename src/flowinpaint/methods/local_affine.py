@@ -829,7 +829,7 @@ def _neighbours_median(values: np.ndarray, index: np.ndarray) -> np.ndarray:
 
 
 def neighbours_plane(values: np.ndarray, positions: np.ndarray, nearest: NearestKnown, prior: np.ndarray,
-                     ridge: float, cauchy: float, rows: np.ndarray | None = None) -> np.ndarray:
+                     ridge: float, cauchy: float, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
     """Each value's prediction by the affine model of its neighbours alone, evaluated at its
     position: a leave-one-out prediction that follows motion gradients.
 
@@ -842,22 +842,21 @@ def neighbours_plane(values: np.ndarray, positions: np.ndarray, nearest: Nearest
     Shape:
         values ``(N, 2)`` px; positions ``(N, 2)`` (row, column) px; ``nearest`` of those values
         (:func:`nearest_known`); prior ``(N,)`` >= 0; rows ``(M,)`` the values to predict
-        (None: all) -> ``(M, 2)`` px.
+        (default: all) -> ``(M, 2)`` px.
     """
     library = _nearest_library()
     values = np.ascontiguousarray(values, np.float64)
     positions = np.ascontiguousarray(positions, np.float64)
     prior = np.ascontiguousarray(prior, np.float64)
-    rows = np.arange(len(values)) if rows is None else np.asarray(rows)
-    index, distance = nearest.index[rows], nearest.distance[rows]
+    index, distance = nearest.index[rows], nearest.distance[rows]  # views for a slice
     count, k = index.shape
     if library is not None and k <= MAX_KERNEL_NEIGHBOURS:
         index = np.ascontiguousarray(index, np.int64)
         distance = np.ascontiguousarray(distance, np.float64)
-        rows = np.ascontiguousarray(rows, np.int64)
+        predicting = np.ascontiguousarray(np.arange(len(values))[rows], np.int64)
         predicted = np.empty((count, 2))
         library["neighbours_plane"](values.ctypes.data, positions.ctypes.data, index.ctypes.data, distance.ctypes.data,
-                                    prior.ctypes.data, rows.ctypes.data, count, k, float(ridge), float(cauchy),
+                                    prior.ctypes.data, predicting.ctypes.data, count, k, float(ridge), float(cauchy),
                                     predicted.ctypes.data, torch.get_num_threads())
         return predicted
     scale = np.maximum(_median_of_rows(distance), 1.0)[:, None]

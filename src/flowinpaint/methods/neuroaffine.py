@@ -131,7 +131,7 @@ from .registry import (
     register,
     trusted_known,
 )
-from .trust import FEATURE_NAMES, trust_evidence
+from .trust import CLEAN_FAILING, FEATURE_NAMES, trust_evidence
 
 __all__ = ["Explanation", "NeuroaffineOptions", "explain"]
 
@@ -142,7 +142,6 @@ RESIDUAL_FILLS = ("filter", "learned")
 MIN_JUDGED_VALUES = 17  # fewer known values than this (twice the neighbours, and one): the tests judge, not a model
 NEXT_ROUND_SHARE = 0.02  # a further round of the trust model runs when the last one dropped more than this share
 CLEAR_FROM_DENSITY = 0.02  # share of known pixels from which a clean input's clear values skip the classifier (real matches: 0.06-0.4 %)
-CLEAN_INPUT_FAILING = 0.02  # an input of which at most this share fails the neighbour test looks clean (``doubt_from``)
 
 
 @dataclass(frozen=True)
@@ -497,7 +496,7 @@ def _judged_by_model(problem: Problem, flow: np.ndarray, trusted: np.ndarray, im
                      contrast_unit: float, iterations: int, options: NeuroaffineOptions) -> tuple[_Judgement, np.ndarray]:
     """The trust classifier's verdicts (``judge`` a model): a value is kept when it is right with
     probability ``trust_threshold`` or more, else dropped, or, in an input of which at most
-    :data:`CLEAN_INPUT_FAILING` fails the neighbour test, doubted when right with probability
+    :data:`CLEAN_FAILING` fails the neighbour test, doubted when right with probability
     ``doubt_from`` or more; and the filters' guide.
 
     With ``judge_rounds`` > 1 the values a round kept are judged again on evidence from them alone
@@ -536,7 +535,7 @@ def _judged_by_model(problem: Problem, flow: np.ndarray, trusted: np.ndarray, im
     none = np.zeros_like(trusted)
     rescued = kept & ~first.agreeing  # kept by the network though the neighbour test failed them
     doubted = np.zeros_like(trusted)
-    if 1.0 - float(first.agreeing[trusted].mean()) <= CLEAN_INPUT_FAILING:
+    if 1.0 - float(first.agreeing[trusted].mean()) <= CLEAN_FAILING:
         doubted = trusted & ~kept & (trust >= options.doubt_from)
     return _Judgement(first.agreeing, none, rescued, kept, doubted, first.first, first.first_weights, trust), guide
 

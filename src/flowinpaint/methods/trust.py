@@ -71,7 +71,7 @@ NEIGHBOUR_COLOUR = 2.0  # a colour difference of the fit's colour scale counts a
 PARTNER_RADIUS = 6.0  # sample spacings within which a failing value looks for a failing partner
 AFFINE_RIDGE = 1.0  # the ridge on the slopes of the neighbours' plane (offsets in their median distance)
 AFFINE_SCALE = 2.0  # px: the Cauchy scale of the plane's reweighting
-CLEAN_FAILING = 0.02  # an input of which at most this share fails the neighbour test is clean (``clear_within``)
+CLEAN_FAILING = 0.02  # an input of which at most this share fails the neighbour test is clean (``clear_within``, ``doubt_from``)
 
 
 class TrustEvidence(NamedTuple):
@@ -136,9 +136,10 @@ def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, i
     # how far each value fails its better test: its weight as a neighbour in the affine predictions
     prior = 1e-3 + 1.0 / (1.0 + (2.0 * np.minimum(*failures.values())) ** 4)
     passes = np.logical_or(*(test.deviation <= test.allowance for test in tests.values()))
-    rows = np.arange(len(values))  # the values that get features
+    rows: np.ndarray | slice = slice(None)  # the values that get features: all (views, no copies), or those not clear
     if clear_within is not None and 1.0 - float(passes.mean()) <= CLEAN_FAILING:
         rows = np.flatnonzero(np.maximum(*failures.values()) > clear_within)
+    count = len(flat[rows])
     featured = np.zeros_like(known)
     put_pixels(featured, flat[rows], True)
     for name, nearest in neighbours.items():
@@ -166,12 +167,12 @@ def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, i
     first = fit(flow, weights, image if guide is None else guide, spatial_factor / math.sqrt(float((weights > 0).mean())),
                 colour_scale_at(color_scale, density, sparse_below), reach, misfit=False, iterations=iterations)
     columns["fit_residual"] = np.log1p(vector_length(values[rows] - at_pixels(first.flow, flat[rows])))
-    columns["failing"] = np.full(len(rows), 1 - passes.mean())
+    columns["failing"] = np.full(count, 1 - passes.mean())
     failing = known & ~agreeing
     partner = mutual_agreement(flow, failing, PARTNER_RADIUS / math.sqrt(density), TOLERANCE, SLOPE)
     columns["partner"] = at_pixels(partner, flat[rows]).astype(np.float64)
-    columns["log_density"] = np.full(len(rows), math.log(density))
-    features = np.empty((len(FEATURE_NAMES), len(rows)), np.float32)  # filled by rows, then turned: faster than np.stack
+    columns["log_density"] = np.full(count, math.log(density))
+    features = np.empty((len(FEATURE_NAMES), count), np.float32)  # filled by rows, then turned: faster than np.stack
     for feature, name in zip(features, FEATURE_NAMES):
         feature[:] = columns[name]
     return TrustEvidence(np.ascontiguousarray(features.T), featured, agreeing, first, weights)
