@@ -6,14 +6,20 @@ the first ``--synthetic`` pairs of the synthetic test split (384x512), in one ru
 * peers: OpenCV DIS at each preset (``ultrafast``, ``fast``, ``medium``), DeepFlow, and the
   EpicFlow-style pipeline, SIFT matches + OpenCV EPIC (``densify(matcher="sift", method="epic")``);
 * ``densify`` over a grid of settings (inpainting method x DIS preset fast / medium / fine / fine-smooth x
-  refinement).
+  refinement x margin around the rejected pixels).
+
+With ``--validation N`` the pairs are instead the first N synthetic validation scenes of
+``validate_variants.py`` (half with a camera over a plane, half with frames degraded like real
+ones), disjoint from the reported ones: where a default is chosen without looking at the dev set
+(``densify``'s margin); the report then goes to ``densify_validation.md``.
 
 EPE (px, over the valid ground truth) and seconds per pair. The score of a setting is the geometric
 mean, over all pairs (real and synthetic; never one frame), of its EPE divided by the better of DIS
 medium and DeepFlow on that pair; the report ranks the settings by it and says which is chosen as
 the default (the best score among those faster than DeepFlow on average).
 
-    python benchmarks/densify.py [--synthetic 8] [--methods eed,epic,neuroexplicit,lb] [--work runs/densify]
+    python benchmarks/densify.py [--synthetic 8] [--methods eed,epic,neuroexplicit,lb] [--presets fine-smooth]
+        [--margins 0,2] [--validation 16] [--work runs/densify]
 
 A method may carry options in brackets, ``epic[max_matches=8000]``; without them it runs with
 ``densify``'s defaults for it (``flowinpaint.densify.pipeline.DEFAULT_OPTIONS``).
@@ -38,6 +44,7 @@ from typing import Any
 import cv2
 import numpy as np
 from _evaluations import HERE, dev_sets_present, fmt, table
+from validate_variants import scenes
 
 from flowinpaint import densify, epe
 from flowinpaint.data import load_dataset
@@ -51,8 +58,12 @@ PEERS = ("dis-ultrafast", "dis-fast", "dis-medium", "deepflow", "sift+epic")
 PRESETS = ("fast", "medium", "fine", "fine-smooth")
 
 
-def pairs(synthetic: int) -> list[dict[str, Any]]:
-    """Every evaluated pair: ``{"id", "group", "image1", "image2", "flow", "valid"}``."""
+def pairs(synthetic: int, validation: int = 0) -> list[dict[str, Any]]:
+    """Every evaluated pair: ``{"id", "group", "image1", "image2", "flow", "valid"}``: the dev set
+    and ``synthetic`` test pairs, or (``validation`` > 0) that many synthetic validation scenes."""
+    if validation:
+        return [{**sample, "group": "synthetic"}
+                for sample, _ in scenes(validation, (384, 512), perspective=0.5, seed=0, degraded=0.5)]
     found = []
     for name, config in dev_sets_present().items():
         dataset = load_dataset(config["dataset"], config["root"],
@@ -80,8 +91,8 @@ def peer(name: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     raise ValueError(name)
 
 
-def setting_name(method: str, preset: str, refine: bool) -> str:
-    return f"densify:{method}:{preset}" + (":refine" if refine else "")
+def setting_name(method: str, preset: str, refine: bool, margin: int) -> str:
+    return f"densify:{method}:{preset}" + (":refine" if refine else "") + f":margin={margin}"
 
 
 def method_and_options(spec: str) -> tuple[str, dict[str, Any]]:
@@ -94,7 +105,8 @@ def method_and_options(spec: str) -> tuple[str, dict[str, Any]]:
 def densifier(name: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     _, spec, preset, *rest = name.split(":")
     method, options = method_and_options(spec)
-    return lambda a, b: densify(a, b, method=method, preset=preset, refine=bool(rest), **options).flow
+    margin = int(rest[-1].removeprefix("margin="))
+    return lambda a, b: densify(a, b, method=method, preset=preset, refine="refine" in rest, margin=margin, **options).flow
 
 
 def measure(work: Path, data: list[dict[str, Any]], names: list[str]) -> dict[str, dict[str, Any]]:
@@ -121,12 +133,12 @@ def measure(work: Path, data: list[dict[str, Any]], names: list[str]) -> dict[st
     return {sample["id"]: results[sample["id"]] for sample in data}
 
 
-def score(results: dict[str, dict[str, Any]], name: str, real_only: bool = False) -> float:
+def score(results: dict[str, dict[str, Any]], name: str, real_only: bool = False) -> float | None:
     """Geometric mean over pairs (``real_only``: the dev-set pairs) of EPE / min(EPE of DIS medium,
-    EPE of DeepFlow)."""
+    EPE of DeepFlow); None where there are no such pairs."""
     logs = [math.log(row[name]["epe"] / min(row["dis-medium"]["epe"], row["deepflow"]["epe"]))
             for row in results.values() if not real_only or row["group"] != "synthetic"]
-    return math.exp(sum(logs) / len(logs))
+    return math.exp(sum(logs) / len(logs)) if logs else None
 
 
 def mean_seconds(results: dict[str, dict[str, Any]], name: str) -> float:
@@ -138,12 +150,16 @@ def main() -> None:
     parser.add_argument("--synthetic", type=int, default=8, help="synthetic test pairs (default 8)")
     parser.add_argument("--methods", default="eed,epic,neuroexplicit,lb",
                         help="inpainting methods of the grid, each with options in brackets if any: epic[max_matches=8000]")
+    parser.add_argument("--presets", default=",".join(PRESETS), help=f"DIS presets of the grid (default {','.join(PRESETS)})")
+    parser.add_argument("--margins", default="0,2", help="margins of the grid, px around the rejected pixels (default 0,2)")
+    parser.add_argument("--validation", type=int, default=0,
+                        help="run on this many synthetic validation scenes instead (writes densify_validation.md)")
     parser.add_argument("--work", default="runs/densify", help="where the per-pair results are kept")
     args = parser.parse_args()
     started = time.perf_counter()
-    data = pairs(args.synthetic)
-    grid = [setting_name(method, preset, refine) for method in re.split(r",(?![^\[]*\])", args.methods) for preset in PRESETS
-            for refine in (False, True)]
+    data = pairs(args.synthetic, args.validation)
+    grid = [setting_name(method, preset, refine, int(margin)) for method in re.split(r",(?![^\[]*\])", args.methods)
+            for preset in args.presets.split(",") for refine in (False, True) for margin in args.margins.split(",")]
     results = measure(Path(args.work), data, [*PEERS, *grid])
     scores = {name: score(results, name) for name in [*PEERS, *grid]}
     deepflow_time = mean_seconds(results, "deepflow")
@@ -151,7 +167,8 @@ def main() -> None:
     chosen = min(eligible or grid, key=scores.get)
 
     command = "python benchmarks/densify.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    lines = ["# densify against OpenCV's dense flows", "",
+    title = "# densify against OpenCV's dense flows" + (" (synthetic validation scenes)" if args.validation else "")
+    lines = [title, "",
              f"Command: `{command.strip()}` on {cpu_model()}, 2 threads (this invocation: "
              f"{(time.perf_counter() - started) / 60:.0f} min; finished results are kept in the work folder). EPE in px "
              "over the valid ground truth; s = seconds per pair (mean, the first call of each setting untimed).",
@@ -160,7 +177,7 @@ def main() -> None:
              "## Ranking", "",
              *table(["setting", "score", "score, real pairs", "worst pair vs DIS medium", "s/pair"],
                     [[f"`{name}`" + (" **(chosen)**" if name == chosen else ""), f"{scores[name]:.3f}",
-                      f"{score(results, name, real_only=True):.3f}",
+                      fmt(score(results, name, real_only=True)),
                       f"{max(row[name]['epe'] / row['dis-medium']['epe'] for row in results.values()):.2f}x",
                       f"{mean_seconds(results, name):.2f}"]
                      for name in sorted(scores, key=scores.get)]), "",
@@ -170,7 +187,7 @@ def main() -> None:
     shown = [*PEERS, chosen]
     rows = [[pair_id, *(fmt(row[name]["epe"]) for name in shown)] for pair_id, row in results.items()]
     lines += [*table(["pair", *(f"`{name}`" for name in shown)], rows), ""]
-    output = HERE / "results" / "densify.md"
+    output = HERE / "results" / ("densify_validation.md" if args.validation else "densify.md")
     output.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {output}; chosen {chosen} (score {scores[chosen]:.3f})")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from scipy import ndimage
 
 import flowinpaint
 from flowinpaint.cli import main
@@ -21,6 +22,7 @@ from flowinpaint.densify.reliability import (
     consistency_ratio,
     distance_to_reliable,
     estimate_confidence,
+    without_margin,
 )
 from flowinpaint.io import read_flow, write_image
 
@@ -71,6 +73,25 @@ def test_confidence_is_high_on_reliable_pixels_and_decays_away_from_them() -> No
     assert np.isinf(distance_to_reliable(np.zeros((3, 3), bool))).all()
 
 
+@pytest.mark.parametrize("margin", [0, 1, 2, 5])
+def test_the_margin_takes_off_the_pixels_that_near_a_rejected_one(margin) -> None:
+    rng = np.random.default_rng(margin)
+    reliable = rng.random((40, 60)) > 0.01
+    reliable[30:, 50:] = False  # a rejected block at the frame's corner
+    kept = without_margin(reliable, margin)
+    # independently: the chessboard distance to the nearest rejected pixel exceeds the margin
+    distance = ndimage.distance_transform_cdt(reliable, metric="chessboard")
+    np.testing.assert_array_equal(kept, distance > margin)
+    assert kept[:margin + 1].any() and kept[:, 0].any()  # the frame's border takes nothing off
+
+
+def test_a_margin_that_would_leave_nothing_takes_nothing_off() -> None:
+    reliable = np.zeros((20, 20), bool)
+    reliable[5:8, 5:8] = True
+    np.testing.assert_array_equal(without_margin(reliable, 2), reliable)
+    assert without_margin(np.ones((4, 4), bool), 3).all()
+
+
 # --- one pair ----------------------------------------------------------------------------------
 
 
@@ -89,6 +110,17 @@ def test_densify_keeps_the_reliable_estimate_and_beats_it(example) -> None:
     trusted = result.confidence > np.median(result.confidence)
     errors = np.linalg.norm(result.flow - example["flow"], axis=-1)
     assert errors[trusted & valid].mean() < errors[~trusted & valid].mean()
+
+
+def test_densify_inpaints_the_margin_of_dense_estimates_only(example) -> None:
+    frames = example["image1"], example["image2"]
+    tested = flowinpaint.densify(*frames, method="laplace", preset="fast", refine=False, margin=0)
+    default = flowinpaint.densify(*frames, method="laplace", preset="fast", refine=False)  # margin 2
+    np.testing.assert_array_equal(default.reliable, without_margin(tested.reliable, 2))
+    assert default.reliable.sum() < tested.reliable.sum()
+    matches = [flowinpaint.densify(*frames, matcher="sift", method="laplace", refine=False, margin=margin).reliable
+               for margin in (0, 4)]
+    np.testing.assert_array_equal(*matches)  # sparse matches keep every match
 
 
 def test_epic_gets_its_densify_default_unless_the_caller_sets_it(example, monkeypatch) -> None:
@@ -152,6 +184,9 @@ def test_identical_frames_need_no_inpainting() -> None:
         ({"method": "eed", "colour": 1}, "no option"),
         ({"refine": "yes"}, "refine must be True or False"),
         ({"beta": 0}, "beta > 0"),
+        ({"margin": -1}, "margin must be an integer >= 0"),
+        ({"margin": 1.5}, "margin must be an integer >= 0"),
+        ({"margin": True}, "margin must be an integer >= 0"),
     ],
 )
 def test_bad_settings_are_clear_errors(example, changes, message) -> None:
@@ -304,6 +339,7 @@ def test_cli_pair_writes_flow_colour_and_confidence(tmp_path, example, capsys) -
         (["--input", "{tmp}", "--out", "{tmp}/o", "--confidence", "{tmp}/k.png"], "is a flag"),
         (["--input", "{tmp}/nothing", "--out", "{tmp}/o"], "no such file"),
         (["--input", "{tmp}", "--out", "{tmp}/o", "--method", "nope"], "unknown method"),
+        (["--input", "{tmp}", "--out", "{tmp}/o", "--margin", "-2"], "margin must be an integer >= 0"),
     ],
 )
 def test_cli_bad_input_exits_2(tmp_path, capsys, argv, message) -> None:

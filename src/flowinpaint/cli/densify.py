@@ -23,7 +23,8 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
     from ..methods import get_method
 
     options = parse_options(get_method(args.method), args.option)
-    settings = {"method": args.method, "matcher": args.matcher, "preset": args.preset, "refine": args.refine, **options}
+    settings = {"method": args.method, "matcher": args.matcher, "preset": args.preset, "refine": args.refine,
+                "margin": args.margin, **options}
     check_settings(**settings)
     return settings
 
@@ -82,6 +83,7 @@ def register(commands: Any, names: str) -> None:
     from ..batch import FLOW_FORMATS
     from ..densify.estimate import DIS_PRESETS
     from ..densify.pipeline import (
+        DEFAULT_MARGIN,
         DEFAULT_MATCHER,
         DEFAULT_METHOD,
         DEFAULT_PRESET,
@@ -116,6 +118,9 @@ def register(commands: Any, names: str) -> None:
                           "fine-smooth = fine with its variational refinement weighted towards smoothness)")
     run.add_argument("--refine", action=argparse.BooleanOptionalAction, default=True,
                      help="OpenCV's variational refinement of the result (default: on)")
+    run.add_argument("--margin", type=int, default=DEFAULT_MARGIN, metavar="PX",
+                     help=f"with the DIS matcher, also inpaint the pixels within PX of one the forward-backward test "
+                          f"rejects (default: {DEFAULT_MARGIN}; 0 keeps every pixel that passes)")
     run.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                      help="an option of the inpainting method (repeatable)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -12,7 +12,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["FB_ALPHA", "FB_BETA", "check_tolerance", "consistency_ratio", "distance_to_reliable", "estimate_confidence"]
+__all__ = ["FB_ALPHA", "FB_BETA", "check_tolerance", "consistency_ratio", "distance_to_reliable", "estimate_confidence",
+           "without_margin"]
 
 #: The test's tolerance ``alpha (|w_f|^2 + |w_b|^2) + beta`` (Sundaram et al. 2010), beta in px^2.
 FB_ALPHA = 0.01
@@ -64,6 +65,25 @@ def distance_to_reliable(reliable: np.ndarray) -> np.ndarray:
     if not reliable.any():
         return np.full(reliable.shape, np.inf, dtype=np.float32)
     return cv2.distanceTransform((~reliable).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+
+
+def without_margin(reliable: np.ndarray, margin: int) -> np.ndarray:
+    """The reliable pixels farther than ``margin`` px (in both axes: a square of side ``2 margin + 1``)
+    from every unreliable one; ``reliable`` itself where that leaves none.
+
+    The forward-backward test passes some of an estimate's errors at the edges of the regions it
+    rejects: at a motion boundary, the motion a dense estimator smears across it is consistent
+    both ways on one side of the occlusion. The image's border is no such edge and takes nothing
+    off.
+
+    Shape:
+        reliable ``(H, W)`` bool -> ``(H, W)`` bool.
+    """
+    if margin == 0 or reliable.all():
+        return reliable
+    kernel = np.ones((2 * margin + 1, 2 * margin + 1), np.uint8)
+    kept = cv2.erode(reliable.astype(np.uint8), kernel, borderType=cv2.BORDER_REPLICATE).astype(bool)
+    return kept if kept.any() else reliable
 
 
 def estimate_confidence(ratio: np.ndarray, reliable: np.ndarray, reach: float = 20.0) -> np.ndarray:
