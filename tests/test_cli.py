@@ -59,6 +59,27 @@ def test_demo_writes_picture_and_flow_and_beats_zero_flow(tmp_path, capsys):
     assert exact.mean() > 0.97  # the default keeps the values it trusts exactly (here all but 1 of 307)
 
 
+def test_a_first_call_that_compiles_kernels_says_so_and_the_demo_times_the_next(tmp_path, capsys, monkeypatch):
+    from flowinpaint import cbuild, methods
+
+    real = methods.inpaint
+    calls = []
+
+    def compiling(*args, **options):  # the first call on a new machine compiles two kernels
+        calls.append(1)
+        if len(calls) == 1:
+            monkeypatch.setattr(cbuild, "_COMPILED", [*cbuild._COMPILED, "one", "two"])
+        return real(*args, **options)
+
+    monkeypatch.setattr(methods, "inpaint", compiling)
+    code, stdout, err = _run(capsys, "demo", "--out", tmp_path / "demo", "--size", "48x64", "--method", "laplace")
+    assert code == 0, err
+    assert "(the first call took" in stdout and "it compiled 2 C kernel(s) for this machine into" in stdout
+    assert len(calls) == 2  # the time printed first is the second call's
+    code, stdout, err = _run(capsys, "demo", "--out", tmp_path / "again", "--size", "48x64", "--method", "laplace")
+    assert code == 0 and "first call" not in stdout and len(calls) == 3
+
+
 def test_inpaint_with_the_flows_own_mask_and_color(problem, tmp_path, capsys):
     folder, known = problem["folder"], problem["known"]
     out, color = tmp_path / "dense.flo", tmp_path / "dense.png"

@@ -19,9 +19,16 @@ import tempfile
 import warnings
 from pathlib import Path
 
-__all__ = ["FLAGS", "cache_folder", "load_kernel", "processor"]
+__all__ = ["FLAGS", "cache_folder", "compiled_here", "load_kernel", "processor"]
 
 FLAGS = ("-O3", "-march=native", "-fopenmp", "-std=c99", "-shared", "-fPIC")
+_COMPILED: list[str] = []  # the kernels this process compiled (their libraries were not in the cache)
+
+
+def compiled_here() -> tuple[str, ...]:
+    """The names of the kernels this process compiled, in order (none when the cache had them all):
+    what makes a first call on a new machine seconds slower than the next."""
+    return tuple(_COMPILED)
 
 
 def processor() -> str:
@@ -60,6 +67,7 @@ def _build(source: Path, compiler: str) -> Path:
             if done.returncode != 0:
                 raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"{compiler} exited {done.returncode}")
             os.replace(built, path)
+        _COMPILED.append(source.stem)
     return path
 
 

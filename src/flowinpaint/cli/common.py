@@ -18,6 +18,7 @@ __all__ = [
     "densities",
     "fraction",
     "frame_size",
+    "kernels_compiled_since",
     "output_folder",
     "parse_options",
     "positive_int",
@@ -35,6 +36,16 @@ class Parser(argparse.ArgumentParser):
 
 # ---------------------------------------------------------------------------------------------
 # argument helpers
+
+
+def kernels_compiled_since(count: int) -> str:
+    """``"compiled N C kernel(s) for this machine into FOLDER, once"`` where this process compiled
+    kernels since it had compiled ``count`` (``len(flowinpaint.cbuild.compiled_here())`` before a
+    call), else ``""``: the reason a first call on a new machine takes seconds longer."""
+    from ..cbuild import cache_folder, compiled_here
+
+    new = len(compiled_here()) - count
+    return f"compiled {new} C kernel(s) for this machine into {cache_folder()}, once" if new > 0 else ""
 
 
 def frame_size(text: str) -> tuple[int, int]:

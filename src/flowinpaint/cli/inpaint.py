@@ -12,6 +12,7 @@ from .common import (
     UsageError,
     check_writable,
     create_folder,
+    kernels_compiled_since,
     output_folder,
     parse_options,
     write_output,
@@ -44,6 +45,7 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
     if args.images:
         raise UsageError("--images is for --input; for one file give --image FILE")
     from ..io import read_flow, read_image, read_mask, write_flow, write_image
+    from ..cbuild import compiled_here
     from ..methods import DEFAULT_METHOD, build_options, get_method, inpaint
     from ..viz import flow_to_color
 
@@ -76,12 +78,14 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
     if method.needs_image and image is None:
         raise UsageError(f"method {method.name!r} needs the reference image: pass --image frame1.png")
 
+    compiled = len(compiled_here())
     start = time.perf_counter()
     if args.confidence:
         dense, confidence = inpaint(flow, known, image, method.name, return_confidence=True, **options)
     else:
         dense = inpaint(flow, known, image, method.name, **options)
     seconds = time.perf_counter() - start
+    compiling = kernels_compiled_since(compiled)
     color = flow_to_color(dense) if args.color else None
     write_output(write_flow, args.out, dense)
     if color is not None:
@@ -91,7 +95,7 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
     count = int(known.sum())
     print(
         f"{height}x{width} flow, {count} known pixels ({100 * count / known.size:.2f}%), "
-        f"method {method.name}, {seconds:.2f} s -> {args.out}"
+        f"method {method.name}, {seconds:.2f} s{f' (it {compiling})' if compiling else ''} -> {args.out}"
     )
     return 0
 
