@@ -5,7 +5,8 @@ The pipeline:
 1. an initial estimate between the frames: OpenCV's DIS flow both ways (``matcher="dis"``), or
    SIFT matches with ratio and forward-backward tests (``matcher="sift"``, sparse);
 2. a reliability test: for DIS, forward-backward consistency (:mod:`.reliability`), which rejects
-   occluded, mismatched and out-of-frame pixels; SIFT matches are already checked both ways;
+   occluded, mismatched and out-of-frame pixels, and a margin of 2 px around what it rejects
+   (:data:`DEFAULT_MARGIN`); SIFT matches are already checked both ways;
 3. inpainting of the unreliable pixels by one of the project's methods, frame 1 as the guide
    (:func:`flowinpaint.inpaint`);
 4. OpenCV's variational refinement of the result on the two frames (``refine=False`` skips it).
@@ -113,7 +114,7 @@ def check_settings(method: str = DEFAULT_METHOD, matcher: str = DEFAULT_MATCHER,
     pairs fails before the first one on a bad setting.
 
     Raises:
-        ValueError: an unknown matcher, preset or method, a bad tolerance, or a bad method option.
+        ValueError: an unknown matcher, preset or method, a bad tolerance or margin, or a bad method option.
     """
     if matcher not in MATCHERS:
         raise ValueError(f"matcher must be one of {', '.join(MATCHERS)}, got {matcher!r}")
@@ -169,7 +170,7 @@ def densify(
         confidence 0 (nothing to anchor an inpainting).
 
     Raises:
-        ValueError: bad frames, an unknown matcher, preset or method, or a bad method option.
+        ValueError: bad frames, an unknown matcher, preset or method, a bad margin, or a bad method option.
     """
     options = {**DEFAULT_OPTIONS.get(method, {}), **options}
     check_settings(method, matcher, preset, alpha, beta, refine, margin, **options)
