@@ -57,7 +57,7 @@ DEFAULT_OPTIONS: dict[str, dict[str, Any]] = {"epic": {"max_matches": 8000, "fil
 #: validation scenes, half with a camera over a plane, half with frames degraded like real ones
 #: (``benchmarks/densify.py --validation 16``, ``results/densify_validation.md``): 0.764 against
 #: 0.799 with no margin (1 px: 0.792, 3: 0.767, 4: 0.769). On the dev set's real pairs it is
-#: neutral with EPIC (0.847 against 0.849) and gains with the other methods (README).
+#: neutral with EPIC (0.847 against 0.849) and gains with the other methods (``docs/densify.md``).
 DEFAULT_MARGIN = 2
 
 
