@@ -44,8 +44,8 @@ def _cmd_inpaint(args: argparse.Namespace) -> int:
         raise UsageError("give --flow FILE (one sparse flow) or --input DIR (a folder of them)")
     if args.images:
         raise UsageError("--images is for --input; for one file give --image FILE")
-    from ..io import read_flow, read_image, read_mask, write_flow, write_image
     from ..cbuild import compiled_here
+    from ..io import read_flow, read_image, read_mask, write_flow, write_image
     from ..methods import DEFAULT_METHOD, build_options, get_method, inpaint
     from ..viz import flow_to_color
 
