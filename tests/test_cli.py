@@ -335,3 +335,13 @@ def test_data_preview_draws_realistic_masks_and_wrong_values(tmp_path, capsys):
     assert red.any()  # the wrong values are drawn red
     assert main(["data", "preview", "--masks", "dots", "--out", str(tmp_path / "x")]) == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_importing_the_package_leaves_scipys_slow_modules_for_their_first_use():
+    """``import flowinpaint`` (every command's start) does not load scipy.spatial, scipy.interpolate
+    or scipy.ndimage (~0.5 s together): the methods that need them import them on first use."""
+    code = "import sys, flowinpaint; print(sorted(m for m in ('scipy.spatial', 'scipy.interpolate', 'scipy.ndimage') if m in sys.modules))"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

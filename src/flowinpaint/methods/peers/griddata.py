@@ -19,8 +19,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.interpolate import griddata
-from scipy.spatial import QhullError
 from torch import Tensor
 
 from ..registry import Method, Problem, register
@@ -46,6 +44,10 @@ class GriddataOptions:
 
 
 def run(problem: Problem, options: GriddataOptions) -> Tensor:
+    # imported on use: scipy.interpolate and scipy.spatial add ~0.4 s to ``import flowinpaint``
+    from scipy.interpolate import griddata
+    from scipy.spatial import QhullError
+
     points, flows = known_matches(problem)
     height, width = problem.flow.shape[-2:]
     rows, cols = np.mgrid[:height, :width]
