@@ -12,7 +12,7 @@ import torch
 import flowinpaint as fi
 from flowinpaint import ops
 from flowinpaint.data import make_example, make_sparse
-from flowinpaint.diffusion.domain_transform import colour_scale_at
+from flowinpaint.diffusion.domain_transform import colour_scale_at, mean_gap, sample_spacing
 from flowinpaint.methods import local_affine, neuroaffine
 from flowinpaint.methods.local_affine import (
     color_sigma,
@@ -125,8 +125,9 @@ def test_the_c_affine_solve_equals_the_torch_one(reach):
 def test_without_the_c_kernel_the_method_gives_the_same_flow(monkeypatch, kernel):
     """Without the affine solve's kernel (torch's solve) or the filter's (OpenCV's filter), the same
     flow: to 1e-4 px for the solve; for the filter, whose float32 rounding differs from OpenCV's,
-    to 1e-3 px at 97 % of the pixels (where few known values lie nearly on a line, as at the
-    image's corners, the fit's slope is ill-conditioned) and as accurate."""
+    to 1e-3 px at 96 % of the pixels (where few known values lie nearly on a line, as at the
+    image's corners, the fit's slope is ill-conditioned: 96.8 % here, 97.4 % with the density's
+    spacing alone, ``gap_factor=0``) and as accurate."""
     if kernel == "_filter_library" and opencv_contrib_missing() is not None:
         pytest.skip("needs cv2.ximgproc")
     example = make_example(size=SIZE, seed=4)
@@ -138,7 +139,7 @@ def test_without_the_c_kernel_the_method_gives_the_same_flow(monkeypatch, kernel
     if kernel == "_affine_library":
         np.testing.assert_allclose(dense, expected, rtol=1e-5, atol=1e-4)
         return
-    assert (np.abs(dense - expected).max(axis=-1) <= 1e-3).mean() >= 0.97
+    assert (np.abs(dense - expected).max(axis=-1) <= 1e-3).mean() >= 0.96
     assert fi.epe(dense, example["flow"]) == pytest.approx(fi.epe(expected, example["flow"]), abs=1e-3)
 
 
@@ -563,7 +564,8 @@ def test_the_refinement_stops_at_a_motion_edge_the_image_does_not_show():
     image_array = np.ascontiguousarray(problem.image[0].permute(1, 2, 0).numpy())
     direct = local_affine.local_affine_fit(np.ascontiguousarray(problem.flow[0].permute(1, 2, 0).numpy()),
                                            unrefined.kept.astype(np.float32), image_array,
-                                           2.0 / math.sqrt(unrefined.kept.mean()), 4.0 * local_affine.color_sigma(image_array, 1.0),
+                                           2.0 * sample_spacing(unrefined.kept.mean(), 2.0 * mean_gap(unrefined.known)),
+                                           4.0 * local_affine.color_sigma(image_array, 1.0),
                                            NeuroaffineOptions().reach, misfit=False, iterations=3)
     np.testing.assert_array_equal(unrefined.base.flow, direct.flow)
     assert np.abs(parts.first - parts.base.flow).max() > 1  # the refined fit differs most at the line

@@ -99,7 +99,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from ..diffusion.domain_transform import colour_scale_at
+from ..diffusion.domain_transform import colour_scale_at, mean_gap, sample_spacing
 from ..models.neuroaffine import NeuroaffineInpainting, guide_array
 from ..models.pretrained import cached_model
 from ..models.trust import TrustClassifier
@@ -198,8 +198,14 @@ class NeuroaffineOptions(NeuroexplicitOptions):
             torch domain transform there, as are the guide network and the learned fill; the
             trust tests run on the CPU either way.
         detail_factor: the residual filter's spatial scale is ``detail_factor / sqrt(density)``.
-        spatial_factor: the affine fit's spatial scale is ``spatial_factor / sqrt(density)``
-            pixels, ``density`` the kept fraction of the pixels (about twice their spacing).
+        spatial_factor: the affine fit's spatial scale is ``spatial_factor`` times the known
+            values' spacing (:func:`flowinpaint.diffusion.domain_transform.sample_spacing`): ``1 / sqrt(density)`` pixels,
+            ``density`` the kept fraction of the pixels, or ``gap_factor`` times the mean distance
+            from an unknown pixel to the nearest known one where that is larger.
+        gap_factor: see ``spatial_factor``: where the known values leave holes (a flow with its
+            occlusions cut out, clusters, blocks) the fits must reach across them, wider than the
+            density says; a uniform sample's mean gap is about half its spacing, so the default 2
+            leaves it nearly unchanged (0: the density alone).
         color_factor: the fit's colour scale in units of the image's mean gradient magnitude.
         sparse_below: below this share of known pixels the filters' colour scale grows with the
             known values' spacing, as ``sqrt(sparse_below / density)``
@@ -236,6 +242,7 @@ class NeuroaffineOptions(NeuroexplicitOptions):
     consensus_weight: float = 0.03
     motion_contrast: float = 4.0
     spatial_factor: float = 2.0
+    gap_factor: float = 2.0
     color_factor: float = 4.0
     sparse_below: float = 0.01
     reach: float = 3.0
@@ -268,10 +275,11 @@ class NeuroaffineOptions(NeuroexplicitOptions):
             raise ValueError(f"residual must be one of {', '.join(RESIDUAL_FILLS)}, got {self.residual!r}")
         for name in ("tolerance", "spread_factor", "slope", "support_radius", "support_sparsity", "rescue_tolerance",
                      "consensus_tolerance", "neighbour_colour", "consensus_spread", "motion_contrast",
-                     "spatial_factor", "color_factor", "reach", "detail_factor", "clear_within"):
+                     "spatial_factor", "gap_factor", "color_factor", "reach", "detail_factor", "clear_within"):
             value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0) or (name.endswith("factor") and value == 0):
-                raise ValueError(f"{name} must be a finite number {'> 0' if name.endswith('factor') else '>= 0'}, got {value}")
+            positive = name.endswith("factor") and name != "gap_factor"
+            if not (math.isfinite(value) and value >= 0) or (positive and value == 0):
+                raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value}")
 
 
 def _certainty(kept: np.ndarray, problem: Problem) -> np.ndarray:
@@ -450,9 +458,10 @@ class _Judgement(NamedTuple):
 
 
 def _judged_by_tests(problem: Problem, flow: np.ndarray, trusted: np.ndarray, image: np.ndarray,
-                     contrast_unit: float, color_scale: float, iterations: int,
+                     contrast_unit: float, color_scale: float, least_spacing: float, iterations: int,
                      options: NeuroaffineOptions) -> tuple[_Judgement, np.ndarray]:
-    """The hand-made tests' verdicts (``judge="tests"``), and the filters' guide."""
+    """The hand-made tests' verdicts (``judge="tests"``), and the filters' guide (``least_spacing``:
+    see :func:`flowinpaint.diffusion.domain_transform.sample_spacing`)."""
     # the nearest known values in position and colour (a thin object's values are each other's)
     alike = nearest_known(trusted, options.neighbours, image,
                           options.neighbour_colour / (math.sqrt(float(trusted.mean())) * options.color_factor * contrast_unit))
@@ -470,7 +479,7 @@ def _judged_by_tests(problem: Problem, flow: np.ndarray, trusted: np.ndarray, im
         if not (fitted & ~doubted).any():
             doubted[:] = False  # no value has company: there is nothing to prefer
     guide = _guide(image, flow, fitted, options)
-    spatial_sigma = options.spatial_factor / math.sqrt(float(fitted.mean()))
+    spatial_sigma = options.spatial_factor * sample_spacing(float(fitted.mean()), least_spacing)
     first_weights = _weights(fitted & ~doubted, doubted, problem, options)
     first = _filters(options.device, guide.shape[-1]).fit(flow, first_weights, guide, spatial_sigma, color_scale,
                                                           options.reach, misfit=False, iterations=iterations)
@@ -493,7 +502,8 @@ def _clear_within(judged: np.ndarray, options: NeuroaffineOptions) -> float | No
 
 
 def _judged_by_model(problem: Problem, flow: np.ndarray, trusted: np.ndarray, image: np.ndarray,
-                     contrast_unit: float, iterations: int, options: NeuroaffineOptions) -> tuple[_Judgement, np.ndarray]:
+                     contrast_unit: float, least_spacing: float, iterations: int,
+                     options: NeuroaffineOptions) -> tuple[_Judgement, np.ndarray]:
     """The trust classifier's verdicts (``judge`` a model): a value is kept when it is right with
     probability ``trust_threshold`` or more, else dropped, or, in an input of which at most
     :data:`CLEAN_FAILING` fails the neighbour test, doubted when right with probability
@@ -518,7 +528,7 @@ def _judged_by_model(problem: Problem, flow: np.ndarray, trusted: np.ndarray, im
         evidence = trust_evidence(flow, judged, _certainty(judged, problem), image, fit, options.spatial_factor,
                                   options.color_factor, options.reach, iterations, guide,
                                   color_unit=contrast_unit, sparse_below=options.sparse_below,
-                                  clear_within=_clear_within(judged, options))
+                                  clear_within=_clear_within(judged, options), least_spacing=least_spacing)
         if first is None:
             first = evidence  # the first round's neighbour test and fit (a better refinement guide on Sintel)
         trust[judged & ~evidence.featured] = 1.0  # clear values of a clean input: kept unjudged
@@ -551,21 +561,24 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
     color_scale = colour_scale_at(options.color_factor * contrast_unit, float(trusted.mean()), options.sparse_below)
     refine = options.motion_contrast > 0
     iterations = REFINEMENT_ITERATIONS if refine else FILTER_ITERATIONS
+    least_spacing = options.gap_factor * mean_gap(trusted) if options.gap_factor > 0 else 0.0
     if not options.robust or int(trusted.sum()) < 3:
         guide = _guide(image, flow, trusted, options)
         certainty = _certainty(trusted, problem)
         first = _filters(options.device, guide.shape[-1]).fit(
-            flow, certainty, guide, options.spatial_factor / math.sqrt(float(trusted.mean())),
+            flow, certainty, guide, options.spatial_factor * sample_spacing(float(trusted.mean()), least_spacing),
             color_scale, options.reach, misfit=problem.wants_confidence and not refine, iterations=iterations)
         none = np.zeros_like(trusted)
         judgement = _Judgement(trusted, none, none.copy(), trusted, none.copy(), first, certainty, None)
     elif options.judge == "tests" or int(trusted.sum()) < MIN_JUDGED_VALUES:
-        judgement, guide = _judged_by_tests(problem, flow, trusted, image, contrast_unit, color_scale, iterations, options)
+        judgement, guide = _judged_by_tests(problem, flow, trusted, image, contrast_unit, color_scale, least_spacing,
+                                            iterations, options)
     else:
-        judgement, guide = _judged_by_model(problem, flow, trusted, image, contrast_unit, iterations, options)
+        judgement, guide = _judged_by_model(problem, flow, trusted, image, contrast_unit, least_spacing, iterations,
+                                            options)
     kept, doubted = judgement.kept, judgement.doubted
     weights = _weights(kept, doubted, problem, options)
-    spatial_sigma = options.spatial_factor / math.sqrt(float((weights > 0).mean()))
+    spatial_sigma = options.spatial_factor * sample_spacing(float((weights > 0).mean()), least_spacing)
     base, fill_guide = judgement.first, guide
     if refine:
         # the second fit also stops where the first one's flow changes: a jump of

@@ -43,7 +43,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..diffusion.domain_transform import colour_scale_at
+from ..diffusion.domain_transform import colour_scale_at, sample_spacing
 from ..ops import at_pixels, put_pixels, rows_at
 from .local_affine import (
     AffineFit,
@@ -97,7 +97,8 @@ class TrustEvidence(NamedTuple):
 def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, image: np.ndarray,
                    fit: Callable[..., AffineFit], spatial_factor: float, color_factor: float, reach: float,
                    iterations: int, guide: np.ndarray | None = None, color_unit: float | None = None,
-                   sparse_below: float = 0.0, clear_within: float | None = None) -> TrustEvidence:
+                   sparse_below: float = 0.0, clear_within: float | None = None,
+                   least_spacing: float = 0.0) -> TrustEvidence:
     """The trust features of the known values (see the module's text): of every one, or with
     ``clear_within`` of those that are not clear.
 
@@ -107,8 +108,9 @@ def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, i
         image: ``(H, W, 3)`` float32 RGB in [0, 1].
         fit: the edge-aware affine fit (:func:`.local_affine.local_affine_fit` or its torch twin).
         spatial_factor, color_factor, reach, iterations: the fit's scales and iterations (its
-            spatial scale is ``spatial_factor / sqrt(density)`` px of the agreeing values,
-            its colour scale ``color_factor`` times the image's mean gradient magnitude).
+            spatial scale is ``spatial_factor`` times the agreeing values' spacing,
+            :func:`flowinpaint.diffusion.domain_transform.sample_spacing` with ``least_spacing``, its colour scale
+            ``color_factor`` times the image's mean gradient magnitude).
         guide: the fit's guide (default: the image).
         color_unit: the image's mean gradient magnitude, ``color_sigma(image, 1.0)``, if the
             caller has it (default: computed here).
@@ -118,6 +120,8 @@ def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, i
             neighbour test), the values within this share of the allowance of both neighbour
             tests are clear and get no features (``featured`` says which do); None: every value
             gets them (what training needs).
+        least_spacing: px, the least spacing of the known values the fit assumes (``gap_factor``
+            times the input's :func:`flowinpaint.diffusion.domain_transform.mean_gap`; 0: their density's alone).
     """
     unit = color_sigma(image, 1.0) if color_unit is None else color_unit
     color_scale = color_factor * unit
@@ -164,7 +168,8 @@ def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, i
     weights = np.where(agreeing, certainty, 0).astype(np.float32)
     if not (weights > 0).any():
         weights = np.where(known, certainty, 0).astype(np.float32)
-    first = fit(flow, weights, image if guide is None else guide, spatial_factor / math.sqrt(float((weights > 0).mean())),
+    first = fit(flow, weights, image if guide is None else guide,
+                spatial_factor * sample_spacing(float((weights > 0).mean()), least_spacing),
                 colour_scale_at(color_scale, density, sparse_below), reach, misfit=False, iterations=iterations)
     columns["fit_residual"] = np.log1p(vector_length(values[rows] - at_pixels(first.flow, flat[rows])))
     columns["failing"] = np.full(count, 1 - passes.mean())

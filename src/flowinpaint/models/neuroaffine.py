@@ -43,6 +43,8 @@ from ..diffusion.domain_transform import (
     MIN_COLOR_SIGMA,
     colour_scale_at,
     guide_distances,
+    mean_gap,
+    sample_spacing,
 )
 from .configbase import ConfigDict
 from .dtm import ImageNormalisation
@@ -66,7 +68,10 @@ class NeuroaffineConfig(ConfigDict):
         resolution: the network sees the image at ``1 / resolution`` of its size (area average).
         log_gain: the gain of the image's edges is within ``exp(+-log_gain)``.
         correction: the largest value of the edge channel, in image units.
-        spatial_factor: the affine fit's spatial scale is ``spatial_factor / sqrt(density)`` pixels.
+        spatial_factor: the affine fit's spatial scale is ``spatial_factor`` times the known values'
+            spacing, ``1 / sqrt(density)`` pixels or ``gap_factor`` times their mean gap where that
+            is larger (:func:`flowinpaint.diffusion.domain_transform.sample_spacing`, as the method).
+        gap_factor: see ``spatial_factor`` (0: the density alone).
         color_factor: the filter's colour scale in units of the image's mean gradient magnitude.
         sparse_below: below this share of known pixels the colour scale grows with the known
             values' spacing (:func:`flowinpaint.diffusion.domain_transform.colour_scale_at`; 0: fixed).
@@ -82,6 +87,7 @@ class NeuroaffineConfig(ConfigDict):
     log_gain: float = 2.0
     correction: float = 0.5
     spatial_factor: float = 2.0
+    gap_factor: float = 2.0
     color_factor: float = 4.0
     sparse_below: float = 0.01
     reach: float = 3.0
@@ -95,6 +101,8 @@ class NeuroaffineConfig(ConfigDict):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if not (isinstance(self.gap_factor, (int, float)) and 0 <= self.gap_factor and math.isfinite(self.gap_factor)):
+            raise ValueError(f"gap_factor must be a finite number >= 0, got {self.gap_factor!r}")
         if not (isinstance(self.sparse_below, (int, float)) and 0 <= self.sparse_below < 1):
             raise ValueError(f"sparse_below must be a share of the pixels in [0, 1), got {self.sparse_below!r}")
         for name in ("log_gain", "correction", "spatial_factor", "color_factor", "reach", "detail_factor"):
@@ -188,7 +196,8 @@ class NeuroaffineInpainting(nn.Module):
             density = float(densities[index])
             certainty = mask.to(flow.dtype)
             values = flow[index:index + 1]
-            spatial = config.spatial_factor / math.sqrt(density)
+            gap = mean_gap(mask[0, 0].cpu().numpy()) if config.gap_factor > 0 else 0.0
+            spatial = config.spatial_factor * sample_spacing(density, config.gap_factor * gap)
             colour = colour_scale_at(float(color[index]), density, config.sparse_below)
             fitted, _, _ = edge_aware_affine_fit(values, certainty, *guide_distances(guide[index:index + 1], spatial, colour),
                                               spatial, config.reach)
