@@ -10,8 +10,10 @@ import torch
 
 from flowinpaint.diffusion.domain_transform import (
     guide_distances,
+    mean_gap,
     recursive_filter,
     rf_log_alpha,
+    sample_spacing,
 )
 from flowinpaint.methods.registry import opencv_contrib_missing
 
@@ -211,3 +213,21 @@ def test_edge_aware_filter_is_the_same_on_any_number_of_threads_and_keeps_its_in
     np.testing.assert_array_equal(values, before)
     with pytest.raises(ValueError, match="do not fit"):
         EdgeAwareFilter(guide, 8.0, 0.1, 2).filter(values[:10])
+
+
+def test_mean_gap_is_the_mean_distance_to_the_nearest_known_pixel() -> None:
+    """Known columns 0-19 of 60: the unknown pixels of column 20 + k lie k + 1 px from them, a mean
+    of 20.5 px over the 40 columns; a uniform sample of density d has about 0.5 / sqrt(d)."""
+    known = np.zeros((50, 60), bool)
+    known[:, :20] = True
+    assert mean_gap(known) == pytest.approx(20.5, rel=1e-6)
+    assert mean_gap(np.ones((8, 8), bool)) == 0.0 and mean_gap(np.zeros((8, 8), bool)) == 0.0
+    for density in (0.01, 0.05):
+        uniform = np.random.default_rng(0).random((400, 600)) < density
+        assert mean_gap(uniform) * math.sqrt(density) == pytest.approx(0.5, abs=0.03)
+
+
+def test_sample_spacing_is_the_uniform_samples_unless_the_gaps_are_wider() -> None:
+    assert sample_spacing(0.04) == pytest.approx(5.0)
+    assert sample_spacing(0.04, least=3.0) == pytest.approx(5.0)
+    assert sample_spacing(0.04, least=12.0) == 12.0

@@ -425,7 +425,8 @@ def test_return_confidence_needs_a_method_that_estimates_one():
                                    {"detail_factor": 0.0}, {"residual": "harmonic"}, {"consensus": 9},
                                    {"consensus": True}, {"consensus_weight": 1.5}, {"consensus_spread": -1.0},
                                    {"motion_contrast": float("inf")}, {"judge_rounds": 0}, {"judge_rounds": 1.5},
-                                   {"sparse_below": 1.0}, {"sparse_below": -0.01}])
+                                   {"sparse_below": 1.0}, {"sparse_below": -0.01}, {"gap_factor": -1.0},
+                                   {"gap_factor": float("inf")}])
 def test_bad_options_are_clear_errors(field):
     with pytest.raises(ValueError, match=next(iter(field))):
         NeuroaffineOptions(**field)
@@ -697,3 +698,21 @@ def test_both_neighbour_lists_from_one_walk_equal_two_queries(monkeypatch):
         np.testing.assert_allclose(by_position.distance, alone.distance)
         np.testing.assert_allclose(by_colour.distance, alike.distance)
         np.testing.assert_array_equal(by_colour.index, alike.index)
+
+
+def test_holes_wider_than_the_density_says_are_filled_at_the_scale_of_the_gaps():
+    """A flow with its occlusions cut out (and a 2 px margin: a forward-backward check's holes)
+    leaves ~85 % of the pixels known in holes up to tens of pixels wide. With the spacing of the
+    density alone (``gap_factor=0``) the fits' scale is ~2 px and the fill follows the nearest
+    known side across image edges; at the scale of the gaps it follows the image: the holes' EPE
+    is lower on six synthetic scenes (geometric mean of the ratios 0.78 measured; at most 0.85)."""
+    ratios = []
+    for seed in range(6):
+        example = make_example(size=(192, 256), seed=seed)
+        known = example["valid"].astype(bool) & ~example["occlusion"].astype(bool)
+        known = cv2.erode(known.astype(np.uint8), np.ones((5, 5), np.uint8), borderType=cv2.BORDER_REPLICATE).astype(bool)
+        sparse = np.where(known[..., None], example["flow"], 0).astype(np.float32)
+        hole_errors = [np.linalg.norm(fi.inpaint(sparse, known, example["image1"], gap_factor=factor) - example["flow"],
+                                      axis=-1)[~known].mean() for factor in (0.0, 2.0)]
+        ratios.append(hole_errors[1] / hole_errors[0])
+    assert math.exp(np.mean(np.log(ratios))) <= 0.85
