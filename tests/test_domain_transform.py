@@ -14,6 +14,7 @@ from flowinpaint.diffusion.domain_transform import (
     recursive_filter,
     rf_log_alpha,
     sample_spacing,
+    slope_reach,
 )
 from flowinpaint.methods.registry import opencv_contrib_missing
 
@@ -231,3 +232,11 @@ def test_sample_spacing_is_the_uniform_samples_unless_the_gaps_are_wider() -> No
     assert sample_spacing(0.04) == pytest.approx(5.0)
     assert sample_spacing(0.04, least=3.0) == pytest.approx(5.0)
     assert sample_spacing(0.04, least=12.0) == 12.0
+
+
+def test_slope_reach_grows_by_the_gaps_ratio_where_the_known_values_are_many() -> None:
+    """At 25 % known pixels (spacing 2 px) with gaps of 10 px the slope reaches 5x as far; a
+    uniform sample (gaps no wider than its spacing) and sparse values (below 1 %) keep the reach."""
+    assert slope_reach(3.0, 0.25, least=10.0) == pytest.approx(15.0)
+    assert slope_reach(3.0, 0.25, least=1.5) == pytest.approx(3.0)
+    assert slope_reach(3.0, 0.005, least=100.0) == 3.0

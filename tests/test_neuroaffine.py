@@ -12,7 +12,7 @@ import torch
 import flowinpaint as fi
 from flowinpaint import ops
 from flowinpaint.data import make_example, make_sparse
-from flowinpaint.diffusion.domain_transform import colour_scale_at, mean_gap, sample_spacing
+from flowinpaint.diffusion.domain_transform import colour_scale_at, mean_gap, sample_spacing, slope_reach
 from flowinpaint.methods import local_affine, neuroaffine
 from flowinpaint.methods.local_affine import (
     color_sigma,
@@ -563,11 +563,13 @@ def test_the_refinement_stops_at_a_motion_edge_the_image_does_not_show():
     np.testing.assert_array_equal(unrefined.dense, one_pass)
     # one pass: the base is the fit of the kept values with the image as guide
     image_array = np.ascontiguousarray(problem.image[0].permute(1, 2, 0).numpy())
+    least = 2.0 * mean_gap(unrefined.known)  # the spacing and reach of the known values' gaps
     direct = local_affine.local_affine_fit(np.ascontiguousarray(problem.flow[0].permute(1, 2, 0).numpy()),
                                            unrefined.kept.astype(np.float32), image_array,
-                                           2.0 * sample_spacing(unrefined.kept.mean(), 2.0 * mean_gap(unrefined.known)),
+                                           2.0 * sample_spacing(unrefined.kept.mean(), least),
                                            4.0 * local_affine.color_sigma(image_array, 1.0),
-                                           NeuroaffineOptions().reach, misfit=False, iterations=3)
+                                           slope_reach(NeuroaffineOptions().reach, unrefined.known.mean(), least),
+                                           misfit=False, iterations=3)
     np.testing.assert_array_equal(unrefined.base.flow, direct.flow)
     assert np.abs(parts.first - parts.base.flow).max() > 1  # the refined fit differs most at the line
 

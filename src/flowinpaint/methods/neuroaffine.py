@@ -93,13 +93,13 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
 import torch
 
-from ..diffusion.domain_transform import colour_scale_at, mean_gap, sample_spacing
+from ..diffusion.domain_transform import colour_scale_at, mean_gap, sample_spacing, slope_reach
 from ..models.neuroaffine import NeuroaffineInpainting, guide_array
 from ..models.pretrained import cached_model
 from ..models.trust import TrustClassifier
@@ -211,7 +211,9 @@ class NeuroaffineOptions(NeuroexplicitOptions):
             known values' spacing, as ``sqrt(sparse_below / density)``
             (:func:`flowinpaint.diffusion.domain_transform.colour_scale_at`; 0: a fixed colour scale).
         reach: the fit's slope is extrapolated at most this many standard deviations of the
-            fitted positions from their weighted centre (see :func:`.local_affine.local_affine_fit`).
+            fitted positions from their weighted centre (see :func:`.local_affine.local_affine_fit`),
+            grown where at least 1 % of the pixels are known and they leave holes wider than their
+            density says (:func:`flowinpaint.diffusion.domain_transform.slope_reach`).
         clear_within: in a clean input (at most 2 % of the values fail the neighbour test) of
             at least :data:`CLEAR_FROM_DENSITY` known pixels, the values within this share of the
             allowance of both neighbour tests are kept without the trust classifier, which
@@ -562,6 +564,8 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
     refine = options.motion_contrast > 0
     iterations = REFINEMENT_ITERATIONS if refine else FILTER_ITERATIONS
     least_spacing = options.gap_factor * mean_gap(trusted) if options.gap_factor > 0 else 0.0
+    # every fit extrapolates its slope this far (grown where a densely known flow has holes)
+    options = replace(options, reach=slope_reach(options.reach, float(trusted.mean()), least_spacing))
     if not options.robust or int(trusted.sum()) < 3:
         guide = _guide(image, flow, trusted, options)
         certainty = _certainty(trusted, problem)

@@ -45,6 +45,7 @@ from ..diffusion.domain_transform import (
     guide_distances,
     mean_gap,
     sample_spacing,
+    slope_reach,
 )
 from .configbase import ConfigDict
 from .dtm import ImageNormalisation
@@ -75,7 +76,8 @@ class NeuroaffineConfig(ConfigDict):
         color_factor: the filter's colour scale in units of the image's mean gradient magnitude.
         sparse_below: below this share of known pixels the colour scale grows with the known
             values' spacing (:func:`flowinpaint.diffusion.domain_transform.colour_scale_at`; 0: fixed).
-        reach: how far the fit's slope is extrapolated, in standard deviations of the fitted positions.
+        reach: how far the fit's slope is extrapolated, in standard deviations of the fitted positions
+            (grown as the method grows it: :func:`flowinpaint.diffusion.domain_transform.slope_reach`).
         detail_factor: the residual fill's spatial scale is ``detail_factor / sqrt(density)`` pixels.
         flow_input: the network also reads the known values (centred and scaled by their spread,
             at its resolution, with their mask), so that it can put edges where they jump.
@@ -196,11 +198,12 @@ class NeuroaffineInpainting(nn.Module):
             density = float(densities[index])
             certainty = mask.to(flow.dtype)
             values = flow[index:index + 1]
-            gap = mean_gap(mask[0, 0].cpu().numpy()) if config.gap_factor > 0 else 0.0
-            spatial = config.spatial_factor * sample_spacing(density, config.gap_factor * gap)
+            least = config.gap_factor * mean_gap(mask[0, 0].cpu().numpy()) if config.gap_factor > 0 else 0.0
+            spatial = config.spatial_factor * sample_spacing(density, least)
+            reach = slope_reach(config.reach, density, least)
             colour = colour_scale_at(float(color[index]), density, config.sparse_below)
             fitted, _, _ = edge_aware_affine_fit(values, certainty, *guide_distances(guide[index:index + 1], spatial, colour),
-                                              spatial, config.reach)
+                                              spatial, reach)
             detail = config.detail_factor / math.sqrt(density)
             residual = torch.where(mask, values - fitted, 0.0)
             filled = edge_aware_mean(residual, certainty,
