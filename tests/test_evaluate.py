@@ -12,7 +12,7 @@ from flowinpaint.cli import main
 from flowinpaint.data import load_dataset
 from flowinpaint.data.masks import make_sparse
 from flowinpaint.eval import epe, fl_all, runner
-from flowinpaint.eval.runner import EvalConfig, entry_key, evaluate, mask_seed
+from flowinpaint.eval.runner import EvalConfig, entry_key, evaluate, mask_seed, producer
 from flowinpaint.methods import get_method, inpaint, registry
 
 METHODS = ("laplace", "griddata", "eed")
@@ -85,6 +85,28 @@ def test_resume_recomputes_only_the_missing_entry(tmp_path, monkeypatch):
     assert calls == ["griddata"]
     assert results["entries"][removed]["epe"] == pytest.approx(kept["epe"])
     assert len(json.loads(path.read_text())["entries"]) == len(stored["entries"]) + 1
+
+
+def test_entries_record_their_producer_and_a_resume_warns_of_others(tmp_path, monkeypatch):
+    """Every entry names what computed it; resuming keeps another flowinpaint's entries (a cache of
+    slow peers) but warns, naming how many, their methods and producer, and ``restart`` recomputes."""
+    results = evaluate(_config(tmp_path))
+    assert {entry["producer"] for entry in results["entries"].values()} == {producer()}
+    assert producer().startswith("flowinpaint ")
+    path = tmp_path / "results.json"
+    stored = json.loads(path.read_text())
+    for key in (entry_key(0, "griddata", 0.05), entry_key(1, "griddata", 0.05)):
+        stored["entries"][key]["producer"] = "flowinpaint 0.0.1, commit 0123456789ab"
+    del stored["entries"][entry_key(0, "eed", 0.05)]["producer"]  # written before producers were recorded
+    path.write_text(json.dumps(stored))
+    calls = _counting(monkeypatch)
+    with pytest.warns(UserWarning, match=r"3 of the \d+ results kept were computed by another flowinpaint.*"
+                                         r"an unrecorded flowinpaint: eed \(1\); flowinpaint 0.0.1, commit "
+                                         r"0123456789ab: griddata \(2\); pass --restart"):
+        evaluate(_config(tmp_path))
+    assert calls == []
+    evaluate(dataclasses.replace(_config(tmp_path), restart=True))
+    assert {entry["producer"] for entry in json.loads(path.read_text())["entries"].values()} == {producer()}
 
 
 def test_a_failing_method_is_recorded_not_fatal(tmp_path, monkeypatch):

@@ -38,7 +38,11 @@ the result-defining configuration (:data:`IDENTITY_KEYS`: dataset, root, split, 
 size, seed, masks, outliers) is the same; methods, densities and limit may change between runs
 (entries are merged). A different identity is a ``ValueError`` unless ``restart=True``, which
 starts afresh. The root is stored relative to the current folder (no machine's absolute path),
-and compared as a folder.
+and compared as a folder. Each entry records what computed it (``producer``: flowinpaint's
+version and the git commit of its source, where it has one): a resumed run keeps the entries
+another flowinpaint computed (a cache of slow peers survives a change to one method) but warns,
+naming their methods and producers, so that figures from an older version are never reused
+unawares; ``restart=True`` recomputes them.
 """
 
 from __future__ import annotations
@@ -61,7 +65,7 @@ from ..data.masks import SPARSE_KINDS, known_wrong, make_sparse
 from ..io._atomic import atomic_write_bytes
 from ..methods import get_method, inpaint, method_names
 from ..methods.options import parse_method_spec
-from ..provenance import environment, portable_path
+from ..provenance import environment, git_commit, portable_path
 from .figures import qualitative_path
 from .metrics import epe, fl_all
 
@@ -74,6 +78,7 @@ __all__ = [
     "evaluate",
     "mask_seed",
     "motion_boundaries",
+    "producer",
     "resolve_methods",
 ]
 
@@ -302,6 +307,31 @@ def _write_json(path: Path, results: dict[str, Any]) -> None:
     atomic_write_bytes(path, (json.dumps(results, indent=1, allow_nan=False) + "\n").encode())
 
 
+def producer() -> str:
+    """What computes this run's entries: ``"flowinpaint VERSION"``, with ``", commit HASH"`` (12
+    digits) where the package runs from a git checkout."""
+    from .. import __version__
+
+    commit = git_commit()
+    return f"flowinpaint {__version__}" + (f", commit {commit[:12]}" if commit != "unknown" else "")
+
+
+def _warn_of_other_producers(path: Path, entries: dict[str, Any], current: str) -> None:
+    """Warn when resumed ``entries`` were computed by another flowinpaint than ``current``."""
+    others: dict[str, dict[str, int]] = {}
+    for entry in entries.values():
+        made_by = entry.get("producer") or "an unrecorded flowinpaint"
+        if made_by != current:
+            methods = others.setdefault(made_by, {})
+            methods[entry["method"]] = methods.get(entry["method"], 0) + 1
+    if others:
+        count = sum(sum(methods.values()) for methods in others.values())
+        detail = "; ".join(f"{made_by}: {', '.join(f'{m} ({n})' for m, n in sorted(methods.items()))}"
+                           for made_by, methods in sorted(others.items()))
+        warnings.warn(f"{path}: {count} of the {len(entries)} results kept were computed by another flowinpaint than "
+                      f"this ({current}) - {detail}; pass --restart (restart=True) to recompute them", stacklevel=3)
+
+
 def _finite_or_none(value: Any) -> Any:
     return value if not isinstance(value, float) or math.isfinite(value) else None
 
@@ -364,6 +394,8 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     path = out / "results.json"
     entries = _previous(path, checked, config.restart)
+    made_by = producer()
+    _warn_of_other_producers(path, entries, made_by)
     for note in checked["notes"]:
         warnings.warn(note, stacklevel=2)
 
@@ -425,7 +457,7 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
                 for name in pending:
                     entry: dict[str, Any] = {"sample": index, "id": sample_id, "method": name, "density": density,
                                              "known_fraction": None, "seconds": None, "error": mask_error,
-                                             **dict.fromkeys(METRIC_KEYS)}
+                                             **dict.fromkeys(METRIC_KEYS), "producer": made_by}
                     if sparse is not None:
                         entry.update(_run_one(name, sample, sparse, wrong, near, out, index, density == middle))
                     entries[keys[(name, density)]] = entry
