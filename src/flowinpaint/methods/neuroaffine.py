@@ -51,11 +51,14 @@ constraint. This method fits and fills with edge-aware normalized convolutions i
    and the fill with their weight times ``consensus_weight``.
 2. **Affine base.** An edge-aware first-order normalized convolution of the values that pass
    the neighbour test (:func:`.local_affine.local_affine_fit`; the domain transform's spatial
-   scale ``spatial_factor / sqrt(density)`` pixels, its colour scale ``color_factor`` times the
-   image's mean gradient magnitude, grown by ``sqrt(sparse_below / density)`` where fewer than
-   ``sparse_below`` of the pixels are known: there a region cut off by image edges must be filled
-   from farther away, and texture edges cut off more) reproduces any affine flow exactly: the
-   first fit.
+   scale ``spatial_factor`` times the values' spacing, ``1 / sqrt(density)`` pixels or, where
+   they leave holes wider than that, ``gap_factor`` times the mean distance from an unknown pixel
+   to the nearest known one, and from 1 % known pixels on the slope's reach grown by the same
+   ratio (:func:`flowinpaint.diffusion.domain_transform.sample_spacing`, ``slope_reach``); its
+   colour scale ``color_factor`` times the image's mean gradient magnitude, grown by
+   ``sqrt(sparse_below / density)`` where fewer than ``sparse_below`` of the pixels are known:
+   there a region cut off by image edges must be filled from farther away, and texture edges cut
+   off more) reproduces any affine flow exactly: the first fit.
    **Refinement.** The fit then runs once more with the kept values (and the doubted ones), its
    guide now the guide's channels summed and the first fit's flow, a jump of ``motion_contrast``
    pixels costing what a colour step of the colour scale does (this fit is the base ``A``); it and
