@@ -14,6 +14,9 @@ method's, and the median time per frame:
 
     python benchmarks/holes.py [--methods neuroaffine,neuroaffine:gap_factor=0,eed,epic,griddata]
                                [--pairs 24] [--margin 2] [--output benchmarks/results/holes.md]
+
+The known pixels are :func:`flowinpaint.data.masks.occlusion_mask`'s, as ``flowinpaint evaluate
+--masks occlusions`` draws them (its 'EPE unknown' is this script's mean).
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
-import cv2
 import numpy as np
 from _evaluations import SHARED, table
 from speed import emit_report, machine_line  # benchmarks/speed.py, beside this script
@@ -34,18 +36,10 @@ from validate_variants import scenes  # benchmarks/validate_variants.py
 
 import flowinpaint
 from flowinpaint.data.datasets.registry import load_dataset
+from flowinpaint.data.masks import occlusion_mask
 from flowinpaint.methods.options import parse_method_spec
 
 DEFAULT_METHODS = "neuroaffine,neuroaffine:gap_factor=0,eed,epic,griddata"
-
-
-def known_outside_occlusions(valid: np.ndarray, occlusion: np.ndarray, margin: int) -> np.ndarray:
-    """``(H, W)`` bool: the valid pixels farther than ``margin`` px (each axis) from an occluded
-    or invalid one (the frame's border takes nothing off)."""
-    known = (valid & ~occlusion).astype(np.uint8)
-    if margin > 0:
-        known = cv2.erode(known, np.ones((2 * margin + 1, 2 * margin + 1), np.uint8), borderType=cv2.BORDER_REPLICATE)
-    return known.astype(bool)
 
 
 def hole_errors(samples: Iterable[dict], specs: list[str], margin: int) -> tuple[list[str], dict[str, list[float]],
@@ -57,7 +51,7 @@ def hole_errors(samples: Iterable[dict], specs: list[str], margin: int) -> tuple
     seconds: dict[str, list[float]] = defaultdict(list)
     for sample in samples:
         valid = np.asarray(sample["valid"], bool)
-        known = known_outside_occlusions(valid, np.asarray(sample["occlusion"], bool), margin)
+        known = occlusion_mask(valid, np.asarray(sample["occlusion"], bool), margin)
         holes = valid & ~known
         sparse = np.where(known[..., None], sample["flow"], 0).astype(np.float32)
         ids.append(f"{sample['id']} ({100 * known.mean():.0f} % known)")
@@ -103,12 +97,11 @@ def main() -> None:
     if args.pairs > 0:
         samples = (sample for sample, _ in scenes(args.pairs, (384, 512), 0.5, 0, degraded=0.5))
         body += report("Synthetic validation scenes, 384x512", *hole_errors(samples, specs, args.margin), specs)
-    lines = ["# A flow with holes: the occlusions cut out of an exact flow", "",
-             f"Command: `python benchmarks/holes.py --methods \"{args.methods}\" --pairs {args.pairs} "
-             f"--margin {args.margin}`", "",
-             f"Machine: {machine_line()}; {time.perf_counter() - start:.0f} s.", "",
-             f"Known: the valid pixels more than {args.margin} px (each axis) from an occluded one, their "
-             "values exact; EPE (px) over the holes' valid pixels, per frame.", "", *body]
+    command = f"python benchmarks/holes.py --methods \"{args.methods}\" --pairs {args.pairs} --margin {args.margin}"
+    known = (f"Known: the valid pixels more than {args.margin} px (each axis) from an occluded one, their values "
+             "exact; EPE (px) over the holes' valid pixels, per frame.")
+    lines = ["# A flow with holes: the occlusions cut out of an exact flow", "", f"Command: `{command}`", "",
+             f"Machine: {machine_line()}; {time.perf_counter() - start:.0f} s.", "", known, "", *body]
     emit_report(lines, args.output)
 
 

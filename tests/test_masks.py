@@ -19,6 +19,7 @@ from flowinpaint.data import (
     grid_mask,
     make_sparse,
     match_mask,
+    occlusion_mask,
     sample_density,
     uniform_mask,
 )
@@ -282,7 +283,7 @@ def test_bad_arguments_raise(call, name: str) -> None:
 
 
 def test_registry_lists_every_kind() -> None:
-    assert set(MASK_SAMPLERS) == {"uniform", "clustered", "edge", "grid", "scanlines", "blocks"}
+    assert set(MASK_SAMPLERS) == {"uniform", "clustered", "edge", "grid", "scanlines", "blocks", "occlusions"}
     assert SPARSE_KINDS == (*MASK_SAMPLERS, "matches")
 
 
@@ -308,3 +309,26 @@ def test_make_sparse_rejects_unknown_kinds_and_samples(sample: dict) -> None:
         make_sparse("uniform", {key: sample[key] for key in ("image1", "valid")}, 0.05)
     with pytest.raises(ValueError, match="flow"):
         make_sparse("grid", {**sample, "flow": sample["flow"][:10]}, 0.05)
+
+
+def test_occlusion_mask_cuts_out_the_occluded_pixels_with_a_margin_but_not_at_the_border():
+    """A 10x10 occluded square: it and 2 px around it (each axis) become unknown, the rest stays
+    known up to the frame's border; the "occlusions" kind gives that mask and the exact flow."""
+    valid = np.ones((40, 50), bool)
+    occlusion = np.zeros((40, 50), bool)
+    occlusion[10:20, 30:40] = True
+    known = occlusion_mask(valid, occlusion)
+    expected = np.ones((40, 50), bool)
+    expected[8:22, 28:42] = False
+    np.testing.assert_array_equal(known, expected)
+    flow = np.random.default_rng(0).normal(size=(40, 50, 2)).astype(np.float32)
+    sample = {"valid": valid, "occlusion": occlusion, "flow": flow}
+    sparse = make_sparse("occlusions", sample, 0.05)
+    np.testing.assert_array_equal(sparse.mask, expected)
+    np.testing.assert_array_equal(sparse.flow, np.where(expected[..., None], flow, 0))
+    with pytest.raises(ValueError, match="needs the sample's occlusion map"):
+        make_sparse("occlusions", {"valid": valid, "flow": flow}, 0.05)
+    with pytest.raises(ValueError, match="every valid pixel is occluded"):
+        occlusion_mask(valid, np.ones_like(valid))
+    with pytest.raises(ValueError, match="occlusion must be"):
+        occlusion_mask(valid, occlusion[:10])

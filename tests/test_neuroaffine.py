@@ -712,9 +712,8 @@ def test_holes_wider_than_the_density_says_are_filled_at_the_scale_of_the_gaps()
     ratios = []
     for seed in range(6):
         example = make_example(size=(192, 256), seed=seed)
-        known = example["valid"].astype(bool) & ~example["occlusion"].astype(bool)
-        known = cv2.erode(known.astype(np.uint8), np.ones((5, 5), np.uint8), borderType=cv2.BORDER_REPLICATE).astype(bool)
-        sparse = np.where(known[..., None], example["flow"], 0).astype(np.float32)
+        holes = make_sparse("occlusions", example, 0.0)
+        known, sparse = holes.mask, holes.flow
         hole_errors = [np.linalg.norm(fi.inpaint(sparse, known, example["image1"], gap_factor=factor) - example["flow"],
                                       axis=-1)[~known].mean() for factor in (0.0, 2.0)]
         ratios.append(hole_errors[1] / hole_errors[0])

@@ -24,6 +24,7 @@ from .masks import (
     known_wrong,
     make_sparse,
     match_mask,
+    occlusion_mask,
     sample_density,
     uniform_mask,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "make_example",
     "make_sparse",
     "match_mask",
+    "occlusion_mask",
     "sample_density",
     "scanline_mask",
     "uniform_mask",

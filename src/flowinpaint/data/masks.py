@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 import cv2
 import numpy as np
 
+from ..densify.reliability import without_margin
 from ..methods.sparse import SparseFlow, points_to_sparse
 from ._sampling import (
     check_image,
@@ -39,6 +40,7 @@ from .sensor_masks import block_mask, scanline_mask
 
 __all__ = [
     "MASK_SAMPLERS",
+    "OCCLUSION_MARGIN",
     "SPARSE_KINDS",
     "SparseSample",
     "clustered_mask",
@@ -47,10 +49,13 @@ __all__ = [
     "known_wrong",
     "make_sparse",
     "match_mask",
+    "occlusion_mask",
     "sample_density",
     "uniform_mask",
 ]
 
+#: px (each axis) that the ``"occlusions"`` kind takes off around the occluded pixels, as ``densify``'s margin
+OCCLUSION_MARGIN = 2
 _CLUSTER_COVERAGE = 0.25  # default: the clusters together cover about this fraction of the valid area
 _EDGE_EPSILON = 0.01  # gradient floor of edge_mask, grey levels in [0, 1] per pixel
 _EDGE_SMOOTHING = 1.0  # standard deviation (pixels) of the blur applied to the gradient magnitude
@@ -63,6 +68,26 @@ _DETECTORS: dict[str, tuple[Callable[[], Any], int]] = {
 
 
 # --- mask samplers ------------------------------------------------------------------------------
+
+
+def occlusion_mask(valid: Any, occlusion: Any, margin: int = OCCLUSION_MARGIN) -> np.ndarray:
+    """A flow with holes, as a forward-backward check leaves an estimator's flow (without its
+    errors): the valid pixels that are not occluded and lie farther than ``margin`` px (each axis)
+    from an occluded or invalid one; the frame's border takes nothing off
+    (:func:`flowinpaint.densify.reliability.without_margin`).
+
+    Shape:
+        valid ``(H, W)`` bool, occlusion ``(H, W)`` bool (True = occluded) -> ``(H, W)`` bool.
+    """
+    valid = check_valid(valid)
+    occlusion = np.asarray(occlusion)
+    if occlusion.shape != valid.shape or occlusion.dtype != np.bool_:
+        raise ValueError(f"occlusion must be an {valid.shape} bool array like valid, got shape {occlusion.shape} "
+                         f"and dtype {occlusion.dtype}")
+    visible = valid & ~occlusion
+    if not visible.any():
+        raise ValueError("every valid pixel is occluded: no known pixel is left")
+    return without_margin(visible, margin)
 
 
 def uniform_mask(valid: Any, density: float, seed: int | None = 0) -> np.ndarray:
@@ -365,6 +390,14 @@ def _field(sample: Mapping[str, Any], key: str) -> Any:
     return sample[key]
 
 
+def _occlusion(sample: Mapping[str, Any]) -> np.ndarray:
+    """``sample["occlusion"]`` as bool, with a clear error for a dataset that has none."""
+    if sample.get("occlusion") is None:
+        raise ValueError("the 'occlusions' kind needs the sample's occlusion map (Sintel, FlyingThings3D and the "
+                         f"synthetic generator have one); this sample has keys {sorted(sample)}")
+    return np.asarray(sample["occlusion"]).astype(bool)
+
+
 MaskSampler = Callable[[Mapping[str, Any], float, int | None], np.ndarray]
 
 #: Mask samplers by name, each ``(sample, density, seed) -> (H, W) bool`` for a dataset sample
@@ -378,6 +411,7 @@ MASK_SAMPLERS: dict[str, MaskSampler] = {
     "blocks": lambda sample, density, seed: block_mask(
         _field(sample, "valid"), density, seed, flow=_field(sample, "flow")
     ),
+    "occlusions": lambda sample, density, seed: occlusion_mask(_field(sample, "valid"), _occlusion(sample)),
 }
 
 #: Every kind :func:`make_sparse` knows: the mask samplers and ``"matches"``.
@@ -435,7 +469,9 @@ def make_sparse(
     For a mask kind (:data:`MASK_SAMPLERS`) the flow is the sample's ground truth at the mask,
     0 elsewhere, and ``rejected`` is 0. For ``"matches"`` it is :func:`match_mask` on the two
     frames with default options: its flow carries the matcher's errors and ``density`` is ignored
-    (the density is whatever the matcher finds). With ``outliers`` > 0 that fraction of the known
+    (the density is whatever the matcher finds). ``"occlusions"`` (:func:`occlusion_mask`) needs the
+    sample's ``occlusion`` map (Sintel, FlyingThings3D, the synthetic generator) and ignores the
+    density too. With ``outliers`` > 0 that fraction of the known
     values is then replaced by wrong ones (:func:`~flowinpaint.data.outliers.inject_outliers`:
     half random in the flow's range, half borrowed from a known pixel 20-80 px away), from a
     random stream of the same ``seed`` that leaves the mask as it is without outliers.
