@@ -718,3 +718,26 @@ def test_holes_wider_than_the_density_says_are_filled_at_the_scale_of_the_gaps()
                                       axis=-1)[~known].mean() for factor in (0.0, 2.0)]
         ratios.append(hole_errors[1] / hole_errors[0])
     assert math.exp(np.mean(np.log(ratios))) <= 0.85
+
+
+@pytest.mark.parametrize("layout", ["scattered", "line", "one"])
+def test_the_global_trend_is_the_weighted_least_squares_affine_fit(layout):
+    """The fits' global trend (the normal equations about the weighted centre, or least squares'
+    minimum-norm solution where the known positions lie on a line) equals numpy's weighted least
+    squares of the known values on (1, x, y), to float32 rounding."""
+    rng = np.random.default_rng(3)
+    x, y = np.arange(200, dtype=np.float32) * 0.5 - 7, np.arange(120, dtype=np.float32) * 0.5 + 3
+    if layout == "scattered":
+        rows, columns = rng.integers(0, 120, 500), rng.integers(0, 200, 500)
+    elif layout == "line":
+        columns = rng.integers(0, 200, 40)
+        rows = (columns // 2 + 10).astype(np.int64)
+    else:
+        rows, columns = np.array([40]), np.array([70])
+    values = rng.normal(0, 5, (len(rows), 2)).astype(np.float32)
+    weights = rng.uniform(0.2, 1.0, len(rows)).astype(np.float32)
+    trend = local_affine._global_affine(values, rows, columns, weights, x, y, 3.0)
+    root = np.sqrt(weights.astype(np.float64))[:, None]
+    design = np.stack([np.ones(len(rows)), x[columns], y[rows]], axis=1).astype(np.float64)
+    expected = np.linalg.lstsq(design * root, values.astype(np.float64) * root, rcond=None)[0]
+    np.testing.assert_allclose(trend.coefficients, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
