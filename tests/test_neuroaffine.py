@@ -513,13 +513,15 @@ def test_pixel_helpers_equal_boolean_indexing_on_any_layout():
     mask = rng.random((37, 53)) < 0.2
     flat = np.flatnonzero(mask)
     for array in (rng.random((37, 53, 2)).astype(np.float32), rng.random((2, 53, 37)).astype(np.float32).T,
-                  rng.random((37, 53))):
+                  rng.random((37, 53)), rng.random((37, 53, 12)).astype(np.float32), rng.random((37, 53, 3, 2)),
+                  rng.random((37, 53)) < 0.5):
         np.testing.assert_array_equal(ops.at_pixels(array, flat), array[mask])
-        written, expected = array.copy(order="K"), array.copy()
-        new_values = rng.random(array[mask].shape).astype(array.dtype)
-        ops.put_pixels(written, flat, new_values)
-        expected[mask] = new_values
-        np.testing.assert_array_equal(written, expected)
+        # rows of the array's dtype, rows of another (cast as numpy casts), and a scalar
+        for new_values in (rng.random(array[mask].shape).astype(array.dtype), rng.random(array[mask].shape) * 3, 1.5):
+            written, expected = array.copy(order="K"), array.copy()
+            ops.put_pixels(written, flat, new_values)
+            expected[mask] = new_values
+            np.testing.assert_array_equal(written, expected)
     values = rng.standard_normal((500, 2)) * 100
     index = rng.integers(0, 500, (500, 8))
     np.testing.assert_array_equal(ops.rows_at(values, index), values[index])

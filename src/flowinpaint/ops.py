@@ -14,6 +14,8 @@ flat indices found once.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -61,7 +63,13 @@ def put_pixels(array: np.ndarray, flat: np.ndarray, values: np.ndarray | float) 
     Shape:
         array ``(H, W, ...)``, flat ``(N,)``, values ``(N, ...)`` or a scalar.
     """
-    if array.flags.c_contiguous:
-        array.reshape(-1, *array.shape[2:])[flat] = values
-    else:
+    if not array.flags.c_contiguous:
         array[np.unravel_index(flat, array.shape[:2])] = values
+    elif array.ndim == 2:
+        array.reshape(-1)[flat] = values
+    else:
+        # each pixel's entries as one opaque item: numpy assigns those 2-8x faster than rows of a 2-D array
+        width = math.prod(array.shape[2:])
+        item = np.dtype((np.void, array.itemsize * width))
+        source = np.ascontiguousarray(np.broadcast_to(np.asarray(values, array.dtype), (len(flat), *array.shape[2:])))
+        array.reshape(-1, width).view(item)[:, 0][flat] = source.reshape(-1, width).view(item)[:, 0]
