@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import subprocess
@@ -124,6 +125,10 @@ def test_explain_with_a_flow_pictures_the_default_methods_decisions(problem, tmp
     assert f"{int(known.sum())} known values" in stdout
     summary = json.loads((out / "parameters.json").read_text())
     assert sum(summary["decisions"].values()) == int(known.sum()) and summary["decisions"]["dropped"] >= int(wrong.sum())
+    # the base's scale: 2 x the kept values' spacing (scattered samples: their density's, to a few %)
+    kept_density = float(np.load(out / "parameters.npz")["kept"].mean())
+    assert summary["spatial_scale_px"] == pytest.approx(2.0 / math.sqrt(kept_density), rel=0.1)
+    assert summary["reach_std"] >= 3.0
     arrays = np.load(out / "parameters.npz")
     decided = [arrays[name] for name in ("agreeing", "mutual", "rescued")]
     assert (sum(d.astype(int) for d in decided) <= 1).all() and not (arrays["kept"] & wrong).any()

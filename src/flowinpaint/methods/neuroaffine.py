@@ -381,6 +381,10 @@ class Explanation(NamedTuple):
             value is right, from the last round that judged it (0 elsewhere; 1 for the clear
             values of a clean input, which it does not judge: ``clear_within``); None where the
             tests judged (``judge="tests"``, ``robust=False``).
+        spatial_scale: px, the base fit's spatial scale (``spatial_factor`` times the values'
+            spacing: that of their density, or ``gap_factor`` times their mean gap where larger).
+        reach: the fits' slope reach, in standard deviations of the fitted positions (``reach``,
+            grown where a densely known flow has holes).
     """
 
     guide: np.ndarray
@@ -396,6 +400,8 @@ class Explanation(NamedTuple):
     dense: np.ndarray
     confidence: np.ndarray | None
     trust: np.ndarray | None
+    spatial_scale: float
+    reach: float
 
 
 def _trusted_values(flow: np.ndarray, trusted: np.ndarray, image: np.ndarray, contrast_unit: float,
@@ -606,7 +612,8 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
                               support / (1.0 + base.misfit / CONFIDENCE_SCALE)).astype(np.float32)
     dense = _within_reach(base.flow + residual, at_pixels(flow, np.flatnonzero(kept | doubted)))
     return Explanation(guide, trusted, judgement.agreeing, judgement.mutual, judgement.rescued, kept, doubted,
-                       judgement.first.flow, base, residual, dense, confidence, judgement.trust)
+                       judgement.first.flow, base, residual, dense, confidence, judgement.trust, spatial_sigma,
+                       options.reach)
 
 
 def run(problem: Problem, options: NeuroaffineOptions) -> Solution:

@@ -123,6 +123,8 @@ def affine_summary(parts: Explanation, derivatives: tuple[np.ndarray, np.ndarray
     return {
         "known": int(parts.known.sum()),
         "decisions": counts,
+        "spatial_scale_px": parts.spatial_scale,
+        "reach_std": parts.reach,
         "statistics": {name: {"mean": float(values.mean()), "min": float(values.min()), "max": float(values.max())}
                        for name, values in statistics.items()},
     }
@@ -153,7 +155,8 @@ def affine_explanation_figure(image: np.ndarray, flow: np.ndarray, parts: Explan
     rows = [
         [(decision_picture(image, parts), None, "known values: kept / doubted / dropped", {}),
          (sparse_to_color(flow, parts.known, max_flow), None, "sparse input", {}),
-         (flow_to_color(parts.base.flow, max_flow), None, "edge-aware affine base", {}),
+         (flow_to_color(parts.base.flow, max_flow), None,
+          f"edge-aware affine base (scale {parts.spatial_scale:.1f} px, reach {parts.reach:.1f} sd)", {}),
          (residual, "magma", "|filled residual| (px)", {"vmin": 0, "vmax": max(float(np.percentile(residual, 99)), 1e-6)}),
          (flow_to_color(parts.dense, max_flow), None, "output", {})],
         [(divergence, "coolwarm", "divergence of the base (zoom, 1/px)", {"vmin": -span, "vmax": span}),
