@@ -36,8 +36,8 @@ from torch import Tensor
 
 from ..cbuild import load_kernel
 
-__all__ = ["MIN_COLOR_SIGMA", "colour_scale_at", "guide_distances", "mean_gap", "recursive_filter", "rf_log_alpha",
-           "sample_spacing", "slope_reach"]
+__all__ = ["MIN_COLOR_SIGMA", "colour_scale_at", "gap_spacing", "guide_distances", "mean_gap", "recursive_filter",
+           "rf_log_alpha", "sample_spacing", "slope_reach"]
 
 KERNEL_SOURCE = Path(__file__).with_name("recursive_kernel.c")
 CHUNK = 4  # pixels per chunk of the scan: CHUNK times the largest decay must stay within exp's range
@@ -78,6 +78,17 @@ def mean_gap(known: np.ndarray) -> float:
         return 0.0
     distance = cv2.distanceTransform(unknown.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5)
     return float(distance.sum(dtype=np.float64)) / count
+
+
+def gap_spacing(known: np.ndarray, gap_factor: float) -> float:
+    """The least spacing in px that the known values' gaps ask for: ``gap_factor`` times their
+    :func:`mean_gap` (0, without the distance transform, where ``gap_factor`` is 0); the ``least``
+    of :func:`sample_spacing` and :func:`slope_reach`.
+
+    Shape:
+        known ``(H, W)`` bool.
+    """
+    return gap_factor * mean_gap(known) if gap_factor > 0 else 0.0
 
 
 def sample_spacing(density: float, least: float = 0.0) -> float:

@@ -307,12 +307,13 @@ def _write_json(path: Path, results: dict[str, Any]) -> None:
     atomic_write_bytes(path, (json.dumps(results, indent=1, allow_nan=False) + "\n").encode())
 
 
-def producer() -> str:
+def producer(commit: str | None = None) -> str:
     """What computes this run's entries: ``"flowinpaint VERSION"``, with ``", commit HASH"`` (12
-    digits) where the package runs from a git checkout."""
+    digits) where the package runs from a git checkout (``commit``: the checkout's, if the caller
+    has read it already)."""
     from .. import __version__
 
-    commit = git_commit()
+    commit = git_commit() if commit is None else commit
     return f"flowinpaint {__version__}" + (f", commit {commit[:12]}" if commit != "unknown" else "")
 
 
@@ -394,7 +395,8 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     path = out / "results.json"
     entries = _previous(path, checked, config.restart)
-    made_by = producer()
+    machine = environment()
+    made_by = producer(machine["git_commit"])
     _warn_of_other_producers(path, entries, made_by)
     for note in checked["notes"]:
         warnings.warn(note, stacklevel=2)
@@ -409,7 +411,7 @@ def evaluate(config: EvalConfig) -> dict[str, Any]:
         "version": RESULTS_VERSION,
         "config": {key: value for key, value in checked.items() if key != "notes"},
         "command": config.command,
-        "environment": environment(),
+        "environment": machine,
         "notes": checked["notes"],
         "definitions": {
             "epe": "mean end-point error over all valid GT pixels, known (mask) pixels included",

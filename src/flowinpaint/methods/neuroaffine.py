@@ -102,7 +102,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from ..diffusion.domain_transform import colour_scale_at, mean_gap, sample_spacing, slope_reach
+from ..diffusion.domain_transform import colour_scale_at, gap_spacing, sample_spacing, slope_reach
 from ..models.neuroaffine import NeuroaffineInpainting, guide_array
 from ..models.pretrained import cached_model
 from ..models.trust import TrustClassifier
@@ -572,7 +572,7 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
     color_scale = colour_scale_at(options.color_factor * contrast_unit, float(trusted.mean()), options.sparse_below)
     refine = options.motion_contrast > 0
     iterations = REFINEMENT_ITERATIONS if refine else FILTER_ITERATIONS
-    least_spacing = options.gap_factor * mean_gap(trusted) if options.gap_factor > 0 else 0.0
+    least_spacing = gap_spacing(trusted, options.gap_factor)
     # every fit extrapolates its slope this far (grown where a densely known flow has holes)
     options = replace(options, reach=slope_reach(options.reach, float(trusted.mean()), least_spacing))
     if not options.robust or int(trusted.sum()) < 3:

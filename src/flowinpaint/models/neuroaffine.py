@@ -42,8 +42,8 @@ from ..diffusion.affine_fit import edge_aware_affine_fit, edge_aware_mean
 from ..diffusion.domain_transform import (
     MIN_COLOR_SIGMA,
     colour_scale_at,
+    gap_spacing,
     guide_distances,
-    mean_gap,
     sample_spacing,
     slope_reach,
 )
@@ -198,7 +198,7 @@ class NeuroaffineInpainting(nn.Module):
             density = float(densities[index])
             certainty = mask.to(flow.dtype)
             values = flow[index:index + 1]
-            least = config.gap_factor * mean_gap(mask[0, 0].cpu().numpy()) if config.gap_factor > 0 else 0.0
+            least = gap_spacing(mask[0, 0].cpu().numpy(), config.gap_factor)
             spatial = config.spatial_factor * sample_spacing(density, least)
             reach = slope_reach(config.reach, density, least)
             colour = colour_scale_at(float(color[index]), density, config.sparse_below)

@@ -26,7 +26,7 @@ import torch
 from ..data.degrade import degrade
 from ..data.masks import make_sparse
 from ..data.synthetic import SyntheticConfig, SyntheticFlow
-from ..diffusion.domain_transform import mean_gap, slope_reach
+from ..diffusion.domain_transform import gap_spacing, slope_reach
 from ..methods.local_affine import local_affine_fit
 from ..methods.neuroaffine import REFINEMENT_ITERATIONS, NeuroaffineOptions
 from ..methods.trust import FEATURE_NAMES, trust_evidence
@@ -95,7 +95,7 @@ def collect_examples(config: TrustTrainingConfig, progress: bool = False) -> tup
         if sparse.mask.sum() < 3:
             continue
         image = sample["image1"].astype(np.float32) / 255
-        least = _METHOD.gap_factor * mean_gap(sparse.mask)  # the method's scales for this input
+        least = gap_spacing(sparse.mask, _METHOD.gap_factor)  # the method's scales for this input
         fit = {**FIT, "reach": slope_reach(FIT["reach"], float(sparse.mask.mean()), least)}
         evidence = trust_evidence(sparse.flow, sparse.mask, sparse.mask.astype(np.float32), image, local_affine_fit, **fit,
                                   least_spacing=least)
