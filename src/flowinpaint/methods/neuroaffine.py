@@ -59,14 +59,17 @@ constraint. This method fits and fills with edge-aware normalized convolutions i
    ``sqrt(sparse_below / density)`` where fewer than ``sparse_below`` of the pixels are known:
    there a region cut off by image edges must be filled from farther away, and texture edges cut
    off more) reproduces any affine flow exactly: the first fit.
-   **Refinement.** The fit then runs once more with the kept values (and the doubted ones), its
+   **Refinement.** The fit then runs again with the kept values (and the doubted ones), its
    guide now the guide's channels summed and the first fit's flow, a jump of ``motion_contrast``
-   pixels costing what a colour step of the colour scale does (this fit is the base ``A``); it and
-   the residual's fill then stop at the motion edges the known values show, also where the image
-   has no edge, and no longer average two motions across them (``motion_contrast=0``: no
-   refinement, ``A`` is the fit of the kept values with the image as guide). With the refinement
-   the fits and the fill run 2 iterations of the domain transform instead of 3 (measured as
-   accurate, a third cheaper).
+   pixels costing what a colour step of the colour scale does; it and the residual's fill then
+   stop at the motion edges the known values show, also where the image has no edge, and no
+   longer average two motions across them (``motion_contrast=0``: no refinement, ``A`` is the
+   fit of the kept values with the image as guide). Where at least ``MORE_PASSES_FROM`` of the
+   pixels are kept it runs ``refinement_passes`` times (2), each guided by the flow of the pass
+   before, whose motion edges are sharper (on synthetic validation scenes 2-8 % more accurate at
+   1-5 % known pixels and with wrong values; a third pass gains nothing); the last is the base
+   ``A``. With the refinement the fits and the fill run 2 iterations of the domain transform
+   instead of 3 (measured as accurate, a third cheaper).
 3. **Residual.** The residual ``f - A`` of the kept values is filled and added back, so the
    result is exact at the kept pixels (robust or not): by default (``residual="filter"``) with the edge-aware
    zero-order normalized convolution at the finer scale ``detail_factor / sqrt(density)``
@@ -140,6 +143,9 @@ __all__ = ["Explanation", "NeuroaffineOptions", "explain"]
 
 CONFIDENCE_SCALE = 1.0  # pixels of local misfit at which the output confidence is 1/2
 FULL_SUPPORT = 0.5  # local density of fitted values, relative to the image's, from which support is full
+#: Share of kept pixels from which more than one refinement pass runs: sparser values (matches)
+#: shape the fit's motion edges too coarsely for a further pass to sharpen them.
+MORE_PASSES_FROM = 0.005
 REFINEMENT_ITERATIONS = 2  # of the domain transform with the refinement: as accurate as 3 on the dev set, a third cheaper
 RESIDUAL_FILLS = ("filter", "learned")
 MIN_JUDGED_VALUES = 17  # fewer known values than this (twice the neighbours, and one): the tests judge, not a model
@@ -189,6 +195,10 @@ class NeuroaffineOptions(NeuroexplicitOptions):
         consensus_weight: the weight of a value that fails (0 drops it; 1 keeps it, not exact).
         motion_contrast: pixels of flow difference that the refinement pass's filters treat as
             an edge of the colour scale's contrast (0: no refinement pass).
+        refinement_passes: how many refinement passes run (with ``motion_contrast`` > 0) where at
+            least :data:`MORE_PASSES_FROM` of the pixels are kept, one below: each fits the values
+            again with the flow of the fit before it as the further guide channel, whose motion
+            edges are sharper after each pass.
         guide: the filters' guide: ``""`` the image (the hand-made method), or a shipped model's
             name or the path of a weights file of kind ``neuroaffine``
             (:class:`~flowinpaint.models.neuroaffine.NeuroaffineInpainting`), whose network
@@ -246,6 +256,7 @@ class NeuroaffineOptions(NeuroexplicitOptions):
     consensus_spread: float = 1.0
     consensus_weight: float = 0.03
     motion_contrast: float = 4.0
+    refinement_passes: int = 2
     spatial_factor: float = 2.0
     gap_factor: float = 2.0
     color_factor: float = 4.0
@@ -270,6 +281,8 @@ class NeuroaffineOptions(NeuroexplicitOptions):
             raise ValueError(f"judge_rounds must be an integer >= 1, got {self.judge_rounds!r}")
         if isinstance(self.neighbours, bool) or not isinstance(self.neighbours, int) or self.neighbours < 2:
             raise ValueError(f"neighbours must be an integer >= 2, got {self.neighbours!r}")
+        if isinstance(self.refinement_passes, bool) or not isinstance(self.refinement_passes, int) or self.refinement_passes < 1:
+            raise ValueError(f"refinement_passes must be an integer >= 1, got {self.refinement_passes!r}")
         if isinstance(self.consensus, bool) or not isinstance(self.consensus, int) or not 0 <= self.consensus <= self.neighbours:
             raise ValueError(f"consensus must be an integer from 0 to neighbours ({self.neighbours}), got {self.consensus!r}")
         if not 0 <= self.consensus_weight <= 1:
@@ -358,8 +371,8 @@ class Explanation(NamedTuple):
 
     Attributes:
         guide: ``(H, W, 3)`` the image, or ``(H, W, 4)`` the learned guide the first pass's
-            filters followed (the refinement's guide is its channels summed and ``first`` times
-            ``color_scale / motion_contrast``).
+            filters followed (a refinement pass's guide is its channels summed and the flow of the
+            fit before times ``color_scale / motion_contrast``).
         known: ``(H, W)`` bool, the known pixels the user trusts (confidence >= 0.5).
         agreeing: those that passed the neighbour test.
         mutual: those that failed it and passed the mutual test (the tests' judge only).
@@ -369,9 +382,9 @@ class Explanation(NamedTuple):
             the output.
         doubted: those that fail it, in the fit and fill at ``consensus_weight``.
         first: ``(H, W, 2)`` the first affine fit (of the values that passed the neighbour
-            tests), whose flow the refinement's guide holds.
-        base: the affine fit (flow, misfit, support) of ``kept`` and ``doubted`` (the
-            refinement's, with ``motion_contrast`` > 0; else ``first``).
+            tests), whose flow the first refinement pass's guide holds.
+        base: the affine fit (flow, misfit, support) of ``kept`` and ``doubted`` (the last
+            refinement pass's, with ``motion_contrast`` > 0; else ``first``).
         residual: ``(H, W, 2)`` the filled residual, added to ``base.flow``.
         dense: ``(H, W, 2)`` the output flow.
         confidence: ``(H, W)`` the output confidence (0 at dropped and doubted known pixels);
@@ -591,14 +604,21 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
                                             options)
     kept, doubted = judgement.kept, judgement.doubted
     weights = _weights(kept, doubted, problem, options)
-    spatial_sigma = options.spatial_factor * sample_spacing(float((weights > 0).mean()), least_spacing)
+    kept_share = float((weights > 0).mean())
+    spatial_sigma = options.spatial_factor * sample_spacing(kept_share, least_spacing)
     base, fill_guide = judgement.first, guide
     if refine:
-        # the second fit also stops where the first one's flow changes: a jump of
+        # each further fit also stops where the fit before it changes its flow: a jump of
         # ``motion_contrast`` pixels costs what a colour step of the colour scale does; the guide's
         # channels go in summed (the guide has three channels, as OpenCV's filter, the fallback, needs)
-        fill_guide = _refinement_guide(guide, judgement.first.flow, color_scale / options.motion_contrast)
-    if refine or not np.array_equal(weights, judgement.first_weights) or (problem.wants_confidence and base.misfit is None):
+        passes = options.refinement_passes if kept_share >= MORE_PASSES_FROM else 1
+        for refinement in range(passes):
+            fill_guide = _refinement_guide(guide, base.flow, color_scale / options.motion_contrast)
+            last = refinement == passes - 1
+            base = _filters(options.device, fill_guide.shape[-1]).fit(
+                flow, weights, fill_guide, spatial_sigma, color_scale, options.reach,
+                misfit=problem.wants_confidence and last, iterations=iterations)
+    elif not np.array_equal(weights, judgement.first_weights) or (problem.wants_confidence and base.misfit is None):
         base = _filters(options.device, fill_guide.shape[-1]).fit(flow, weights, fill_guide, spatial_sigma,
                                                                   color_scale, options.reach,
                                                                   misfit=problem.wants_confidence,
