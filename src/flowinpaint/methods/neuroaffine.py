@@ -383,8 +383,9 @@ class Explanation(NamedTuple):
         doubted: those that fail it, in the fit and fill at ``consensus_weight``.
         first: ``(H, W, 2)`` the first affine fit (of the values that passed the neighbour
             tests), whose flow the first refinement pass's guide holds.
-        base: the affine fit (flow, misfit, support) of ``kept`` and ``doubted`` (the last
-            refinement pass's, with ``motion_contrast`` > 0; else ``first``).
+        base: the affine fit (flow, misfit, support) of ``kept`` and ``doubted`` (with
+            ``motion_contrast`` > 0 the last refinement pass's flow, with the first pass's misfit
+            and support, which the output confidence reads; else ``first``).
         residual: ``(H, W, 2)`` the filled residual, added to ``base.flow``.
         dense: ``(H, W, 2)`` the output flow.
         confidence: ``(H, W)`` the output confidence (0 at dropped and doubted known pixels);
@@ -614,10 +615,12 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
         passes = options.refinement_passes if kept_share >= MORE_PASSES_FROM else 1
         for refinement in range(passes):
             fill_guide = _refinement_guide(guide, base.flow, color_scale / options.motion_contrast)
-            last = refinement == passes - 1
-            base = _filters(options.device, fill_guide.shape[-1]).fit(
+            fitted = _filters(options.device, fill_guide.shape[-1]).fit(
                 flow, weights, fill_guide, spatial_sigma, color_scale, options.reach,
-                misfit=problem.wants_confidence and last, iterations=iterations)
+                misfit=problem.wants_confidence and refinement == 0, iterations=iterations)
+            # the misfit and support stay the first pass's: a further pass fits the values at a
+            # motion edge apart, hiding the disagreement the output confidence reports
+            base = fitted if refinement == 0 else fitted._replace(misfit=base.misfit, support=base.support)
     elif not np.array_equal(weights, judgement.first_weights) or (problem.wants_confidence and base.misfit is None):
         base = _filters(options.device, fill_guide.shape[-1]).fit(flow, weights, fill_guide, spatial_sigma,
                                                                   color_scale, options.reach,
