@@ -90,8 +90,10 @@ The confidence of an output pixel is ``support / (1 + misfit / 1 px)``: ``misfit
 distance of the fitted values from their affine fit there (0 where the flow is locally affine, large
 where motions meet or values disagree), ``support`` the local density of the fitted values
 (filtered like them, so small where they are few or lie across image edges) relative to half the
-image's, at most 1. A dropped or doubted known pixel has confidence 0, saying its input
-value was rejected or down-weighted; its output is the filled value, not the input.
+image's, at most 1; both from the first refinement pass's fit (a further pass fits the values on
+either side of a motion edge apart and would hide their disagreement there). A dropped or doubted
+known pixel has confidence 0, saying its input value was rejected or down-weighted; its output is
+the filled value, not the input.
 """
 
 from __future__ import annotations
