@@ -583,6 +583,18 @@ def test_the_refinement_stops_at_a_motion_edge_the_image_does_not_show():
     assert np.abs(parts.first - parts.base.flow).max() > 1  # the refined fit differs most at the line
 
 
+@pytest.mark.parametrize("channels", [3, 4])
+def test_the_refinement_guide_is_the_channel_sum_and_the_scaled_flow(channels):
+    rng = np.random.default_rng(channels)
+    guide = rng.random((37, 53, channels), dtype=np.float32)
+    flow = ((rng.random((37, 53, 2)) - 0.5) * 40).astype(np.float32)
+    summed = guide[..., 0].copy()
+    for channel in range(1, channels):
+        summed += guide[..., channel]  # the same float32 additions in the same order
+    expected = np.concatenate([summed[..., None], flow * np.float32(0.0317)], axis=-1)
+    np.testing.assert_array_equal(neuroaffine._refinement_guide(guide, flow, 0.0317), expected)
+
+
 def test_sparse_values_get_one_refinement_pass():
     """Below ``MORE_PASSES_FROM`` of the pixels (sparse matches) the values shape the fit's motion
     edges too coarsely for a second pass to sharpen them: one runs, whatever ``refinement_passes``
