@@ -19,13 +19,14 @@ medium and DeepFlow on that pair; the report ranks the settings by it and says w
 the default (the best score among those faster than DeepFlow on average).
 
     python benchmarks/densify.py [--synthetic 8] [--methods eed,epic,neuroexplicit,lb] [--presets fine-smooth]
-        [--margins 0,2] [--validation 16] [--work runs/densify]
+        [--margins 0,2] [--validation 16] [--work runs/densify] [--output FILE]
 
 A method may carry options in brackets, ``epic[max_matches=8000]``; without them it runs with
 ``densify``'s defaults for it (``flowinpaint.densify.pipeline.DEFAULT_OPTIONS``).
 
 Every (pair, setting) result is kept in ``--work/results.json`` and not recomputed on a rerun.
-Writes ``benchmarks/results/densify.md``.
+Writes ``benchmarks/results/densify.md`` (``densify_validation.md`` with ``--validation``), or
+``--output``: a run over part of the grid need not overwrite the report.
 """
 
 from __future__ import annotations
@@ -155,6 +156,8 @@ def main() -> None:
     parser.add_argument("--validation", type=int, default=0,
                         help="run on this many synthetic validation scenes instead (writes densify_validation.md)")
     parser.add_argument("--work", default="runs/densify", help="where the per-pair results are kept")
+    parser.add_argument("--output", type=Path, help="where the report goes (default benchmarks/results/densify.md, "
+                                                    "or densify_validation.md with --validation)")
     args = parser.parse_args()
     started = time.perf_counter()
     data = pairs(args.synthetic, args.validation)
@@ -187,7 +190,7 @@ def main() -> None:
     shown = [*PEERS, chosen]
     rows = [[pair_id, *(fmt(row[name]["epe"]) for name in shown)] for pair_id, row in results.items()]
     lines += [*table(["pair", *(f"`{name}`" for name in shown)], rows), ""]
-    output = HERE / "results" / ("densify_validation.md" if args.validation else "densify.md")
+    output = args.output or HERE / "results" / ("densify_validation.md" if args.validation else "densify.md")
     output.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {output}; chosen {chosen} (score {scores[chosen]:.3f})")
 
