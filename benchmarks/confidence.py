@@ -59,9 +59,7 @@ def main() -> None:
     methods = [spec.strip() for spec in args.methods.split(",")]
     specs = [parse_method_spec(spec) for spec in methods]
     ratios: dict[tuple[str, str, float], list[float]] = defaultdict(list)
-    groups: list[str] = []
     for index, (group, sample) in enumerate(frames(args.pairs)):
-        groups += [group] if group not in groups else []
         valid = sample["valid"].astype(bool)
         for density in DENSITIES:
             sparse = make_sparse("uniform", sample, density, seed=mask_seed(0, index, density))
@@ -76,7 +74,7 @@ def main() -> None:
              f"Machine: {machine_line()}", "",
              "Mean EPE of the least confident quarter of each frame's valid pixels over that of the most confident "
              "quarter; median over the frames (range in brackets). Uniform masks, exact values.", ""]
-    for group in groups:
+    for group in dict.fromkeys(group for group, _, _ in ratios):  # in the frames' order
         count = len(ratios[(group, methods[0], DENSITIES[0])])
         rows = [[f"`{spec}`", *(f"{statistics.median(values):.1f} ({min(values):.1f}-{max(values):.1f})"
                                 for values in (ratios[(group, spec, density)] for density in DENSITIES))]

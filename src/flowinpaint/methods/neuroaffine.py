@@ -459,17 +459,17 @@ def _within_reach(dense: np.ndarray, values: np.ndarray) -> np.ndarray:
     return dense
 
 
-def _refinement_guide(guide: np.ndarray, first: np.ndarray, flow_scale: float) -> np.ndarray:
-    """The refinement's guide ``(H, W, 3)`` float32: the sum of ``guide``'s channels ``(H, W, C)``
-    and the first fit's flow ``first`` ``(H, W, 2)`` times ``flow_scale`` (written in place by
-    torch's multi-threaded element-wise operations: 2x faster than numpy's on these strided
-    channels, and several times faster than numpy's concatenation of a reduction)."""
-    result = np.empty((*first.shape[:2], 3), np.float32)
+def _refinement_guide(guide: np.ndarray, before: np.ndarray, flow_scale: float) -> np.ndarray:
+    """A refinement pass's guide ``(H, W, 3)`` float32: the sum of ``guide``'s channels ``(H, W, C)``
+    and the flow of the fit before the pass, ``before`` ``(H, W, 2)``, times ``flow_scale`` (written
+    in place by torch's multi-threaded element-wise operations: 2x faster than numpy's on these
+    strided channels, and several times faster than numpy's concatenation of a reduction)."""
+    result = np.empty((*before.shape[:2], 3), np.float32)
     channels, source = torch.from_numpy(result), torch.from_numpy(guide)
     summed = channels[..., 0].copy_(source[..., 0])
     for channel in range(1, guide.shape[-1]):
         summed.add_(source[..., channel])
-    channels[..., 1:].copy_(torch.from_numpy(first)).mul_(float(np.float32(flow_scale)))
+    channels[..., 1:].copy_(torch.from_numpy(before)).mul_(float(np.float32(flow_scale)))
     return result
 
 
