@@ -216,6 +216,27 @@ def test_edge_aware_filter_is_the_same_on_any_number_of_threads_and_keeps_its_in
         EdgeAwareFilter(guide, 8.0, 0.1, 2).filter(values[:10])
 
 
+def test_edge_aware_filter_flushes_denormal_numbers_and_leaves_the_callers_mode() -> None:
+    """The C kernel filters with denormal floats flushed to zero (a sweep through denormals runs
+    many times slower on some x86 CPUs): a value of 1e-35 spread over many pixels falls below
+    the smallest normal float; none of the output does, and afterwards this thread computes with
+    denormals again."""
+    import platform
+
+    from flowinpaint.methods import local_affine
+
+    if local_affine._filter_library() is None or platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip("the C filter kernel on x86-64")
+    values = np.zeros((40, 60), np.float32)
+    values[20, 30] = 1e-35
+    guide = np.zeros((40, 60, 3), np.float32)
+    filtered = local_affine.EdgeAwareFilter(guide, 4.0, 0.1, 3).filter(values)
+    assert filtered[20, 30] > 0
+    tiny = np.finfo(np.float32).tiny
+    assert not ((filtered > 0) & (filtered < tiny)).any()
+    assert np.float32(tiny) * np.float32(0.5) > 0  # the caller's mode restored: denormals are kept
+
+
 def test_mean_gap_is_the_mean_distance_to_the_nearest_known_pixel() -> None:
     """Known columns 0-19 of 60: the unknown pixels of column 20 + k lie k + 1 px from them, a mean
     of 20.5 px over the 40 columns; a uniform sample of density d has about 0.5 / sqrt(d)."""

@@ -114,7 +114,8 @@ def test_the_c_affine_solve_equals_the_torch_one(reach):
     filtered, x, y = _filtered_moments()
     coefficients = np.float32([[1.5, -2.0], [0.25, 0.1], [-0.3, 0.05]])  # of 1, x, y for u and v
     trend = local_affine.Trend(coefficients, np.zeros(2), np.eye(2), math.inf)
-    native = local_affine._solve_affine(filtered, x, y, reach, trend)
+    native, support = local_affine._solve_affine(filtered, x, y, reach, trend)
+    np.testing.assert_array_equal(support, filtered[..., 0])
     expected = local_affine._solve_affine_torch(filtered, x, y, reach) + coefficients[0] + x[None, :, None] * coefficients[1] \
         + y[:, None, None] * coefficients[2]
     np.testing.assert_allclose(native, expected, rtol=1e-6, atol=1e-5)

@@ -1,6 +1,7 @@
 """The package's small C kernels: compiled once per machine by the system's C compiler, then loaded.
 
-A kernel's shared library is compiled with ``-O3 -march=native -fopenmp`` into
+A kernel's shared library is compiled with ``-O3 -march=native -fopenmp -fno-math-errno`` (no
+kernel reads ``errno``; without it a loop that takes a square root does not vectorise) into
 ``$XDG_CACHE_HOME/flowinpaint`` (default ``~/.cache/flowinpaint``, the temporary folder where that
 cannot be written), keyed by the source, the flags, the compiler and the processor, and written
 atomically. Without a compiler, or when the build fails, :func:`load_kernel` returns None (and
@@ -21,7 +22,7 @@ from pathlib import Path
 
 __all__ = ["FLAGS", "cache_folder", "compiled_here", "load_kernel", "processor"]
 
-FLAGS = ("-O3", "-march=native", "-fopenmp", "-std=c99", "-shared", "-fPIC")
+FLAGS = ("-O3", "-march=native", "-fopenmp", "-fno-math-errno", "-std=c99", "-shared", "-fPIC")
 _COMPILED: list[str] = []  # the kernels this process compiled (their libraries were not in the cache)
 
 

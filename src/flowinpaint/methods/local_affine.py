@@ -327,8 +327,7 @@ def local_affine_fit(
     moments = _moments(KnownPoints(rows, columns, weights, x[columns], y[rows], values), (height, width))
     applicability = EdgeAwareFilter(image, spatial_sigma, color_scale, iterations)
     filtered = applicability.filter(moments, in_place=True)
-    fitted = _solve_affine(filtered, x, y, reach, trend)
-    support = np.ascontiguousarray(filtered[..., 0])
+    fitted, support = _solve_affine(filtered, x, y, reach, trend)
     if not misfit:
         return AffineFit(fitted, None, support)
     residual2 = np.zeros((height, width), np.float32)
@@ -356,14 +355,16 @@ def _kernel_functions(source: Path, description: str, signatures: dict[str, list
 def _affine_library() -> Callable[..., None] | None:
     """``affine_solve`` of ``affine_kernel.c`` (:func:`_solve_affine`), or None where it cannot be built."""
     functions = _kernel_functions(AFFINE_SOURCE, "native affine kernel", {
-        "affine_solve": [ctypes.c_void_p] * 5 + [ctypes.c_double, ctypes.c_int, ctypes.c_void_p, ctypes.c_long,
-                                                 ctypes.c_long, ctypes.c_int]})
+        "affine_solve": [ctypes.c_void_p] * 5 + [ctypes.c_double, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+                                                 ctypes.c_long, ctypes.c_long, ctypes.c_int]})
     return None if functions is None else functions["affine_solve"]
 
 
-def _solve_affine(filtered: np.ndarray, x: np.ndarray, y: np.ndarray, reach: float, trend: Trend) -> np.ndarray:
+def _solve_affine(filtered: np.ndarray, x: np.ndarray, y: np.ndarray, reach: float,
+                  trend: Trend) -> tuple[np.ndarray, np.ndarray]:
     """The weighted least-squares affine model at every pixel, evaluated there, from the filtered
-    moments of the flow minus the global ``trend``, with the trend added back.
+    moments of the flow minus the global ``trend``, with the trend added back; and the support
+    (the filtered certainty, the first moment).
 
     Runs the C kernel (one pass, float64 per pixel, all cores) where it builds, else
     :func:`_solve_affine_torch`; both compute the same in float64.
@@ -371,11 +372,12 @@ def _solve_affine(filtered: np.ndarray, x: np.ndarray, y: np.ndarray, reach: flo
     Shape:
         filtered: ``(H, W, 12)`` float32, the moments in :func:`_moments`' order; x: ``(W,)``
         and y: ``(H,)`` the fit's coordinates; reach: see :func:`local_affine_fit`; trend: see
-        :func:`_global_affine`. Returns ``(H, W, 2)`` float32.
+        :func:`_global_affine`. Returns ``(H, W, 2)`` and ``(H, W)`` float32.
     """
     library = _affine_library()
     if library is None:
-        return _solve_affine_torch(filtered, x, y, reach) + _evaluate(trend, x[None, :, None], y[:, None, None])
+        return (_solve_affine_torch(filtered, x, y, reach) + _evaluate(trend, x[None, :, None], y[:, None, None]),
+                np.ascontiguousarray(filtered[..., 0]))
     height, width = filtered.shape[:2]
     moments = np.ascontiguousarray(filtered, dtype=np.float32)
     xs, ys = np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(y, dtype=np.float32)
@@ -385,11 +387,11 @@ def _solve_affine(filtered: np.ndarray, x: np.ndarray, y: np.ndarray, reach: flo
     field = None
     if _held_back(trend, x[[0, -1, 0, -1]], y[[0, 0, -1, -1]]):
         field = np.ascontiguousarray(_evaluate(trend, x[None, :, None], y[:, None, None]), dtype=np.float32)
-    fitted = np.empty((height, width, 2), np.float32)
+    fitted, support = np.empty((height, width, 2), np.float32), np.empty((height, width), np.float32)
     library(moments.ctypes.data, xs.ctypes.data, ys.ctypes.data, coefficients.ctypes.data,
             None if field is None else field.ctypes.data, float(reach) if math.isfinite(reach) else 0.0,
-            int(math.isfinite(reach)), fitted.ctypes.data, height, width, torch.get_num_threads())
-    return fitted
+            int(math.isfinite(reach)), fitted.ctypes.data, support.ctypes.data, height, width, torch.get_num_threads())
+    return fitted, support
 
 
 def _solve_affine_torch(filtered: np.ndarray, x: np.ndarray, y: np.ndarray, reach: float) -> np.ndarray:
