@@ -82,8 +82,8 @@ def main() -> None:
     height, width = (int(side) for side in args.size.lower().split("x"))
     times = part_times((height, width), args.density, args.repeats)
     lines = ["# Speed of the edge-aware affine fit", "",
-             f"Command: `python benchmarks/fit_speed.py --size {args.size} --density {args.density:g} "
-             f"--repeats {args.repeats}`", "", f"Machine: {machine_line()}.", "",
+             (f"Command: `python benchmarks/fit_speed.py --size {args.size} --density {args.density:g} "
+              f"--repeats {args.repeats}`"), "", f"Machine: {machine_line()}.", "",
              "| part | median ms |", "| --- | --- |", *(f"| {part} | {ms:.2f} |" for part, ms in times.items()), ""]
     emit_report(lines, args.output)
 
