@@ -194,6 +194,23 @@ def test_edge_aware_filter_gives_each_channel_the_same_result_for_any_channel_co
         np.testing.assert_array_equal(alone, together[..., 17 - channels:], err_msg=f"{channels} channels")
 
 
+def test_edge_aware_filter_links_are_the_same_for_any_guide_channel_count() -> None:
+    """The links are compiled separately for guides of 1 to 16 channels and generically above: a
+    guide whose channels repeat one image k times links as that image at k times the colour
+    scale's steepness (1 / k of the colour scale), for specialised and generic counts alike."""
+    from flowinpaint.methods import local_affine
+
+    if local_affine._filter_library() is None:
+        pytest.skip("no C compiler for the filter kernel")
+    grey = np.ascontiguousarray(_guide(29, 41, seed=3)[0, :1].permute(1, 2, 0).numpy())
+    values = np.random.default_rng(4).standard_normal((29, 41, 2)).astype(np.float32)
+    expected = local_affine.EdgeAwareFilter(grey, 5.0, 0.1, 2).filter(values)
+    for copies in (2, 3, 16, 17, 20):
+        guide = np.ascontiguousarray(np.repeat(grey, copies, axis=2))
+        filtered = local_affine.EdgeAwareFilter(guide, 5.0, 0.1 * copies, 2).filter(values)
+        np.testing.assert_allclose(filtered, expected, rtol=1e-5, atol=1e-5, err_msg=f"{copies} channels")
+
+
 def test_edge_aware_filter_is_the_same_on_any_number_of_threads_and_keeps_its_input() -> None:
     from flowinpaint.methods.local_affine import EdgeAwareFilter, cpu_filter_available
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-from flowinpaint.ops import channel_norm
+from flowinpaint.ops import channel_norm, share
 
 
 def test_channel_norm_equals_vector_norm_in_value_and_gradient_also_at_zero():
@@ -27,3 +28,11 @@ def test_channel_norm_equals_vector_norm_in_value_and_gradient_also_at_zero():
 def test_channel_norm_passes_gradcheck_away_from_zero():
     x = torch.randn(1, 2, 4, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) + 0.1
     assert torch.autograd.gradcheck(channel_norm, (x.requires_grad_(True),))
+
+
+def test_share_is_the_masks_mean_to_the_bit():
+    rng = np.random.default_rng(0)
+    for shape, density in [((436, 1024), 0.01), ((7, 3), 0.5), ((1,), 1.0), ((5, 5), 0.0), ((3, 4, 5), 0.3)]:
+        mask = rng.random(shape) < density
+        assert share(mask) == float(mask.mean())
+        assert isinstance(share(mask), float)

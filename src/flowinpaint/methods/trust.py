@@ -44,7 +44,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..diffusion.domain_transform import colour_scale_at, sample_spacing
-from ..ops import at_pixels, put_pixels, rows_at
+from ..ops import at_pixels, put_pixels, rows_at, share
 from .local_affine import (
     AffineFit,
     _median_of_rows,
@@ -125,7 +125,7 @@ def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, i
     """
     unit = color_sigma(image, 1.0) if color_unit is None else color_unit
     color_scale = color_factor * unit
-    density = float(known.mean())
+    density = share(known)
     by_position, by_colour = nearest_known_both(known, NEIGHBOURS, image,
                                                 NEIGHBOUR_COLOUR / (math.sqrt(density) * color_scale))
     flat = np.flatnonzero(known)
@@ -169,7 +169,7 @@ def trust_evidence(flow: np.ndarray, known: np.ndarray, certainty: np.ndarray, i
     if not (weights > 0).any():
         weights = np.where(known, certainty, 0).astype(np.float32)
     first = fit(flow, weights, image if guide is None else guide,
-                spatial_factor * sample_spacing(float((weights > 0).mean()), least_spacing),
+                spatial_factor * sample_spacing(share(weights > 0), least_spacing),
                 colour_scale_at(color_scale, density, sparse_below), reach, misfit=False, iterations=iterations)
     columns["fit_residual"] = np.log1p(vector_length(values[rows] - at_pixels(first.flow, flat[rows])))
     columns["failing"] = np.full(count, 1 - passes.mean())
