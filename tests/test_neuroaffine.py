@@ -593,7 +593,7 @@ def test_the_refinement_guide_is_the_channel_sum_and_the_scaled_flow(channels):
     for channel in range(1, channels):
         summed += guide[..., channel]  # the same float32 additions in the same order
     expected = np.concatenate([summed[..., None], flow * np.float32(0.0317)], axis=-1)
-    np.testing.assert_array_equal(neuroaffine._refinement_guide(guide, flow, 0.0317), expected)
+    np.testing.assert_array_equal(neuroaffine._refinement_guide(neuroaffine._channel_sum(guide), flow, 0.0317), expected)
 
 
 def test_sparse_values_get_one_refinement_pass():

@@ -33,6 +33,7 @@
 #define DEFAULT_L2 524288L  /* bytes, where the C library cannot say */
 #define MIN_STRIP_FLOATS 64L  /* per row: whole cache lines, and enough of them for the prefetcher */
 #define MAX_STRIP_FLOATS 1024L  /* and the most channels */
+#define PIXELWISE_FROM 8  /* channels from which the vertical sweeps go pixel by pixel (see vertical_step) */
 
 /* The link of iteration `iteration` (0-based) from the first one's: a^(2^iteration). */
 static inline float link_at(float a, int iteration) {
@@ -95,9 +96,22 @@ static void horizontal_pass(float *values, const float *links, long height, long
 }
 
 /* One step of the vertical sweep on a strip of `count` floats of a row (whole pixels): here += w (other - here),
- * w the link of each float's pixel (links from the strip's first pixel). */
+ * w the link of each float's pixel (links from the strip's first pixel). From PIXELWISE_FROM to 16
+ * channels (a constant count: see SPECIALISED) pixel by pixel, each pixel's channels one vector
+ * operation; with fewer, each float's link first spread into `weights`, then one long vector loop
+ * (pixel by pixel filtered 12 channels 10 % faster, 3 channels 10 % slower; Xeon, 1024x436). */
 static inline __attribute__((always_inline)) void vertical_step(float *here, const float *other, const float *links, long count, long channels,
                                  int iteration, float *weights) {
+    if (channels >= PIXELWISE_FROM && channels <= 16) {
+        for (long j = 0; j < count / channels; j++) {
+            const float weight = link_at(links[j], iteration);
+            float *pixel = here + j * channels;
+            const float *beside = other + j * channels;
+            #pragma omp simd
+            for (long c = 0; c < channels; c++) pixel[c] += weight * (beside[c] - pixel[c]);
+        }
+        return;
+    }
     for (long j = 0; j < count / channels; j++) {
         const float weight = link_at(links[j], iteration);
         for (long c = 0; c < channels; c++) weights[j * channels + c] = weight;

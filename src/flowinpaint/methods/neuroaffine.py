@@ -459,16 +459,24 @@ def _within_reach(dense: np.ndarray, values: np.ndarray) -> np.ndarray:
     return dense
 
 
-def _refinement_guide(guide: np.ndarray, before: np.ndarray, flow_scale: float) -> np.ndarray:
-    """A refinement pass's guide ``(H, W, 3)`` float32: the sum of ``guide``'s channels ``(H, W, C)``
-    and the flow of the fit before the pass, ``before`` ``(H, W, 2)``, times ``flow_scale`` (written
-    in place by torch's multi-threaded element-wise operations: 2x faster than numpy's on these
-    strided channels, and several times faster than numpy's concatenation of a reduction)."""
-    result = np.empty((*before.shape[:2], 3), np.float32)
-    channels, source = torch.from_numpy(result), torch.from_numpy(guide)
-    summed = channels[..., 0].copy_(source[..., 0])
+def _channel_sum(guide: np.ndarray) -> np.ndarray:
+    """The sum of ``guide``'s channels ``(H, W, C)`` -> ``(H, W)`` float32, in channel order (torch's
+    multi-threaded element-wise additions: 2x faster than numpy's on these strided channels)."""
+    source = torch.from_numpy(guide)
+    summed = source[..., 0].clone()
     for channel in range(1, guide.shape[-1]):
         summed.add_(source[..., channel])
+    return summed.numpy()
+
+
+def _refinement_guide(summed: np.ndarray, before: np.ndarray, flow_scale: float) -> np.ndarray:
+    """A refinement pass's guide ``(H, W, 3)`` float32: the sum of the guide's channels, ``summed``
+    ``(H, W)`` (:func:`_channel_sum`, the same for every pass), and the flow of the fit before the
+    pass, ``before`` ``(H, W, 2)``, times ``flow_scale`` (written in place by torch's element-wise
+    operations: several times faster than numpy's concatenation)."""
+    result = np.empty((*before.shape[:2], 3), np.float32)
+    channels = torch.from_numpy(result)
+    channels[..., 0].copy_(torch.from_numpy(summed))
     channels[..., 1:].copy_(torch.from_numpy(before)).mul_(float(np.float32(flow_scale)))
     return result
 
@@ -618,8 +626,9 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
         # ``motion_contrast`` pixels costs what a colour step of the colour scale does; the guide's
         # channels go in summed (the guide has three channels, as OpenCV's filter, the fallback, needs)
         passes = options.refinement_passes if kept_share >= MORE_PASSES_FROM else 1
+        summed = _channel_sum(guide)
         for refinement in range(passes):
-            fill_guide = _refinement_guide(guide, base.flow, color_scale / options.motion_contrast)
+            fill_guide = _refinement_guide(summed, base.flow, color_scale / options.motion_contrast)
             fitted = _filters(options.device, fill_guide.shape[-1]).fit(
                 flow, weights, fill_guide, spatial_sigma, color_scale, options.reach,
                 misfit=problem.wants_confidence and refinement == 0, iterations=iterations)
