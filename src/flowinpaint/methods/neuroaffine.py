@@ -453,8 +453,9 @@ def _within_reach(dense: np.ndarray, values: np.ndarray) -> np.ndarray:
     spread = high - low
     dense = np.asarray(dense, np.float32)
     lowest, highest = (low - spread).astype(np.float32), (high + spread).astype(np.float32)
-    components = (dense[..., 0], dense[..., 1])  # a reduction per component: numpy's along axis 0 of (N, 2) is slow
-    if any(c.min() < lowest[k] or c.max() > highest[k] for k, c in enumerate(components)):
+    # both ends of each component in one reduction (torch's; numpy's along axis 0 of (N, 2) is slow)
+    ends = [torch.aminmax(torch.from_numpy(dense[..., k])) for k in range(2)]
+    if any(float(end.min) < lowest[k] or float(end.max) > highest[k] for k, end in enumerate(ends)):
         np.clip(dense, lowest, highest, out=dense)
     return dense
 
