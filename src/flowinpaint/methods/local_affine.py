@@ -574,13 +574,16 @@ def _nearest_on_grid(library: dict[str, Callable[..., None]], known: np.ndarray,
     position and ``features``, and with ``by_position`` also by position alone (the same search);
     ``rows``, ``columns`` in ``np.nonzero(known)`` order. Below ``ROW_SEARCH_BELOW`` known pixels
     the row search, which visits only known pixels, else the ring walk (the same lists)."""
+    rows64, columns64 = np.ascontiguousarray(rows, np.int64), np.ascontiguousarray(columns, np.int64)
     if len(rows) < ROW_SEARCH_BELOW * known.size:
-        kernel, grid = library["nearest_by_rows"], np.zeros(known.size + 1, np.int32)
-        np.cumsum(known.ravel(), out=grid[1:])
+        # the count of known pixels before each pixel (row-major), by repeating each count over the
+        # run of pixels up to its next known one: a cumulative sum's values, 4x faster when few are known
+        flat = rows64 * known.shape[1] + columns64
+        kernel, grid = library["nearest_by_rows"], np.repeat(np.arange(len(flat) + 1, dtype=np.int32),
+                                                             np.diff(flat, prepend=-1, append=known.size))
     else:
         kernel, grid = library["nearest_by_rings"], np.full(known.shape, -1, np.int32)
         grid[rows, columns] = np.arange(len(rows))
-    rows64, columns64 = np.ascontiguousarray(rows, np.int64), np.ascontiguousarray(columns, np.int64)
     features = np.ascontiguousarray(features, np.float32)
     index = np.empty((len(rows), count), np.int64)
     distance = np.empty((len(rows), count), np.float64)
@@ -614,7 +617,7 @@ def _colour_features(rows: np.ndarray, columns: np.ndarray, image: np.ndarray | 
 def _nearest(known: np.ndarray, neighbours: int, image: np.ndarray | None, colour_weight: float,
              by_position: bool) -> tuple[NearestKnown, NearestKnown | None]:
     """The nearest known pixels by position and colour, and with ``by_position`` by position alone too."""
-    rows, columns = np.nonzero(known)
+    rows, columns = np.divmod(np.flatnonzero(known), known.shape[1])  # np.nonzero's, 3x faster
     count = min(neighbours, len(rows) - 1)
     colours = _colour_features(rows, columns, image, colour_weight)
     library = _nearest_library()
