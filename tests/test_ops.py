@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from flowinpaint.ops import channel_norm, share, zeros
+from flowinpaint.ops import channel_norm, share
 
 
 def test_channel_norm_equals_vector_norm_in_value_and_gradient_also_at_zero():
@@ -37,9 +37,3 @@ def test_share_is_the_masks_mean_to_the_bit():
         assert share(mask) == float(mask.mean())
         assert isinstance(share(mask), float)
 
-
-def test_zeros_are_numpys_zeros():
-    for shape in [(436, 1024, 12), (3, 5), (0, 4), (7,)]:
-        array = zeros(shape)
-        assert array.dtype == np.float32 and array.shape == shape and array.flags.c_contiguous
-        assert not array.any()

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["at_pixels", "channel_norm", "put_pixels", "rows_at", "share", "zeros"]
+__all__ = ["at_pixels", "channel_norm", "put_pixels", "rows_at", "share"]
 
 
 def channel_norm(x: Tensor) -> Tensor:
@@ -35,14 +35,6 @@ def channel_norm(x: Tensor) -> Tensor:
     squared = x.square().sum(dim=1, keepdim=True)
     positive = squared > 0
     return torch.where(positive, squared.clamp_min(torch.finfo(x.dtype).tiny).sqrt(), torch.zeros_like(squared))
-
-
-def zeros(shape: tuple[int, ...]) -> np.ndarray:
-    """``np.zeros(shape, np.float32)`` filled by torch on all cores: numpy's single-threaded fill of
-    reused memory took ~2 ms for the fit's 12 moment images at 1024x436, torch's ~0.6 ms."""
-    array = np.empty(shape, np.float32)
-    torch.from_numpy(array).zero_()
-    return array
 
 
 def share(mask: np.ndarray) -> float:

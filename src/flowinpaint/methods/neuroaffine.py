@@ -107,7 +107,12 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from ..diffusion.domain_transform import colour_scale_at, gap_spacing, sample_spacing, slope_reach
+from ..diffusion.domain_transform import (
+    colour_scale_at,
+    gap_spacing,
+    sample_spacing,
+    slope_reach,
+)
 from ..models.neuroaffine import NeuroaffineInpainting, guide_array
 from ..models.pretrained import cached_model
 from ..models.trust import TrustClassifier
@@ -595,19 +600,20 @@ def explain(problem: Problem, options: NeuroaffineOptions) -> Explanation:
     flow = problem.flow[0].permute(1, 2, 0).contiguous().numpy()
     image = problem.image[0].permute(1, 2, 0).contiguous().numpy()
     trusted = trusted_known(problem)[0, 0].numpy()
+    trusted_share = share(trusted)
     contrast_unit = color_sigma(image, 1.0)
     # the filters' colour scale: the neighbour tests keep the unscaled one
-    color_scale = colour_scale_at(options.color_factor * contrast_unit, share(trusted), options.sparse_below)
+    color_scale = colour_scale_at(options.color_factor * contrast_unit, trusted_share, options.sparse_below)
     refine = options.motion_contrast > 0
     iterations = REFINEMENT_ITERATIONS if refine else FILTER_ITERATIONS
     least_spacing = gap_spacing(trusted, options.gap_factor)
     # every fit extrapolates its slope this far (grown where a densely known flow has holes)
-    options = replace(options, reach=slope_reach(options.reach, share(trusted), least_spacing))
+    options = replace(options, reach=slope_reach(options.reach, trusted_share, least_spacing))
     if not options.robust or int(trusted.sum()) < 3:
         guide = _guide(image, flow, trusted, options)
         certainty = _certainty(trusted, problem)
         first = _filters(options.device, guide.shape[-1]).fit(
-            flow, certainty, guide, options.spatial_factor * sample_spacing(share(trusted), least_spacing),
+            flow, certainty, guide, options.spatial_factor * sample_spacing(trusted_share, least_spacing),
             color_scale, options.reach, misfit=problem.wants_confidence and not refine, iterations=iterations)
         none = np.zeros_like(trusted)
         judgement = _Judgement(trusted, none, none.copy(), trusted, none.copy(), first, certainty, None)
