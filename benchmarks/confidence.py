@@ -72,8 +72,8 @@ def main() -> None:
              f"Command: `python benchmarks/confidence.py --methods {args.methods} --pairs {args.pairs}"
              + (f" --output {args.output.as_posix()}`" if args.output is not None else "`"), "",
              f"Machine: {machine_line()}", "",
-             "Mean EPE of the least confident quarter of each frame's valid pixels over that of the most confident "
-             "quarter; median over the frames (range in brackets). Uniform masks, exact values.", ""]
+             ("Mean EPE of the least confident quarter of each frame's valid pixels over that of the most confident "
+             "quarter; median over the frames (range in brackets). Uniform masks, exact values."), ""]
     for group in dict.fromkeys(group for group, _, _ in ratios):  # in the frames' order
         count = len(ratios[(group, methods[0], DENSITIES[0])])
         rows = [[f"`{spec}`", *(f"{statistics.median(values):.1f} ({min(values):.1f}-{max(values):.1f})"

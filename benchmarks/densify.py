@@ -172,11 +172,11 @@ def main() -> None:
     command = "python benchmarks/densify.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     title = "# densify against OpenCV's dense flows" + (" (synthetic validation scenes)" if args.validation else "")
     lines = [title, "",
-             f"Command: `{command.strip()}` on {cpu_model()}, 2 threads (this invocation: "
+             (f"Command: `{command.strip()}` on {cpu_model()}, 2 threads (this invocation: "
              f"{(time.perf_counter() - started) / 60:.0f} min; finished results are kept in the work folder). EPE in px "
-             "over the valid ground truth; s = seconds per pair (mean, the first call of each setting untimed).",
-             "Score = geometric mean over all pairs of EPE / min(EPE of DIS medium, EPE of DeepFlow): below 1 beats "
-             "the better of the two on average.", "",
+             "over the valid ground truth; s = seconds per pair (mean, the first call of each setting untimed)."),
+             ("Score = geometric mean over all pairs of EPE / min(EPE of DIS medium, EPE of DeepFlow): below 1 beats "
+             "the better of the two on average."), "",
              "## Ranking", "",
              *table(["setting", "score", "score, real pairs", "worst pair vs DIS medium", "s/pair"],
                     [[f"`{name}`" + (" **(chosen)**" if name == chosen else ""), f"{scores[name]:.3f}",
@@ -184,8 +184,8 @@ def main() -> None:
                       f"{max(row[name]['epe'] / row['dis-medium']['epe'] for row in results.values()):.2f}x",
                       f"{mean_seconds(results, name):.2f}"]
                      for name in sorted(scores, key=scores.get)]), "",
-             f"Chosen: `{chosen}`, the best score among the settings faster than DeepFlow "
-             f"({deepflow_time:.2f} s per pair on average).", "",
+             (f"Chosen: `{chosen}`, the best score among the settings faster than DeepFlow "
+             f"({deepflow_time:.2f} s per pair on average)."), "",
              "## Per pair (EPE)", ""]
     shown = [*PEERS, chosen]
     rows = [[pair_id, *(fmt(row[name]["epe"]) for name in shown)] for pair_id, row in results.items()]

@@ -108,13 +108,13 @@ def main() -> None:
              f"{score(groups['held-out'], name):.3f}" if groups["held-out"] else "-"]
             for name in sorted(names, key=lambda name: score(scored, name))]
     lines = ["# densify: the weights of DIS's variational refinement", "",
-             f"Command: `python benchmarks/densify_dis_weights.py --synthetic {args.synthetic}` on {cpu_model()} "
-             f"(this invocation: {(time.perf_counter() - started) / 60:.0f} min; finished results are kept in the work folder).",
-             "The whole default `densify` pipeline with DIS `fine` (OpenCV's medium preset at full resolution) and its "
+             (f"Command: `python benchmarks/densify_dis_weights.py --synthetic {args.synthetic}` on {cpu_model()} "
+             f"(this invocation: {(time.perf_counter() - started) / 60:.0f} min; finished results are kept in the work folder)."),
+             ("The whole default `densify` pipeline with DIS `fine` (OpenCV's medium preset at full resolution) and its "
              "refinement weights `a` (smoothness alpha), `d` (brightness constancy delta), `g` (gradient constancy gamma). "
              "Score = geometric mean of EPE / min(EPE of DIS medium, EPE of DeepFlow); below 1 beats the better of the two. "
              f"Chosen by the score over the {len(groups['real'])} real and {len(groups['synthetic'])} synthetic pairs; "
-             f"held out: {len(groups['held-out'])} Middlebury and FlyingChairs pairs.", "",
+             f"held out: {len(groups['held-out'])} Middlebury and FlyingChairs pairs."), "",
              *table(["DIS refinement weights", "score, real + synthetic", "real", "synthetic", "held-out"], rows), ""]
     output = HERE / "results" / "densify_dis_weights.md"
     output.write_text("\n".join(lines) + "\n", encoding="utf-8")

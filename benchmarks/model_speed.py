@@ -159,8 +159,8 @@ def main() -> None:
         "",
         f"Command: `python benchmarks/model_speed.py {' '.join(sys.argv[1:])}`".rstrip() + "",
         "",
-        f"Machine: {machine_line()}. Untrained models unless stated (see the shipped weights' section); "
-        "diffusion s = total s - network s (medians of separate runs).",
+        (f"Machine: {machine_line()}. Untrained models unless stated (see the shipped weights' section); "
+        "diffusion s = total s - network s (medians of separate runs)."),
         "",
         f"## Inference, {size[1]}x{size[0]}, 5 % known, median of {repeats} warm runs",
         "",
@@ -203,8 +203,8 @@ def main() -> None:
         "",
         "## The shipped weights (width 16, channels-last, compiled diffusion, float32 network)",
         "",
-        "As loaded: negligible weights set to zero (`flowinpaint.load_model`); as stored: with the denormal "
-        "weights weight decay left.",
+        ("As loaded: negligible weights set to zero (`flowinpaint.load_model`); as stored: with the denormal "
+        "weights weight decay left."),
         "",
         "| weights | inference network s | inference total s | x EPIC | training samples/s |",
         "| --- | --- | --- | --- | --- |",

@@ -87,8 +87,8 @@ def save(report: list[str], finished: bool = False) -> Path:
     """Write ``benchmarks/reproduce.md`` as it stands: after every part, so an interrupted run still
     leaves what it measured (marked as unfinished until the last part)."""
     out = HERE / "reproduce.md"
-    tail = [] if finished else ["*Unfinished: the command was still running or was stopped here; rerun it to complete "
-                                "the report (finished parts are not recomputed).*", ""]
+    tail = [] if finished else [("*Unfinished: the command was still running or was stopped here; rerun it to complete "
+                                "the report (finished parts are not recomputed).*"), ""]
     out.write_text("\n".join([*report, *tail]) + "\n", encoding="utf-8")
     return out
 
@@ -112,8 +112,8 @@ def main() -> None:
     methods = available_methods()
     command = "python benchmarks/reproduce.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     report = ["# Reproduction of the paper's evaluation at this machine's scale", "",
-              f"Command: `{command.strip()}`, on {cpu_model()} (2 threads). Methods available here: "
-              f"{', '.join(f'`{m}`' for m in methods)}.",
+              (f"Command: `{command.strip()}`, on {cpu_model()} (2 threads). Methods available here: "
+              f"{', '.join(f'`{m}`' for m in methods)}."),
               *[f"Not available: {note}." for note in unavailable_notes()],
               "EPE in pixels over all valid pixels (known ones included, as the paper's code does),",
               "uniform random masks with the same seeds for every method, best per column in bold; s/frame = median",

@@ -214,15 +214,15 @@ def main() -> None:
 
     command = "python benchmarks/robustness.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     lines = ["# Robustness: density, wrong known values, mask kinds, real matches", "",
-             f"Command: `{command.strip()}` on {cpu_model()}, 2 threads; evaluations kept in `{args.work}` (resumable; "
+             (f"Command: `{command.strip()}` on {cpu_model()}, 2 threads; evaluations kept in `{args.work}` (resumable; "
              f"`inpaint` itself took {inpaint_minutes(parts):.0f} min of them). EPE in px over all valid pixels (known "
-             "ones included), mean per frame;",
-             "the same seeded known pixels and wrong values for every method; s/frame = median wall-clock seconds of "
-             "`inpaint` per frame over the table's runs.",
-             "Wrong values (`--outliers`, `make_sparse(outliers=...)`): that fraction of the known values replaced, "
+             "ones included), mean per frame;"),
+             ("the same seeded known pixels and wrong values for every method; s/frame = median wall-clock seconds of "
+             "`inpaint` per frame over the table's runs."),
+             ("Wrong values (`--outliers`, `make_sparse(outliers=...)`): that fraction of the known values replaced, "
              "half by a random value in the flow's range, half by the value of a known pixel 20-80 px away; "
              "'known values > 3 px wrong' is what that made of them (a borrowed value can be nearly right where "
-             "the motion is uniform).",
+             "the motion is uniform)."),
              f"Methods: {', '.join(f'`{m}`' for m in methods)}."
              + (f" Slower than {args.slow:g} s/frame on the dev set, so only at 5 % in slice 1 (1 / 5 / 10 % in "
                 "`benchmarks/reproduce.md`): "

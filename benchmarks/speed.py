@@ -126,7 +126,7 @@ def measure(method: str, size: tuple[int, int], density: float, args, options: d
     label = f"{method} {size[1]}x{size[0]} {density:.0%}" + (f" {options}" if options else "")
     print(f"  running {label} ...", file=sys.stderr, flush=True)
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=args.timeout, check=False)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {args.timeout:.0f} s"}
     # Methods may print to stdout (OpenCV builds with Eigen do): the result is the last JSON line.

@@ -121,8 +121,8 @@ def main() -> None:
     extra = (f" --deformation {args.deformation}" if args.deformation is not None else "") + (
         f" --degraded {args.degraded}" if args.degraded else "")
     lines = ["# Method variants on synthetic validation scenes", "",
-             f"Command: `python benchmarks/validate_variants.py --methods \"{args.methods}\" --pairs {args.pairs} "
-             f"--size {args.size} --perspective {args.perspective} --seed {args.seed}{extra}`", "",
+             (f"Command: `python benchmarks/validate_variants.py --methods \"{args.methods}\" --pairs {args.pairs} "
+             f"--size {args.size} --perspective {args.perspective} --seed {args.seed}{extra}`"), "",
              f"Machine: {machine_line()}; {time.perf_counter() - start:.0f} s.", "",
              "Mean EPE (px, every pixel) per condition; in brackets the ratio to the first method.", "", *body]
     emit_report(lines, args.output)

@@ -60,7 +60,7 @@ def test_writes_every_file_and_entry(finished):
 
 
 def test_numbers_match_a_direct_call(finished):
-    out, results = finished
+    _out, results = finished
     entry = results["entries"][entry_key(1, "eed", 0.1)]
     sample = load_dataset("synthetic", split="test", size=SIZE, length=2, seed=0)[1]
     sparse = make_sparse("uniform", sample, 0.1, seed=mask_seed(0, 1, 0.1))

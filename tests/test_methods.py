@@ -129,7 +129,7 @@ def test_points_to_sparse_averages_duplicates_and_counts_rejects() -> None:
 def test_points_to_sparse_feeds_inpaint() -> None:
     rng = np.random.default_rng(0)
     points0 = rng.uniform(0, 30, size=(60, 2))
-    flow, mask, rejected = points_to_sparse(points0, points0 + [2.0, -1.0], (31, 31))
+    flow, mask, _rejected = points_to_sparse(points0, points0 + [2.0, -1.0], (31, 31))
     dense = inpaint(flow, mask, method="laplace")
     np.testing.assert_allclose(dense, np.broadcast_to([2.0, -1.0], dense.shape), atol=1e-6)
 

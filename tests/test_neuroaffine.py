@@ -12,7 +12,12 @@ import torch
 import flowinpaint as fi
 from flowinpaint import ops
 from flowinpaint.data import make_example, make_sparse
-from flowinpaint.diffusion.domain_transform import colour_scale_at, mean_gap, sample_spacing, slope_reach
+from flowinpaint.diffusion.domain_transform import (
+    colour_scale_at,
+    mean_gap,
+    sample_spacing,
+    slope_reach,
+)
 from flowinpaint.methods import local_affine, neuroaffine
 from flowinpaint.methods.local_affine import (
     color_sigma,

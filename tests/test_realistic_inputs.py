@@ -172,7 +172,7 @@ def test_outliers_nest_across_fractions_and_are_seeded() -> None:
     assert (few <= many).all() and np.array_equal(small[few], large[few])
     again, same = inject_outliers(flow, mask, 0.3, seed=2)
     assert np.array_equal(again, large) and np.array_equal(same, many)
-    other, elsewhere = inject_outliers(flow, mask, 0.3, seed=3)
+    _other, elsewhere = inject_outliers(flow, mask, 0.3, seed=3)
     assert not np.array_equal(elsewhere, many)
     untouched, none = inject_outliers(flow, mask, 0.0, seed=2)
     assert np.array_equal(untouched, flow) and not none.any()
@@ -188,7 +188,7 @@ def test_random_outliers_are_wrong_even_for_a_constant_flow() -> None:
 
 
 def test_make_sparse_keeps_the_mask_and_marks_the_outliers() -> None:
-    flow, mask, truth = _sparse()
+    _flow, _mask, truth = _sparse()
     sample = {"image1": np.zeros((*SHAPE, 3), np.uint8), "image2": np.zeros((*SHAPE, 3), np.uint8),
               "flow": truth, "valid": np.ones(SHAPE, dtype=bool)}
     clean = make_sparse("scanlines", sample, 0.05, seed=7)

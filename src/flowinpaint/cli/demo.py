@@ -8,7 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from .common import create_folder, frame_size, kernels_compiled_since, output_folder, write_output
+from .common import (
+    create_folder,
+    frame_size,
+    kernels_compiled_since,
+    output_folder,
+    write_output,
+)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -377,7 +377,7 @@ def sample_density(rng: np.random.Generator, low: float = 0.005, high: float = 0
         ValueError: ``rng`` not a ``np.random.Generator``, or not ``0 < low <= high < 1``.
     """
     if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a np.random.Generator, got {type(rng).__name__}")
+        raise ValueError(f"rng must be a np.random.Generator, got {type(rng).__name__}")  # noqa: TRY004 - bad input is a ValueError (the CLI reports it as a usage error)
     low = number(low, "low", 0.0, 1.0)
     high = number(high, "high", low, 1.0, low_closed=True)
     return float(np.exp(rng.uniform(math.log(low), math.log(high))))

@@ -121,7 +121,7 @@ def check_settings(method: str = DEFAULT_METHOD, matcher: str = DEFAULT_MATCHER,
     resolve_preset(preset)
     check_tolerance(alpha, beta)
     if not isinstance(refine, bool):
-        raise ValueError(f"refine must be True or False, got {refine!r}")
+        raise ValueError(f"refine must be True or False, got {refine!r}")  # noqa: TRY004 - bad input is a ValueError (the CLI reports it as a usage error)
     if not isinstance(margin, (int, np.integer)) or isinstance(margin, bool) or margin < 0:
         raise ValueError(f"margin must be an integer >= 0 (pixels), got {margin!r}")
     found = get_method(method)

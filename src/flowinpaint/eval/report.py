@@ -90,13 +90,13 @@ def render_report(results: dict[str, Any]) -> str:
     size = f", {config['size'][0]}x{config['size'][1]}" if config.get("size") else ""
     outliers = f", {100 * config['outliers']:g}% of the known values replaced by wrong ones" if config.get("outliers") else ""
     lines += [
-        f"Dataset {dataset}{where}{split}{variant}{size}; masks {config.get('masks')} (seed {config.get('seed')}){outliers}; "
-        f"densities {', '.join(f'{d:g}' for d in densities)}.",
+        (f"Dataset {dataset}{where}{split}{variant}{size}; masks {config.get('masks')} (seed {config.get('seed')}){outliers}; "
+        f"densities {', '.join(f'{d:g}' for d in densities)}."),
         "",
-        "EPE all = mean end-point error (px) over every pixel with valid ground truth, the known pixels "
+        ("EPE all = mean end-point error (px) over every pixel with valid ground truth, the known pixels "
         "included; EPE unknown = over the valid pixels that were not known. Means are per image, then "
         "averaged over the images where the method succeeded (n). Time = median wall-clock seconds of "
-        "`inpaint` per frame.",
+        "`inpaint` per frame."),
         "",
     ]
     if results.get("command"):

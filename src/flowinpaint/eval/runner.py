@@ -183,7 +183,7 @@ def resolve_methods(methods: str | Sequence[str]) -> tuple[list[str], list[str]]
 
 def mask_seed(seed: int, index: int, density: float) -> int:
     """The mask seed of sample ``index`` at ``density``: a hash of ``(seed, index, density)``."""
-    state = np.random.SeedSequence([int(seed), int(index), int(round(float(density) * 1e9))]).generate_state(1)
+    state = np.random.SeedSequence([int(seed), int(index), round(float(density) * 1e9)]).generate_state(1)
     return int(state[0])
 
 

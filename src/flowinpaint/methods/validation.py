@@ -17,7 +17,7 @@ def _as_array(value: Any, name: str) -> np.ndarray:
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()
     if not isinstance(value, np.ndarray):
-        raise ValueError(f"{name} must be a numpy array, got {type(value).__name__}")
+        raise ValueError(f"{name} must be a numpy array, got {type(value).__name__}")  # noqa: TRY004 - bad input is a ValueError (the CLI reports it as a usage error)
     return value
 
 

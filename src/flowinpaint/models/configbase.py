@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, TypeVar
+from typing import Any, Self
 
 __all__ = ["ConfigDict"]
-
-Config = TypeVar("Config", bound="ConfigDict")
 
 
 class ConfigDict:
@@ -18,7 +16,7 @@ class ConfigDict:
         return {key: list(value) if isinstance(value, tuple) else value for key, value in dataclasses.asdict(self).items()}  # type: ignore[call-overload]
 
     @classmethod
-    def from_dict(cls: type[Config], fields: dict[str, Any]) -> Config:
+    def from_dict(cls, fields: dict[str, Any]) -> Self:
         """The inverse of :meth:`to_dict`; unknown keys are a ``ValueError``."""
         unknown = set(fields) - {field.name for field in dataclasses.fields(cls)}  # type: ignore[arg-type]
         if unknown:

@@ -43,7 +43,7 @@ def export_network(model: nn.Module, height: int, width: int, batch: int = 1) ->
     """
     network = getattr(model, "dtm", None)
     if not isinstance(network, nn.Module):
-        raise ValueError(f"{type(model).__name__} has no network to export (expected a neuroexplicit model)")
+        raise ValueError(f"{type(model).__name__} has no network to export (expected a neuroexplicit model)")  # noqa: TRY004 - bad input is a ValueError (the CLI reports it as a usage error)
     min_side = int(getattr(model, "min_side", 1))
     sizes = (batch, height, width)
     if not all(isinstance(value, int) and not isinstance(value, bool) for value in sizes):

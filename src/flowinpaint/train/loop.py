@@ -126,7 +126,7 @@ def load_initial_weights(model: nn.Module, path: str | Path) -> None:
     state = load_torch_file(path, "training checkpoint or weights file")
     weights = state.get("model", state.get("state_dict")) if isinstance(state, dict) else None
     if not isinstance(weights, dict):
-        raise ValueError(f"{path}: neither a flowinpaint training checkpoint nor a weights file")
+        raise ValueError(f"{path}: neither a flowinpaint training checkpoint nor a weights file")  # noqa: TRY004 - bad input is a ValueError (the CLI reports it as a usage error)
     try:
         model.load_state_dict(negligible_to_zero(weights))
     except RuntimeError as exc:

@@ -59,7 +59,7 @@ def check_range(value: Any, name: str, low: float, high: float) -> None:
 def check_bool(value: Any, name: str) -> None:
     """Raise ``ValueError`` unless ``value`` is a bool."""
     if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
+        raise ValueError(f"{name} must be True or False, got {value!r}")  # noqa: TRY004 - bad input is a ValueError (the CLI reports it as a usage error)
 
 
 def check_choice(value: Any, name: str, choices: tuple[str, ...]) -> None:
