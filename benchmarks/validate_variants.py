@@ -8,6 +8,7 @@ the same sparse inputs:
 
 - uniform masks at 0.1 %, 0.3 %, 1 % and 5 % of the pixels (exact values);
 - real SIFT matches between the two frames (the matcher's own errors);
+- corners tracked by OpenCV's Lucas-Kanade tracker (the tracker's own errors);
 - uniform 5 % with 20 % of the values replaced by wrong ones.
 
 It reports the mean EPE (every pixel) per condition and method, the ratio of each method to
@@ -45,6 +46,7 @@ CONDITIONS = (
     ("uniform 1 %", "uniform", 0.01, 0.0),
     ("uniform 5 %", "uniform", 0.05, 0.0),
     ("matches", "matches", 0.0, 0.0),
+    ("tracks", "tracks", 0.0, 0.0),
     ("5 %, 20 % wrong", "uniform", 0.05, 0.2),
 )
 

@@ -1,4 +1,4 @@
-"""Mask samplers, feature-match sparse flow, training densities and the by-name registry."""
+"""Mask samplers, feature-match and tracked-corner sparse flow, training densities and the by-name registry."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from flowinpaint.data import (
     match_mask,
     occlusion_mask,
     sample_density,
+    track_mask,
     uniform_mask,
 )
 
@@ -241,6 +242,43 @@ def test_no_match_raises() -> None:
         match_mask(np.full((64, 64, 3), 128, np.uint8), noise1[:64, :64])
 
 
+# --- tracked corners ------------------------------------------------------------------------------
+
+
+def test_tracks_recover_a_known_shift(pair: tuple[np.ndarray, np.ndarray]) -> None:
+    sparse = track_mask(*pair)
+    assert isinstance(sparse, SparseFlow)
+    assert sparse.flow.shape == (256, 256, 2) and sparse.flow.dtype == np.float32
+    assert sparse.mask.sum() > 100 and not sparse.flow[~sparse.mask].any()
+    error = np.linalg.norm(sparse.flow[sparse.mask] - np.array(SHIFT), axis=1)
+    assert np.mean(error <= 0.1) > 0.9  # Lucas-Kanade is sub-pixel accurate on a pure shift
+
+
+def test_tracks_keep_the_trackers_mistakes(pair: tuple[np.ndarray, np.ndarray]) -> None:
+    """A shift beyond the tracker's reach (no pyramid, a small window): it reports most corners
+    found, and the values keep its errors: no test drops them."""
+    far = np.roll(pair[0], (0, 40), axis=(0, 1))
+    sparse = track_mask(pair[0], far, window=7, levels=0)
+    error = np.linalg.norm(sparse.flow[sparse.mask] - np.array([40.0, 0.0]), axis=1)
+    assert sparse.mask.sum() > 100 and np.mean(error > 3) > 0.5
+
+
+def test_tracks_follow_the_detector_options(pair: tuple[np.ndarray, np.ndarray]) -> None:
+    assert track_mask(*pair, max_corners=50).mask.sum() <= 50
+    spaced = track_mask(*pair, min_distance=12.0).mask
+    points = np.argwhere(spaced).astype(float)
+    nearest, _ = cKDTree(points).query(points, k=2)
+    assert nearest[:, 1].min() >= 12.0 - math.sqrt(2)  # corners 12 px apart, rounded to pixels
+    again = track_mask(*pair)
+    assert np.array_equal(again.flow, track_mask(*pair).flow)
+
+
+def test_no_corner_raises() -> None:
+    flat = np.full((64, 64, 3), 128, np.uint8)
+    with pytest.raises(ValueError, match="no corner"):
+        track_mask(flat, flat)
+
+
 # --- bad arguments --------------------------------------------------------------------------------
 
 GOOD_VALID = np.ones((32, 32), bool)
@@ -272,6 +310,12 @@ GOOD_IMAGE = np.zeros((32, 32, 3), np.uint8)
         (lambda: match_mask(GOOD_IMAGE, GOOD_IMAGE, ratio=1.5), "ratio"),
         (lambda: match_mask(GOOD_IMAGE, GOOD_IMAGE, fb_threshold=-1.0), "fb_threshold"),
         (lambda: match_mask(GOOD_IMAGE, GOOD_IMAGE, max_matches=0), "max_matches"),
+        (lambda: track_mask(GOOD_IMAGE, GOOD_IMAGE[:16]), "image2"),
+        (lambda: track_mask(GOOD_IMAGE, GOOD_IMAGE, max_corners=0), "max_corners"),
+        (lambda: track_mask(GOOD_IMAGE, GOOD_IMAGE, quality=1.5), "quality"),
+        (lambda: track_mask(GOOD_IMAGE, GOOD_IMAGE, min_distance=-1.0), "min_distance"),
+        (lambda: track_mask(GOOD_IMAGE, GOOD_IMAGE, window=8), "window"),
+        (lambda: track_mask(GOOD_IMAGE, GOOD_IMAGE, levels=-1), "levels"),
     ],
 )
 def test_bad_arguments_raise(call, name: str) -> None:
@@ -284,7 +328,7 @@ def test_bad_arguments_raise(call, name: str) -> None:
 
 def test_registry_lists_every_kind() -> None:
     assert set(MASK_SAMPLERS) == {"uniform", "clustered", "edge", "grid", "scanlines", "blocks", "occlusions"}
-    assert SPARSE_KINDS == (*MASK_SAMPLERS, "matches")
+    assert SPARSE_KINDS == (*MASK_SAMPLERS, "matches", "tracks")
 
 
 @pytest.mark.parametrize("kind", ["uniform", "clustered", "edge", "grid", "scanlines", "blocks"])
@@ -299,6 +343,12 @@ def test_make_sparse_puts_the_ground_truth_at_the_mask(sample: dict, kind: str) 
 def test_make_sparse_matches_uses_the_matcher(sample: dict) -> None:
     sparse = make_sparse("matches", sample, 0.05, seed=0)
     expected = match_mask(sample["image1"], sample["image2"])
+    assert np.array_equal(sparse.mask, expected.mask) and np.array_equal(sparse.flow, expected.flow)
+
+
+def test_make_sparse_tracks_uses_the_tracker(sample: dict) -> None:
+    sparse = make_sparse("tracks", sample, 0.05, seed=0)
+    expected = track_mask(sample["image1"], sample["image2"])
     assert np.array_equal(sparse.mask, expected.mask) and np.array_equal(sparse.flow, expected.flow)
 
 

@@ -86,7 +86,8 @@ def register(commands: Any, names: str) -> None:
                             help="known pixels: uniform (default), clustered, edge, grid, scanlines (LiDAR-like), "
                             "blocks (codec-like), occlusions (every pixel but the occluded ones and 2 px around them, "
                             "exact: a flow with holes; needs occlusion maps: sintel, flyingthings, synthetic; ignores "
-                            "the density) or matches (SIFT matches with their errors; ignores the density)")
+                            "the density), matches (SIFT matches with their errors) or tracks (corners tracked by OpenCV's "
+                            "Lucas-Kanade tracker, with its errors; both ignore the density)")
     evaluation.add_argument("--outliers", type=fraction, default=0.0, metavar="FRACTION",
                             help="replace this fraction of the known values by wrong ones: half random in the flow's "
                             "range, half borrowed from a known pixel 20-80 px away (default 0)")

@@ -26,6 +26,7 @@ from .masks import (
     match_mask,
     occlusion_mask,
     sample_density,
+    track_mask,
     uniform_mask,
 )
 from .outliers import inject_outliers
@@ -61,5 +62,6 @@ __all__ = [
     "occlusion_mask",
     "sample_density",
     "scanline_mask",
+    "track_mask",
     "uniform_mask",
 ]

@@ -355,6 +355,63 @@ def match_mask(
     return points_to_sparse(points1[start], points2[forward[start]], image1.shape[:2])
 
 
+def track_mask(
+    image1: Any,
+    image2: Any,
+    max_corners: int = 2000,
+    quality: float = 0.01,
+    min_distance: float = 5.0,
+    window: int = 21,
+    levels: int = 3,
+) -> SparseFlow:
+    """Sparse flow from tracked corners: Shi-Tomasi corners of frame 1 followed into frame 2 by
+    OpenCV's pyramidal Lucas-Kanade tracker, as most users track points (the README's example).
+
+    Every corner the tracker reports found (its status 1) is kept, with no forward-backward or
+    ratio test: the values carry the tracker's own errors, which differ from a descriptor
+    matcher's: accurate to a fraction of a pixel where it holds, and where it fails (motion beyond
+    its pyramid's reach, occlusions, repeated texture) often wrong in the same way as its
+    neighbours. The density is whatever the detector finds (at most ``max_corners``).
+
+    Args:
+        image1: ``(H, W, 3)`` uint8 RGB frame 1 (where the flow lives).
+        image2: ``(H, W, 3)`` uint8 RGB frame 2.
+        max_corners: most corners detected (``cv2.goodFeaturesToTrack``'s ``maxCorners``), >= 1.
+        quality: the weakest corner kept, relative to the strongest, in (0, 1).
+        min_distance: least distance between two corners, pixels, >= 0.
+        window: the tracker's window side, pixels, an odd integer >= 3.
+        levels: the tracker's pyramid levels above the full resolution, >= 0.
+
+    Returns:
+        A :class:`~flowinpaint.SparseFlow` ``(flow, mask, rejected)`` (see :func:`match_mask`).
+
+    Raises:
+        ValueError: a bad argument, or no corner was found and tracked.
+    """
+    image1 = check_image(image1, "image1")
+    image2 = check_image(image2, "image2", image1.shape[:2])
+    max_corners = positive_int_or_none(max_corners, "max_corners")
+    if max_corners is None:
+        raise ValueError("max_corners must be a positive integer, got None")
+    quality = number(quality, "quality", 0.0, 1.0)
+    min_distance = number(min_distance, "min_distance", 0.0, math.inf, low_closed=True)
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 3 or window % 2 == 0:
+        raise ValueError(f"window must be an odd integer >= 3, got {window!r}")
+    if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or levels < 0:
+        raise ValueError(f"levels must be an integer >= 0, got {levels!r}")
+    grey1, grey2 = (cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) for image in (image1, image2))
+    corners = cv2.goodFeaturesToTrack(grey1, maxCorners=int(max_corners), qualityLevel=quality,
+                                      minDistance=min_distance)
+    if corners is None:
+        raise ValueError("track_mask: no corner found in image1; is it textured?")
+    tracked, status, _ = cv2.calcOpticalFlowPyrLK(grey1, grey2, corners, None, winSize=(int(window), int(window)),
+                                                  maxLevel=int(levels))
+    found = status.ravel() == 1
+    if not found.any():
+        raise ValueError("track_mask: the tracker lost every corner; do the frames overlap?")
+    return points_to_sparse(corners.reshape(-1, 2)[found], tracked.reshape(-1, 2)[found], image1.shape[:2])
+
+
 # --- training densities and the registry --------------------------------------------------------
 
 
@@ -414,8 +471,8 @@ MASK_SAMPLERS: dict[str, MaskSampler] = {
     "occlusions": lambda sample, density, seed: occlusion_mask(_field(sample, "valid"), _occlusion(sample)),
 }
 
-#: Every kind :func:`make_sparse` knows: the mask samplers and ``"matches"``.
-SPARSE_KINDS: tuple[str, ...] = (*MASK_SAMPLERS, "matches")
+#: Every kind :func:`make_sparse` knows: the mask samplers, ``"matches"`` and ``"tracks"``.
+SPARSE_KINDS: tuple[str, ...] = (*MASK_SAMPLERS, "matches", "tracks")
 
 
 def _ground_truth_at(flow: Any, mask: np.ndarray) -> np.ndarray:
@@ -436,7 +493,8 @@ class SparseSample(NamedTuple):
     Attributes:
         flow: ``(H, W, 2)`` float32, pixels; 0 at unknown pixels.
         mask: ``(H, W)`` bool, True = known.
-        rejected: matches dropped for a start outside the image (``"matches"`` only; else 0).
+        rejected: matches dropped for a start outside the image (``"matches"`` and ``"tracks"``
+            only; else 0).
         outliers: ``(H, W)`` bool, True at the known pixels whose value was replaced by a wrong
             one on purpose (``outliers=``); the matcher's own mistakes are not marked here
             (:func:`known_wrong` finds every wrong value against the ground truth).
@@ -469,7 +527,8 @@ def make_sparse(
     For a mask kind (:data:`MASK_SAMPLERS`) the flow is the sample's ground truth at the mask,
     0 elsewhere, and ``rejected`` is 0. For ``"matches"`` it is :func:`match_mask` on the two
     frames with default options: its flow carries the matcher's errors and ``density`` is ignored
-    (the density is whatever the matcher finds). ``"occlusions"`` (:func:`occlusion_mask`) needs the
+    (the density is whatever the matcher finds); ``"tracks"`` is :func:`track_mask` likewise (tracked
+    corners, with the tracker's errors). ``"occlusions"`` (:func:`occlusion_mask`) needs the
     sample's ``occlusion`` map (Sintel, FlyingThings3D, the synthetic generator) and ignores the
     density too. With ``outliers`` > 0 that fraction of the known
     values is then replaced by wrong ones (:func:`~flowinpaint.data.outliers.inject_outliers`:
@@ -493,6 +552,8 @@ def make_sparse(
     """
     if kind == "matches":
         flow, mask, rejected = match_mask(_field(sample, "image1"), _field(sample, "image2"), seed=seed)
+    elif kind == "tracks":
+        flow, mask, rejected = track_mask(_field(sample, "image1"), _field(sample, "image2"))
     elif kind in MASK_SAMPLERS:
         mask = MASK_SAMPLERS[kind](sample, density, seed)
         flow, rejected = _ground_truth_at(_field(sample, "flow"), mask), 0

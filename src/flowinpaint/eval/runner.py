@@ -118,7 +118,7 @@ class EvalConfig:
         flow_type: KITTI's ground truth, ``"occ"`` (default) or ``"noc"``; None for the others.
         methods: ``"all"`` (every registered, available method) or a sequence of names.
         densities: fractions of the valid pixels to know, each in (0, 1).
-        masks: mask kind (:data:`MASK_KINDS`); ``"matches"`` ignores the density.
+        masks: mask kind (:data:`MASK_KINDS`); ``"matches"`` and ``"tracks"`` ignore the density.
         outliers: fraction of the known values replaced by wrong ones, in [0, 1)
             (:func:`flowinpaint.data.make_sparse`).
         limit: evaluate only the first ``limit`` samples (None: all; synthetic: 8).
