@@ -1,4 +1,4 @@
-"""Real sparse inputs from three matchers: every method on the real data with ground truth.
+"""Real sparse inputs from three matchers (four inputs): every method on the real data with ground truth.
 
 Users bring the matches of whatever matcher they use. This script makes them from both frames of
 every real pair in ``--data`` (Middlebury, KITTI 2012 non-occluded, Sintel final: the dev set and
@@ -7,7 +7,9 @@ Middlebury) with three matchers, each with its own mistakes:
 - ``sift``: SIFT matches, ratio test and forward-backward check (:func:`flowinpaint.data.match_mask`);
 - ``orb``: the same with ORB;
 - ``tracks``: Shi-Tomasi corners tracked by pyramidal Lucas-Kanade, every one it reports found
-  (:func:`flowinpaint.data.track_mask`; the README's example);
+  (:func:`flowinpaint.data.track_mask`);
+- ``tracks, checked``: those tracks that, tracked back, land within 1 px of their start (the
+  README's example);
 
 and reports, per dataset and matcher, the mean EPE (px, every valid pixel) of each method, its
 ratio to the last method (OpenCV EPIC by default), the matches per frame and the share of them more
@@ -44,6 +46,7 @@ MATCHERS: dict[str, Callable[[np.ndarray, np.ndarray], SparseFlow]] = {
     "sift": lambda image1, image2: match_mask(image1, image2, detector="sift"),
     "orb": lambda image1, image2: match_mask(image1, image2, detector="orb"),
     "tracks": track_mask,
+    "tracks, checked": lambda image1, image2: track_mask(image1, image2, fb_threshold=1.0),
 }
 
 

@@ -10,7 +10,7 @@ import pytest
 from scipy.spatial import cKDTree
 from skimage import data
 
-from flowinpaint import SparseFlow
+from flowinpaint import SparseFlow, points_to_sparse
 from flowinpaint.data import (
     MASK_SAMPLERS,
     SPARSE_KINDS,
@@ -263,6 +263,25 @@ def test_tracks_keep_the_trackers_mistakes(pair: tuple[np.ndarray, np.ndarray]) 
     assert sparse.mask.sum() > 100 and np.mean(error > 3) > 0.5
 
 
+def test_checked_tracks_are_those_that_track_back(pair: tuple[np.ndarray, np.ndarray]) -> None:
+    """``fb_threshold`` keeps the corners that, tracked back, land that close to their start (the
+    README's example, computed here with OpenCV directly), and drops most of a lost tracker's."""
+    grey1, grey2 = (cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) for image in pair)
+    points1 = cv2.goodFeaturesToTrack(grey1, maxCorners=2000, qualityLevel=0.01, minDistance=5)
+    points2, status, _ = cv2.calcOpticalFlowPyrLK(grey1, grey2, points1, None)
+    back, back_status, _ = cv2.calcOpticalFlowPyrLK(grey2, grey1, points2, None)
+    found = (status.ravel() == 1) & (back_status.ravel() == 1)
+    found &= np.linalg.norm((back - points1).reshape(-1, 2), axis=1) <= 0.05
+    expected = SparseFlow(*points_to_sparse(points1[found].reshape(-1, 2), points2[found].reshape(-1, 2), grey1.shape))
+    checked = track_mask(*pair, fb_threshold=0.05)
+    assert np.array_equal(checked.mask, expected.mask) and np.array_equal(checked.flow, expected.flow)
+    assert 0 < checked.mask.sum() < track_mask(*pair).mask.sum()
+    far = np.roll(pair[0], (0, 40), axis=(0, 1))
+    unchecked, kept = (track_mask(pair[0], far, window=7, levels=0, fb_threshold=fb) for fb in (None, 1.0))
+    wrong = [np.sum(np.linalg.norm(s.flow[s.mask] - np.array([40.0, 0.0]), axis=1) > 3) for s in (unchecked, kept)]
+    assert wrong[1] < 0.5 * wrong[0]
+
+
 def test_tracks_follow_the_detector_options(pair: tuple[np.ndarray, np.ndarray]) -> None:
     assert track_mask(*pair, max_corners=50).mask.sum() <= 50
     spaced = track_mask(*pair, min_distance=12.0).mask
@@ -316,6 +335,7 @@ GOOD_IMAGE = np.zeros((32, 32, 3), np.uint8)
         (lambda: track_mask(GOOD_IMAGE, GOOD_IMAGE, min_distance=-1.0), "min_distance"),
         (lambda: track_mask(GOOD_IMAGE, GOOD_IMAGE, window=8), "window"),
         (lambda: track_mask(GOOD_IMAGE, GOOD_IMAGE, levels=-1), "levels"),
+        (lambda: track_mask(GOOD_IMAGE, GOOD_IMAGE, fb_threshold=0.0), "fb_threshold"),
     ],
 )
 def test_bad_arguments_raise(call, name: str) -> None:
