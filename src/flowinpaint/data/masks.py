@@ -366,7 +366,8 @@ def track_mask(
     fb_threshold: float | None = None,
 ) -> SparseFlow:
     """Sparse flow from tracked corners: Shi-Tomasi corners of frame 1 followed into frame 2 by
-    OpenCV's pyramidal Lucas-Kanade tracker, as most users track points (the README's example).
+    OpenCV's pyramidal Lucas-Kanade tracker, as most users track points (the README's example,
+    with ``fb_threshold=1.0``).
 
     Every corner the tracker reports found (its status 1) is kept, and with ``fb_threshold`` only
     those that, tracked back from frame 2, land within that many pixels of where they started (the
