@@ -93,6 +93,11 @@ def median_seconds(results: dict[str, Any], method: str) -> float | None:
     return statistics.median(times) if times else None
 
 
+def method_specs(text: str) -> list[str]:
+    """The method specs of a comma-separated ``--methods`` argument, blanks left out."""
+    return [spec.strip() for spec in text.split(",") if spec.strip()]
+
+
 def fmt(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 

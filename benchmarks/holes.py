@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
-from _evaluations import SHARED, table
+from _evaluations import SHARED, method_specs, table
 from speed import emit_report, machine_line  # benchmarks/speed.py, beside this script
 from validate_variants import scenes  # benchmarks/validate_variants.py
 
@@ -84,7 +84,7 @@ def main() -> None:
     parser.add_argument("--margin", type=int, default=2, help="px taken off around the occlusions, each axis")
     parser.add_argument("--output", type=Path, help="also write the report to this Markdown file")
     args = parser.parse_args()
-    specs = [spec.strip() for spec in args.methods.split(",") if spec.strip()]
+    specs = method_specs(args.methods)
     start = time.perf_counter()
     body: list[str] = []
     sintel = SHARED / "sintel"

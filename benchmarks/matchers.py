@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from _evaluations import SHARED, method_specs, table
 from speed import emit_report, machine_line  # benchmarks/speed.py, beside this script
 
 import flowinpaint
@@ -35,7 +36,6 @@ from flowinpaint.data import load_dataset, match_mask, track_mask
 from flowinpaint.data.outliers import wrong_values
 from flowinpaint.methods.sparse import SparseFlow
 
-HERE = Path(__file__).resolve().parent
 #: (label, folder, dataset name, loader options)
 DATASETS = (
     ("Middlebury", "middlebury", "middlebury", {}),
@@ -52,17 +52,18 @@ MATCHERS: dict[str, Callable[[np.ndarray, np.ndarray], SparseFlow]] = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=HERE.parent.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=SHARED)
     parser.add_argument("--methods", default="neuroaffine,griddata,epic",
                         help="comma-separated; ratios are to the last (default: neuroaffine,griddata,epic)")
     parser.add_argument("--output", type=Path, default=None, help="also write the report here")
     args = parser.parse_args()
-    methods = args.methods.split(",")
+    methods = method_specs(args.methods)
     start = time.perf_counter()
     header = ["dataset", "matcher", "frames", "matches / frame", "> 3 px off", *(f"`{name}`" for name in methods)]
     lines = ["# Real matches from three matchers", "",
              f"Command: `python benchmarks/matchers.py --methods {args.methods}`", "",
-             f"Mean EPE (px, every valid pixel); in brackets the ratio to `{methods[-1]}`.", "", "| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+             f"Mean EPE (px, every valid pixel); in brackets the ratio to `{methods[-1]}`.", ""]
+    rows = []
     for label, folder, name, options in DATASETS:
         if not (args.data / folder).is_dir():
             continue
@@ -83,10 +84,9 @@ def main() -> None:
                     errors[method].append(flowinpaint.epe(dense, sample["flow"], sample["valid"]))
             means = {method: float(np.mean(values)) for method, values in errors.items()}
             cells = [f"{means[method]:.3f} ({means[method] / means[methods[-1]]:.2f})" for method in methods]
-            lines.append(f"| {label} | {matcher} | {len(dataset)} | {np.mean(counts):.0f} | {np.mean(wrong):.1%} | "
-                         + " | ".join(cells) + " |")
-            print(lines[-1], flush=True)
-    lines += ["", f"Machine: {machine_line()}; {time.perf_counter() - start:.0f} s."]
+            rows.append([label, matcher, str(len(dataset)), f"{np.mean(counts):.0f}", f"{np.mean(wrong):.1%}", *cells])
+            print(table(header, rows)[-1], flush=True)
+    lines += [*table(header, rows), "", f"Machine: {machine_line()}; {time.perf_counter() - start:.0f} s."]
     emit_report(lines, args.output)
 
 

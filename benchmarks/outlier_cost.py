@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _evaluations import dev_sets_present, fmt, table
+from _evaluations import dev_sets_present, fmt, method_specs, table
 from speed import emit_report, machine_line  # benchmarks/speed.py, beside this script
 
 import flowinpaint
@@ -140,7 +140,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="evaluate's seed")
     parser.add_argument("--output", type=Path, help="also write the report to this Markdown file")
     args = parser.parse_args()
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    methods = method_specs(args.methods)
     started = time.perf_counter()
     lines = ["# What wrong known values cost", "",
              (f"Command: `python benchmarks/outlier_cost.py --methods {','.join(methods)} --density {args.density:g} "

@@ -30,7 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from _evaluations import table
+from _evaluations import method_specs, table
 from speed import emit_report, machine_line  # benchmarks/speed.py, beside this script
 
 import flowinpaint
@@ -117,7 +117,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, help="also write the report to this Markdown file")
     args = parser.parse_args()
     height, width = (int(side) for side in args.size.lower().split("x"))
-    methods = [spec.strip() for spec in args.methods.split(",") if spec.strip()]
+    methods = method_specs(args.methods)
     start = time.perf_counter()
     body = run(methods, args.pairs, (height, width), args.perspective, args.seed, args.deformation, args.degraded)
     extra = (f" --deformation {args.deformation}" if args.deformation is not None else "") + (
