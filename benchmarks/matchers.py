@@ -34,6 +34,7 @@ from speed import emit_report, machine_line  # benchmarks/speed.py, beside this 
 import flowinpaint
 from flowinpaint.data import load_dataset, match_mask, track_mask
 from flowinpaint.data.outliers import wrong_values
+from flowinpaint.methods.options import parse_method_spec
 from flowinpaint.methods.sparse import SparseFlow
 
 #: (label, folder, dataset name, loader options)
@@ -54,10 +55,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=SHARED)
     parser.add_argument("--methods", default="neuroaffine,griddata,epic",
-                        help="comma-separated; ratios are to the last (default: neuroaffine,griddata,epic)")
+                        help="comma-separated method specs; ratios are to the last (default: neuroaffine,griddata,epic)")
     parser.add_argument("--output", type=Path, default=None, help="also write the report here")
     args = parser.parse_args()
     methods = method_specs(args.methods)
+    specs = {spec: parse_method_spec(spec) for spec in methods}
     start = time.perf_counter()
     header = ["dataset", "matcher", "frames", "matches / frame", "> 3 px off", *(f"`{name}`" for name in methods)]
     lines = ["# Real matches from three matchers", "",
@@ -80,7 +82,8 @@ def main() -> None:
                 for method in methods:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
-                        dense = flowinpaint.inpaint(sparse.flow, sparse.mask, sample["image1"], method=method)
+                        chosen, options = specs[method]
+                        dense = flowinpaint.inpaint(sparse.flow, sparse.mask, sample["image1"], method=chosen.name, **options)
                     errors[method].append(flowinpaint.epe(dense, sample["flow"], sample["valid"]))
             means = {method: float(np.mean(values)) for method, values in errors.items()}
             cells = [f"{means[method]:.3f} ({means[method] / means[methods[-1]]:.2f})" for method in methods]

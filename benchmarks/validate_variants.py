@@ -8,7 +8,9 @@ the same sparse inputs:
 
 - uniform masks at 0.1 %, 0.3 %, 1 % and 5 % of the pixels (exact values);
 - real SIFT matches between the two frames (the matcher's own errors);
-- corners tracked by OpenCV's Lucas-Kanade tracker (the tracker's own errors);
+- corners tracked by OpenCV's Lucas-Kanade tracker (the tracker's own errors), on the scenes as
+  they are (fast motion: the tracker often lost) and on the same scenes moving ``VIDEO_MOTION`` times
+  as much, like consecutive video frames (both frames degraded alike), where it mostly holds;
 - uniform 5 % with 20 % of the values replaced by wrong ones.
 
 It reports the mean EPE (every pixel) per condition and method, the ratio of each method to
@@ -35,10 +37,11 @@ from speed import emit_report, machine_line  # benchmarks/speed.py, beside this 
 
 import flowinpaint
 from flowinpaint.data import SyntheticConfig, SyntheticFlow, make_sparse
-from flowinpaint.data.degrade import degrade
+from flowinpaint.data.degrade import degrade, degrade_pair
 from flowinpaint.eval.runner import mask_seed
 from flowinpaint.methods.options import parse_method_spec
 
+VIDEO_MOTION = 0.4  # the "video tracks" condition's motion scale (SyntheticConfig.with_motion_scale)
 #: (label, sparse kind, density, share of wrong values)
 CONDITIONS = (
     ("uniform 0.1 %", "uniform", 0.001, 0.0),
@@ -47,28 +50,35 @@ CONDITIONS = (
     ("uniform 5 %", "uniform", 0.05, 0.0),
     ("matches", "matches", 0.0, 0.0),
     ("tracks", "tracks", 0.0, 0.0),
+    ("video tracks", "tracks", 0.0, 0.0),
     ("5 %, 20 % wrong", "uniform", 0.05, 0.2),
 )
 
 
 def scenes(pairs: int, size: tuple[int, int], perspective: float, seed: int, deformation: float | None = None,
-           degraded: float = 0.0) -> list[tuple[dict, bool]]:
+           degraded: float = 0.0, motion: float = 1.0) -> list[tuple[dict, bool]]:
     """``(sample, is_perspective)`` for the first ``pairs`` validation scenes: the first
     ``round(perspective * pairs)`` from a generator whose background always moves by a homography,
     the rest from the plain generator (different random streams: seeds ``seed`` and ``seed + 1``).
     ``deformation``: the generator's chance of a non-rigid layer (None: its default);
     ``degraded``: the share of scenes whose two frames are degraded like real ones
-    (:func:`flowinpaint.data.degrade.degrade`: blur, haze, noise, JPEG, ...)."""
+    (:func:`flowinpaint.data.degrade.degrade`: blur, haze, noise, JPEG, ...); ``motion`` below 1:
+    the same scenes moving that much less (:meth:`flowinpaint.data.SyntheticConfig.with_motion_scale`),
+    consecutive frames of a video, both degraded alike (:func:`flowinpaint.data.degrade.degrade_pair`)."""
     tilted = round(perspective * pairs)
     base = SyntheticConfig() if deformation is None else SyntheticConfig(deformation_probability=deformation)
+    base = base if motion == 1 else base.with_motion_scale(motion)
     plain = SyntheticFlow("val", size, pairs, seed=seed, config=base)
     camera = SyntheticFlow("val", size, pairs, seed=seed + 1, config=replace(base, perspective_probability=1.0))
     found = [(camera[index], True) for index in range(tilted)] + [(plain[index], False) for index in range(pairs - tilted)]
     rng = np.random.default_rng([seed, 7])
     for sample, _ in found:
         if rng.random() < degraded:
-            sample["image1"] = degrade(sample["image1"], sample["flow"], rng)
-            sample["image2"] = degrade(sample["image2"], sample["flow"], rng)
+            if motion < 1:
+                sample["image1"], sample["image2"] = degrade_pair(sample["image1"], sample["image2"], sample["flow"], rng)
+            else:
+                sample["image1"] = degrade(sample["image1"], sample["flow"], rng)
+                sample["image2"] = degrade(sample["image2"], sample["flow"], rng)
     return found
 
 
@@ -77,8 +87,10 @@ def run(methods: list[str], pairs: int, size: tuple[int, int], perspective: floa
     specs = [parse_method_spec(spec) for spec in methods]
     errors: dict[tuple[str, str, bool], list[float]] = defaultdict(list)
     seconds: dict[str, list[float]] = defaultdict(list)
-    for index, (sample, tilted) in enumerate(scenes(pairs, size, perspective, seed, deformation, degraded)):
+    videos = scenes(pairs, size, perspective, seed, deformation, degraded, motion=VIDEO_MOTION)
+    for index, (scene, tilted) in enumerate(scenes(pairs, size, perspective, seed, deformation, degraded)):
         for label, kind, density, wrong in CONDITIONS:
+            sample = videos[index][0] if label == "video tracks" else scene
             sparse = make_sparse(kind, sample, density, seed=mask_seed(seed, index, density), outliers=wrong)
             for spec, (method, options) in zip(methods, specs):
                 start = time.perf_counter()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flowinpaint.data.degrade import _motion_blur, degrade
+from flowinpaint.data.degrade import _motion_blur, degrade, degrade_pair
 from flowinpaint.train.config import TrainConfig
 from flowinpaint.train.data import TrainingSamples
 
@@ -53,3 +53,20 @@ def test_training_samples_degrade_the_image_only() -> None:
     for key in ("flow", "known", "truth", "valid"):
         assert (clean[key] == degraded[key]).all(), key
     assert not (clean["image"] == degraded["image"]).all()
+
+
+def test_a_pair_is_degraded_alike_and_each_frame_as_degrade_would():
+    """Both frames get the same draws: one frame degraded twice by the pair gives the same image,
+    and each frame is what :func:`degrade` gives from the pair's seed."""
+    image = _stripes()
+    flow = np.full((*image.shape[:2], 2), 3.0, np.float32)
+    for seed in range(6):
+        first, second = degrade_pair(image, image, flow, np.random.default_rng(seed))
+        np.testing.assert_array_equal(first, second)
+        inner = int(np.random.default_rng(seed).integers(2**63))
+        np.testing.assert_array_equal(first, degrade(image, flow, np.random.default_rng(inner)))
+    shifted = np.roll(image, 2, axis=1)
+    first, second = degrade_pair(image, shifted, flow, np.random.default_rng(1))
+    assert not np.array_equal(first, second)
+    with pytest.raises(ValueError, match="uint8"):
+        degrade_pair(image, image.astype(np.float32), flow, np.random.default_rng(0))

@@ -254,3 +254,25 @@ def test_perspective_config_is_checked():
         SyntheticConfig(perspective=0.5)
     with pytest.raises(ValueError, match="perspective_probability"):
         SyntheticConfig(perspective_probability=2.0)
+
+
+def test_a_motion_scale_keeps_the_scene_and_shrinks_its_motion():
+    """The same seed and index give the same frame 1 (layout and textures do not depend on the
+    motion); every motion shrinks with the factor; a factor outside (0, 1] is a clear error."""
+    base = SyntheticConfig(perspective_probability=0.5)
+    scaled = base.with_motion_scale(0.3)
+    assert scaled.foreground_motion.translation_median == pytest.approx(0.3 * base.foreground_motion.translation_median)
+    assert scaled.background_motion.rotation_std == pytest.approx(0.3 * base.background_motion.rotation_std)
+    assert scaled.perspective == pytest.approx(0.3 * base.perspective)
+    assert scaled.deformation_amplitude == pytest.approx(0.3 * base.deformation_amplitude)
+    assert scaled.foreground_motion.translation_spread == base.foreground_motion.translation_spread
+    full = SyntheticFlow("val", SIZE, length=6, seed=4, config=base)
+    slow = SyntheticFlow("val", SIZE, length=6, seed=4, config=scaled)
+    for index in range(6):
+        np.testing.assert_array_equal(full[index]["image1"], slow[index]["image1"])
+    speeds = [[float(np.median(np.linalg.norm(data[index]["flow"], axis=-1))) for index in range(6)] for data in (full, slow)]
+    assert np.median(speeds[1]) < 0.5 * np.median(speeds[0]), speeds
+    assert base.with_motion_scale(1.0) == base
+    for factor in (0.0, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="motion scale"):
+            base.with_motion_scale(factor)

@@ -12,6 +12,10 @@ compression, exposure changes, applied to a training image (its flow stays the t
 - **sensor noise**: Gaussian, up to ``MAX_NOISE`` of the range, after the above;
 - **compression**: JPEG at a quality of ``JPEG_QUALITY`` (block edges, lost texture), last.
 
+:func:`degrade_pair` degrades both frames of a pair as one camera would in a video: the same
+effects at the same strengths in both (where :func:`degrade` called per frame draws each apart,
+so that the exposure may jump between the two).
+
 Shape: images ``(H, W, 3)`` uint8 RGB, flows ``(H, W, 2)`` float32 pixels.
 """
 
@@ -20,7 +24,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-__all__ = ["EFFECTS", "degrade"]
+__all__ = ["EFFECTS", "degrade", "degrade_pair"]
 
 MAX_EXPOSURE = 0.6  # of the frame interval
 BLUR_SAMPLES = 9  # image samples along the motion per pixel
@@ -81,3 +85,20 @@ def degrade(image: np.ndarray, flow: np.ndarray, rng: np.random.Generator) -> np
         if ok:
             result = cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     return result
+
+
+def degrade_pair(image1: np.ndarray, image2: np.ndarray, flow: np.ndarray,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Both frames degraded by the same draws of :func:`degrade` (effects, strengths and the noise
+    pattern): consecutive frames of one camera, whose settings do not jump between them.
+
+    Args:
+        image1, image2: ``(H, W, 3)`` uint8 RGB, the pair's frames.
+        flow: ``(H, W, 2)`` float32, frame 1's flow (both frames' motion blur follows it).
+        rng: one draw from it seeds both frames' effects.
+
+    Returns:
+        The two degraded frames, ``(H, W, 3)`` uint8 RGB each.
+    """
+    seed = int(rng.integers(2**63))
+    return degrade(image1, flow, np.random.default_rng(seed)), degrade(image2, flow, np.random.default_rng(seed))
