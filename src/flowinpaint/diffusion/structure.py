@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..ops import channel_norm
+from .stencil_native import native_gradient_outer_product, native_ready
 from .tensor import DiffusionTensor
 
 __all__ = ["cell_gradients", "dominant_eigen", "gaussian_blur", "gradient_outer_product", "structure_tensor"]
@@ -94,7 +95,10 @@ def gradient_outer_product(image: Tensor, sigma: float = 0.0) -> DiffusionTensor
     Shape:
         image ``(B, C, H, W)`` -> entries ``(B, 1, H - 1, W - 1)``.
     """
-    grad_x, grad_y = cell_gradients(gaussian_blur(image, sigma))
+    smoothed = gaussian_blur(image, sigma)
+    if native_ready(smoothed):
+        return native_gradient_outer_product(smoothed)  # the same values, in one pass
+    grad_x, grad_y = cell_gradients(smoothed)
     return DiffusionTensor(
         (grad_x * grad_x).sum(1, keepdim=True),
         (grad_x * grad_y).sum(1, keepdim=True),

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from ..diffusion import DiffusionTensor, tensor_from_eigen
+from ..diffusion.stencil_native import native_eed_tensor, native_ready
 from ..diffusion.structure import dominant_eigen, structure_tensor
 from .explicit import SolverOptions, solve_explicit_diffusion
 from .registry import Method, Problem, register
@@ -64,7 +65,10 @@ class EEDOptions(SolverOptions):
 
 def eed_field(image: Tensor, options: EEDOptions) -> DiffusionTensor:
     """The EED tensor of ``image`` ``(1, 3, h, w)`` on its dual grid ``(1, 1, h - 1, w - 1)``."""
-    vector, lambda1, _ = dominant_eigen(structure_tensor(image, options.sigma, options.rho))
+    structure = structure_tensor(image, options.sigma, options.rho)
+    if native_ready(*structure):
+        return native_eed_tensor(structure, options.contrast, options.diffusivity == "charbonnier")
+    vector, lambda1, _ = dominant_eigen(structure)
     across = diffusivity(lambda1, options.contrast, options.diffusivity)
     return tensor_from_eigen(vector, across, torch.ones_like(across))
 

@@ -29,6 +29,7 @@ from ..diffusion import (
 )
 from ..diffusion.fused import fused_solve_to_convergence
 from ..diffusion.native import native_library
+from ..diffusion.stencil_native import native_ready, native_www_stencil
 from .registry import Problem
 
 __all__ = ["SolverOptions", "cycle_length", "mean_filled", "solve_explicit_diffusion"]
@@ -152,8 +153,11 @@ def solve_explicit_diffusion(
         if level == levels - 1:
             start = mean_filled(data, known)
         cells = tensor_field(guides[level])
-        stencil = www_stencil(cells, stencil_alpha(cells, alpha))
-        tau = pixel_time_step(stencil)
+        if native_ready(*cells):
+            stencil, tau = native_www_stencil(cells, alpha)  # the same weights, in three passes
+        else:
+            stencil = www_stencil(cells, stencil_alpha(cells, alpha))
+            tau = pixel_time_step(stencil)
         compiled = use_compiled(options.compiled, *known.shape[-2:], float32_cpu=dtype == torch.float32)
         solve = fused_solve_to_convergence if compiled else solve_to_convergence
         result, info = solve(start, stencil, tau, known, data, cycle_steps=cycle_length(known), growth=1.5,
