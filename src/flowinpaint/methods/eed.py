@@ -66,7 +66,7 @@ class EEDOptions(SolverOptions):
 def eed_field(image: Tensor, options: EEDOptions) -> DiffusionTensor:
     """The EED tensor of ``image`` ``(1, 3, h, w)`` on its dual grid ``(1, 1, h - 1, w - 1)``."""
     structure = structure_tensor(image, options.sigma, options.rho)
-    if native_ready(*structure):
+    if options.compiled is not False and native_ready(*structure):
         return native_eed_tensor(structure, options.contrast, options.diffusivity == "charbonnier")
     vector, lambda1, _ = dominant_eigen(structure)
     across = diffusivity(lambda1, options.contrast, options.diffusivity)

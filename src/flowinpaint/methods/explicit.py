@@ -61,9 +61,10 @@ class SolverOptions:
         dtype: ``"float32"`` (fast) or ``"float64"``; float32 rounding, amplified by the FSI
             extrapolation, limits ``tol`` to at least 5e-6.
         compiled: use the compiled one-pass step (:mod:`flowinpaint.diffusion.fused`; the
-            native C kernel where a C compiler exists); None uses it wherever the native kernel
-            runs (float32 and a C compiler), else on levels of at least 262,144 pixels, where TorchInductor's compilation
-            (seconds per new size, cached on disk by PyTorch) repays itself.
+            native C kernel where a C compiler exists) and the levels' set-up in C
+            (:mod:`flowinpaint.diffusion.stencil_native`; the same weights); None uses them wherever the native kernels
+            run (float32 and a C compiler), else the step on levels of at least 262,144 pixels, where TorchInductor's compilation
+            (seconds per new size, cached on disk by PyTorch) repays itself; False: the torch code.
     """
 
     tol: float = 1e-5
@@ -153,12 +154,12 @@ def solve_explicit_diffusion(
         if level == levels - 1:
             start = mean_filled(data, known)
         cells = tensor_field(guides[level])
-        if native_ready(*cells):
+        compiled = use_compiled(options.compiled, *known.shape[-2:], float32_cpu=dtype == torch.float32)
+        if compiled and native_ready(*cells):
             stencil, tau = native_www_stencil(cells, alpha)  # the same weights, in three passes
         else:
             stencil = www_stencil(cells, stencil_alpha(cells, alpha))
             tau = pixel_time_step(stencil)
-        compiled = use_compiled(options.compiled, *known.shape[-2:], float32_cpu=dtype == torch.float32)
         solve = fused_solve_to_convergence if compiled else solve_to_convergence
         result, info = solve(start, stencil, tau, known, data, cycle_steps=cycle_length(known), growth=1.5,
                              tol=options.tol, max_steps=options.max_steps)
