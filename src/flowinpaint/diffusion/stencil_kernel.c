@@ -1,7 +1,7 @@
 /* The image-driven set-up of an explicit diffusion level, for flowinpaint.diffusion.stencil_native.
  *
- * Three loops that the torch code of flowinpaint.diffusion runs as a chain of whole-array
- * operations (each a pass over memory, ~30 of them per pyramid level); here each is one pass:
+ * What the torch code of flowinpaint.diffusion computes as a chain of whole-array operations (each a
+ * pass over memory, ~30 of them per pyramid level), here in three functions of one to three passes:
  *
  * - gradient_outer_product: sum_c grad I_c grad I_c^T at the cell centres (structure.py's
  *   cell_gradients and gradient_outer_product);
@@ -23,6 +23,8 @@
 static inline __attribute__((always_inline)) float larger(float x, float y) { return x > y ? x : y; }
 static inline __attribute__((always_inline)) float smaller(float x, float y) { return x < y ? x : y; }
 
+/* (a, b, c) = sum_c (gx^2, gx gy, gy^2) of the image (C, H, W), each gradient the mean of the cell's
+ * two differences along its axis; a, b, c: (H - 1) x (W - 1). */
 void gradient_outer_product(const float *restrict image, int channels, int height, int width,
                             float *restrict a, float *restrict b, float *restrict c, int threads) {
     const long plane = (long)height * width;
