@@ -5,7 +5,7 @@
  *
  * - gradient_outer_product: sum_c grad I_c grad I_c^T at the cell centres (structure.py's
  *   cell_gradients and gradient_outer_product);
- * - eed_tensor: the EED tensor of the smoothed structure tensor, in place (structure.py's
+ * - eed_tensor: the EED tensor of the smoothed structure tensor (structure.py's
  *   dominant_eigen, eed.py's diffusivity, tensor.py's tensor_from_eigen with mu2 = 1);
  * - www_weights: the (alpha, beta) stencil's pair weights and the per-pixel time step
  *   (explicit.py's stencil_alpha, stencil.py's www_stencil, solver.py's pixel_time_step).
@@ -17,6 +17,8 @@
  */
 #include <math.h>
 #include <float.h>
+
+#define EED_BLOCK 4096L  /* cells per call of eed_cells */
 
 /* torch's clamp_min / clamp(max=) for the finite values here; fmaxf and fminf are libm calls
  * (their NaN rules have no x86 instruction) that keep a loop from vectorising */
@@ -50,15 +52,13 @@ void gradient_outer_product(const float *restrict image, int channels, int heigh
     }
 }
 
-/* In place: (a, b, c) the smoothed structure tensor -> the EED tensor
- * g(lambda1) v v^T + v_perp v_perp^T, v the unit eigenvector of the larger eigenvalue lambda1
- * ((1, 0) where the tensor is isotropic), g(s) = 1 / (1 + s / contrast^2) (Perona-Malik) or its
- * square root's inverse (Charbonnier); squared_contrast is contrast^2. */
-void eed_tensor(float *restrict a, float *restrict b, float *restrict c, long count, float squared_contrast, int charbonnier,
-                int threads) {
-    /* branch-free (every candidate computed, then selected), so that the loop vectorises */
-    #pragma omp parallel for schedule(static) num_threads(threads)
-    for (long i = 0; i < count; i++) {
+/* eed_tensor's cells [first, last); its own restrict arguments let the compiler vectorise the loop,
+ * which it does not when the pointers come through OpenMP's shared variables. Branch-free (every
+ * candidate computed, then selected) for the same reason. */
+static void eed_cells(const float *restrict a, const float *restrict b, const float *restrict c, float *restrict da,
+                      float *restrict db, float *restrict dc, long first, long last, float squared_contrast,
+                      int charbonnier) {
+    for (long i = first; i < last; i++) {
         const float ai = a[i], bi = b[i], ci = c[i];
         const float half_diff = (ai - ci) / 2.0f;
         const float radius = sqrtf(half_diff * half_diff + bi * bi);
@@ -80,9 +80,24 @@ void eed_tensor(float *restrict a, float *restrict b, float *restrict c, long co
         const float length = sqrtf(larger(unit2, 1e-12f));
         const float rx = vx / length, ry = vy / length;
         const float ux = unit2 < 1e-12f ? 1.0f : rx, uy = unit2 < 1e-12f ? 0.0f : ry;
-        a[i] = across * ux * ux + 1.0f * uy * uy;
-        b[i] = (across - 1.0f) * ux * uy;
-        c[i] = across * uy * uy + 1.0f * ux * ux;
+        da[i] = across * ux * ux + 1.0f * uy * uy;
+        db[i] = (across - 1.0f) * ux * uy;
+        dc[i] = across * uy * uy + 1.0f * ux * ux;
+    }
+}
+
+/* (a, b, c) the smoothed structure tensor -> (da, db, dc) the EED tensor
+ * g(lambda1) v v^T + v_perp v_perp^T, v the unit eigenvector of the larger eigenvalue lambda1
+ * ((1, 0) where the tensor is isotropic), g(s) = 1 / (1 + s / contrast^2) (Perona-Malik) or its
+ * square root's inverse (Charbonnier); squared_contrast is contrast^2. */
+void eed_tensor(const float *restrict a, const float *restrict b, const float *restrict c, float *restrict da,
+                float *restrict db, float *restrict dc, long count, float squared_contrast, int charbonnier,
+                int threads) {
+    const long blocks = (count + EED_BLOCK - 1) / EED_BLOCK;
+    #pragma omp parallel for schedule(static) num_threads(threads)
+    for (long block = 0; block < blocks; block++) {
+        const long first = block * EED_BLOCK, last = first + EED_BLOCK < count ? first + EED_BLOCK : count;
+        eed_cells(a, b, c, da, db, dc, first, last, squared_contrast, charbonnier);
     }
 }
 
@@ -102,6 +117,27 @@ static float border_total(const float *east, const float *south, const float *so
     return total;
 }
 
+/* www_weights' per-cell part for cells [first, last): each cell's shares of its axis pairs and its
+ * diagonal pairs' weights (a function of its own for the vectoriser, as eed_cells). */
+static void cell_weights(const float *restrict a, const float *restrict b, const float *restrict c, float fixed_alpha,
+                         float *restrict horizontal, float *restrict vertical, float *restrict south_east,
+                         float *restrict south_west, long first, long last) {
+    for (long i = first; i < last; i++) {
+        const float ai = a[i], bi = b[i], ci = c[i];
+        const float abs_b = fabsf(bi);
+        const float spread = larger(ai + ci - 2.0f * abs_b, FLT_MIN);
+        const float high = smaller((smaller(ai, ci) - abs_b) / spread, 0.5f);
+        const float alpha = fixed_alpha >= 0.0f ? fixed_alpha : larger(high, 0.0f) / 2.0f;
+        const float sign = (float)((bi > 0.0f) - (bi < 0.0f));  /* torch.sign */
+        const float beta = (1.0f - 2.0f * alpha) * sign;
+        const float delta = alpha * (ai + ci) + beta * bi;
+        horizontal[i] = (ai - delta) / 2.0f;
+        vertical[i] = (ci - delta) / 2.0f;
+        south_east[i] = (bi + delta) / 2.0f;
+        south_west[i] = (delta - bi) / 2.0f;
+    }
+}
+
 /* The pair weights of the (alpha, beta) stencil of the cell tensors (a, b, c), alpha the given
  * one (fixed_alpha >= 0) or each cell's midpoint of its non-negative range, beta = (1 - 2 alpha)
  * sign(b); and tau_p = 1 / sum_q |w_pq| per pixel. east: H x (W - 1); south: (H - 1) x W;
@@ -113,22 +149,8 @@ void www_weights(const float *restrict a, const float *restrict b, const float *
                  int threads) {
     const int cw = width - 1, ch = height - 1;
     #pragma omp parallel for schedule(static) num_threads(threads)
-    for (int y = 0; y < ch; y++) {
-        for (long i = (long)y * cw; i < (long)(y + 1) * cw; i++) {
-            const float ai = a[i], bi = b[i], ci = c[i];
-            const float abs_b = fabsf(bi);
-            const float spread = larger(ai + ci - 2.0f * abs_b, FLT_MIN);
-            const float high = smaller((smaller(ai, ci) - abs_b) / spread, 0.5f);
-            const float alpha = fixed_alpha >= 0.0f ? fixed_alpha : larger(high, 0.0f) / 2.0f;
-            const float sign = (float)((bi > 0.0f) - (bi < 0.0f));  /* torch.sign */
-            const float beta = (1.0f - 2.0f * alpha) * sign;
-            const float delta = alpha * (ai + ci) + beta * bi;
-            horizontal[i] = (ai - delta) / 2.0f;
-            vertical[i] = (ci - delta) / 2.0f;
-            south_east[i] = (bi + delta) / 2.0f;
-            south_west[i] = (delta - bi) / 2.0f;
-        }
-    }
+    for (int y = 0; y < ch; y++)
+        cell_weights(a, b, c, fixed_alpha, horizontal, vertical, south_east, south_west, (long)y * cw, (long)(y + 1) * cw);
     #pragma omp parallel num_threads(threads)
     {
         /* a horizontal pair lies in the cells above and below it, a vertical pair in the cells

@@ -39,7 +39,7 @@ def stencil_library() -> ctypes.CDLL | None:
         return None
     library.gradient_outer_product.restype = library.eed_tensor.restype = library.www_weights.restype = None
     library.gradient_outer_product.argtypes = [_POINTER, _INT, _INT, _INT, _POINTER, _POINTER, _POINTER, _INT]
-    library.eed_tensor.argtypes = [_POINTER, _POINTER, _POINTER, ctypes.c_long, _FLOAT, _INT, _INT]
+    library.eed_tensor.argtypes = [_POINTER] * 6 + [ctypes.c_long, _FLOAT, _INT, _INT]
     library.www_weights.argtypes = [_POINTER, _POINTER, _POINTER, _INT, _INT, _FLOAT] + [_POINTER] * 7 + [_INT]
     return library
 
@@ -80,10 +80,11 @@ def native_eed_tensor(structure: DiffusionTensor, contrast: float, charbonnier: 
     """
     library = stencil_library()
     assert library is not None  # native_ready
-    a, b, c = (entry.contiguous().clone() for entry in structure)
-    library.eed_tensor(_address(a), _address(b), _address(c), a.numel(), contrast**2, int(charbonnier),
+    entries = [entry.contiguous() for entry in structure]
+    tensor = DiffusionTensor(*(torch.empty_like(entry) for entry in entries))
+    library.eed_tensor(*(_address(t) for t in (*entries, *tensor)), entries[0].numel(), contrast**2, int(charbonnier),
                        torch.get_num_threads())
-    return DiffusionTensor(a, b, c)
+    return tensor
 
 
 def native_www_stencil(cells: DiffusionTensor, alpha: float | None) -> tuple[Stencil, Tensor]:
