@@ -111,6 +111,22 @@ def test_the_blocked_cycle_is_the_step_by_step_cycle_bit_for_bit(threads: int, t
 
 
 @needs_native
+@pytest.mark.parametrize("time_step", ["scalar", "per_pixel"])
+@pytest.mark.parametrize("keep_iterates", [False, True])
+def test_a_flows_two_channels_in_one_loop_equal_each_channel_alone(time_step: str, keep_iterates: bool) -> None:
+    """Two channels (a flow's u and v) share one loop that reads each pixel's weights once; every
+    channel gets exactly the numbers it gets when stepped alone, blocked or one pass a step."""
+    stencil, alpha, known, data, start = float32_problem((37, 29), seed=17, batch=2)
+    tau = www_time_step(alpha) if time_step == "scalar" else pixel_time_step(stencil)
+    weights, steps = pad_stencil(stencil), torch.tensor(fsi_weights(19))
+    together, _ = native_fsi_cycle(start, weights, tau, steps, known, data, keep_iterates=keep_iterates)
+    for channel in range(2):
+        alone, _ = native_fsi_cycle(start[:, channel:channel + 1].contiguous(), weights, tau, steps, known,
+                                    data[:, channel:channel + 1].contiguous(), keep_iterates=keep_iterates)
+        assert torch.equal(together[:, channel:channel + 1], alone)
+
+
+@needs_native
 def test_training_through_the_native_forward_matches_autograd() -> None:
     stencil, alpha, known, data, start = float32_problem((12, 15), seed=4)
     tau = www_time_step(alpha)

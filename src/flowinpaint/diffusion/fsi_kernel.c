@@ -65,6 +65,30 @@ static inline __attribute__((always_inline)) void step_row(
     }
 }
 
+/* Two channels of one row in one loop (a flow's u and v): each pixel's weights, time step and mask
+ * are read once for both. The same arithmetic per channel as step_row, so the same floats. `plane`
+ * is the distance from the first channel's state to the second's, `data_plane` the data's. */
+static inline __attribute__((always_inline)) void step_row_pair(
+        const float *uc, const float *before, float *out, long W2, long plane, const float *e0, const float *s0,
+        const float *s1, const float *se0, const float *se1, const float *sw0, const float *sw1,
+        const uint8_t *fixed, const float *value, long data_plane, const float *t_row, float t_scalar, float w,
+        long W, int per_pixel) {
+    const float *up = uc - W2, *down = uc + W2;
+    const float *uc2 = uc + plane, *up2 = up + plane, *down2 = down + plane, *before2 = before + plane;
+    float *out2 = out + plane;
+    const float *value2 = value + data_plane;
+    #pragma omp simd
+    for (long x = 0; x < W; x++) {
+        const float t = per_pixel ? t_row[x] : t_scalar;
+        const float p = uc[x], p2 = uc2[x];
+        const float flux = FLUX(uc, up, down, x, p), flux2 = FLUX(uc2, up2, down2, x, p2);
+        const float stepped = w * (p + t * flux) + (1.0f - w) * before[x];
+        const float stepped2 = w * (p2 + t * flux2) + (1.0f - w) * before2[x];
+        out[x] = select_bits(fixed[x], value[x], stepped);
+        out2[x] = select_bits(fixed[x], value2[x], stepped2);
+    }
+}
+
 /* The largest |tau flux| over the unknown pixels of one row of one channel. */
 static inline __attribute__((always_inline)) float residual_row(
         const float *uc, long W2, const float *e0, const float *s0, const float *s1, const float *se0,
@@ -121,6 +145,17 @@ static inline void step_at(const Cycle *s, int k, long b, long y) {
     const float w = s->step_weights[k];
     const Row r = row_at(s->east, s->south, s->south_east, s->south_west, s->known, s->tau, s->tau_per_pixel, b, y, s->H,
                          s->W);
+    if (s->C == 2) {
+        const long offset = b * 2 * s->plane + (y + 1) * s->W2 + 1;
+        const float *value = s->data + (b * 2 * s->H + y) * s->W;
+        if (r.t_row)
+            step_row_pair(u + offset, prev + offset, next + offset, s->W2, s->plane, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0,
+                          r.sw1, r.fixed, value, s->H * s->W, r.t_row, 0.0f, w, s->W, 1);
+        else
+            step_row_pair(u + offset, prev + offset, next + offset, s->W2, s->plane, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0,
+                          r.sw1, r.fixed, value, s->H * s->W, 0, r.t_scalar, w, s->W, 0);
+        return;
+    }
     for (long c = 0; c < s->C; c++) {
         const long offset = (b * s->C + c) * s->plane + (y + 1) * s->W2 + 1;
         const float *value = s->data + ((b * s->C + c) * s->H + y) * s->W;
