@@ -46,46 +46,27 @@ static inline __attribute__((always_inline)) float select_bits(uint8_t known, fl
      + se1[(x) + 1] * ((down)[(x) + 1] - (p)) + se0[x] * ((up)[(x) - 1] - (p)) \
      + sw1[x] * ((down)[(x) - 1] - (p)) + sw0[(x) + 1] * ((up)[(x) + 1] - (p)))
 
-/* One row of one channel: `uc` points at the row's first pixel in the padded state `u`, `before`
- * and `out` at the same pixel of the previous and next states. `per_pixel` is a constant at each
- * call, so that the compiler emits one branch-free, vectorised loop for each kind of time step. */
+/* One row of `channels` channels (1, or 2 for a flow's u and v: a constant at each call, so that
+ * the channel loop unrolls and each pixel's weights, time step and mask are read once for all of
+ * them). `uc` points at the row's first pixel in the padded state `u` of the first channel,
+ * `before` and `out` at the same pixel of the previous and next states; the next channel lies
+ * `plane` floats further on (`data_plane` in the data). `per_pixel` is a constant at each call
+ * too, so that the compiler emits one branch-free, vectorised loop for each kind of time step. */
 static inline __attribute__((always_inline)) void step_row(
-        const float *uc, const float *before, float *out, long W2, const float *e0, const float *s0,
-        const float *s1, const float *se0, const float *se1, const float *sw0, const float *sw1,
-        const uint8_t *fixed, const float *value, const float *t_row, float t_scalar, float w, long W,
-        int per_pixel) {
-    const float *up = uc - W2, *down = uc + W2;
-    #pragma omp simd
-    for (long x = 0; x < W; x++) {
-        const float p = uc[x];
-        const float flux = FLUX(uc, up, down, x, p);
-        const float t = per_pixel ? t_row[x] : t_scalar;
-        const float stepped = w * (p + t * flux) + (1.0f - w) * before[x];
-        out[x] = select_bits(fixed[x], value[x], stepped);
-    }
-}
-
-/* Two channels of one row in one loop (a flow's u and v): each pixel's weights, time step and mask
- * are read once for both. The same arithmetic per channel as step_row, so the same floats. `plane`
- * is the distance from the first channel's state to the second's, `data_plane` the data's. */
-static inline __attribute__((always_inline)) void step_row_pair(
         const float *uc, const float *before, float *out, long W2, long plane, const float *e0, const float *s0,
         const float *s1, const float *se0, const float *se1, const float *sw0, const float *sw1,
         const uint8_t *fixed, const float *value, long data_plane, const float *t_row, float t_scalar, float w,
-        long W, int per_pixel) {
-    const float *up = uc - W2, *down = uc + W2;
-    const float *uc2 = uc + plane, *up2 = up + plane, *down2 = down + plane, *before2 = before + plane;
-    float *out2 = out + plane;
-    const float *value2 = value + data_plane;
+        long W, int per_pixel, int channels) {
     #pragma omp simd
     for (long x = 0; x < W; x++) {
         const float t = per_pixel ? t_row[x] : t_scalar;
-        const float p = uc[x], p2 = uc2[x];
-        const float flux = FLUX(uc, up, down, x, p), flux2 = FLUX(uc2, up2, down2, x, p2);
-        const float stepped = w * (p + t * flux) + (1.0f - w) * before[x];
-        const float stepped2 = w * (p2 + t * flux2) + (1.0f - w) * before2[x];
-        out[x] = select_bits(fixed[x], value[x], stepped);
-        out2[x] = select_bits(fixed[x], value2[x], stepped2);
+        for (int c = 0; c < channels; c++) {
+            const float *centre = uc + c * plane, *up = centre - W2, *down = centre + W2;
+            const float p = centre[x];
+            const float flux = FLUX(centre, up, down, x, p);
+            const float stepped = w * (p + t * flux) + (1.0f - w) * before[c * plane + x];
+            out[c * plane + x] = select_bits(fixed[x], value[c * data_plane + x], stepped);
+        }
     }
 }
 
@@ -145,26 +126,23 @@ static inline void step_at(const Cycle *s, int k, long b, long y) {
     const float w = s->step_weights[k];
     const Row r = row_at(s->east, s->south, s->south_east, s->south_west, s->known, s->tau, s->tau_per_pixel, b, y, s->H,
                          s->W);
-    if (s->C == 2) {
-        const long offset = b * 2 * s->plane + (y + 1) * s->W2 + 1;
-        const float *value = s->data + (b * 2 * s->H + y) * s->W;
-        if (r.t_row)
-            step_row_pair(u + offset, prev + offset, next + offset, s->W2, s->plane, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0,
-                          r.sw1, r.fixed, value, s->H * s->W, r.t_row, 0.0f, w, s->W, 1);
-        else
-            step_row_pair(u + offset, prev + offset, next + offset, s->W2, s->plane, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0,
-                          r.sw1, r.fixed, value, s->H * s->W, 0, r.t_scalar, w, s->W, 0);
-        return;
-    }
-    for (long c = 0; c < s->C; c++) {
+    const long paired = s->C == 2 ? 2 : 1;  /* a flow's two channels in one loop, others one by one */
+    for (long c = 0; c < s->C; c += paired) {
         const long offset = (b * s->C + c) * s->plane + (y + 1) * s->W2 + 1;
         const float *value = s->data + ((b * s->C + c) * s->H + y) * s->W;
-        if (r.t_row)
-            step_row(u + offset, prev + offset, next + offset, s->W2, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0, r.sw1,
-                     r.fixed, value, r.t_row, 0.0f, w, s->W, 1);
+        const long data_plane = s->H * s->W;
+        if (paired == 2 && r.t_row)
+            step_row(u + offset, prev + offset, next + offset, s->W2, s->plane, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0,
+                     r.sw1, r.fixed, value, data_plane, r.t_row, 0.0f, w, s->W, 1, 2);
+        else if (paired == 2)
+            step_row(u + offset, prev + offset, next + offset, s->W2, s->plane, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0,
+                     r.sw1, r.fixed, value, data_plane, 0, r.t_scalar, w, s->W, 0, 2);
+        else if (r.t_row)
+            step_row(u + offset, prev + offset, next + offset, s->W2, s->plane, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0,
+                     r.sw1, r.fixed, value, data_plane, r.t_row, 0.0f, w, s->W, 1, 1);
         else
-            step_row(u + offset, prev + offset, next + offset, s->W2, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0, r.sw1,
-                     r.fixed, value, 0, r.t_scalar, w, s->W, 0);
+            step_row(u + offset, prev + offset, next + offset, s->W2, s->plane, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0,
+                     r.sw1, r.fixed, value, data_plane, 0, r.t_scalar, w, s->W, 0, 1);
     }
 }
 
