@@ -130,19 +130,16 @@ static inline void step_at(const Cycle *s, int k, long b, long y) {
     for (long c = 0; c < s->C; c += paired) {
         const long offset = (b * s->C + c) * s->plane + (y + 1) * s->W2 + 1;
         const float *value = s->data + ((b * s->C + c) * s->H + y) * s->W;
-        const long data_plane = s->H * s->W;
-        if (paired == 2 && r.t_row)
-            step_row(u + offset, prev + offset, next + offset, s->W2, s->plane, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0,
-                     r.sw1, r.fixed, value, data_plane, r.t_row, 0.0f, w, s->W, 1, 2);
-        else if (paired == 2)
-            step_row(u + offset, prev + offset, next + offset, s->W2, s->plane, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0,
-                     r.sw1, r.fixed, value, data_plane, 0, r.t_scalar, w, s->W, 0, 2);
-        else if (r.t_row)
-            step_row(u + offset, prev + offset, next + offset, s->W2, s->plane, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0,
-                     r.sw1, r.fixed, value, data_plane, r.t_row, 0.0f, w, s->W, 1, 1);
-        else
-            step_row(u + offset, prev + offset, next + offset, s->W2, s->plane, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0,
-                     r.sw1, r.fixed, value, data_plane, 0, r.t_scalar, w, s->W, 0, 1);
+        /* each call with constant flags: one specialised loop for each */
+        #define STEP(per_pixel, channels)                                                                          \
+            step_row(u + offset, prev + offset, next + offset, s->W2, s->plane, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0, \
+                     r.sw1, r.fixed, value, s->H * s->W, r.t_row, r.t_scalar, w, s->W, per_pixel, channels)
+        if (paired == 2) {
+            if (r.t_row) STEP(1, 2); else STEP(0, 2);
+        } else {
+            if (r.t_row) STEP(1, 1); else STEP(0, 1);
+        }
+        #undef STEP
     }
 }
 
