@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 from _evaluations import table
+from paired_speed import rounds_of  # benchmarks/paired_speed.py, beside this script
 from speed import emit_report, machine_line  # benchmarks/speed.py, beside this script
 
 import flowinpaint
@@ -64,20 +64,12 @@ def main() -> None:
         def run(method: str, known: np.ndarray = known) -> np.ndarray:
             return flowinpaint.inpaint(example["flow"], known, example["image1"], method=method)
 
-        native = run("eed")
-        with torch_setup():
-            fallback = run("eed")
-        run("epic")
-        times: dict[str, list[float]] = {"C": [], "torch": [], "epic": []}
-        for _ in range(args.rounds):
-            for name, spent in times.items():
-                start = time.perf_counter()
-                if name == "torch":
-                    with torch_setup():
-                        run("eed")
-                else:
-                    run("eed" if name == "C" else "epic")
-                spent.append(time.perf_counter() - start)
+        def with_torch_setup() -> np.ndarray:
+            with torch_setup():
+                return run("eed")
+
+        times = rounds_of({"C": lambda: run("eed"), "torch": with_torch_setup, "epic": lambda: run("epic")}, args.rounds)
+        native, fallback = run("eed"), with_torch_setup()
         ratio = {name: statistics.median(a / b for a, b in zip(times[name], times["epic"])) for name in ("C", "torch")}
         rows.append([f"{density:.0%}", *(f"{statistics.median(times[name]) * 1e3:.0f}" for name in ("torch", "C", "epic")),
                      f"{ratio['torch']:.2f}", f"{ratio['C']:.2f}", f"{np.abs(native - fallback).max():.1e}",
