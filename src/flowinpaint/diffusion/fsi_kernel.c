@@ -50,13 +50,15 @@ static inline __attribute__((always_inline)) float select_bits(uint8_t known, fl
  * the channel loop unrolls and each pixel's weights, time step and mask are read once for all of
  * them). `uc` points at the row's first pixel in the padded state `u` of the first channel,
  * `before` and `out` at the same pixel of the previous and next states; the next channel lies
- * `plane` floats further on (`data_plane` in the data). `per_pixel` is a constant at each call
- * too, so that the compiler emits one branch-free, vectorised loop for each kind of time step. */
+ * `plane` floats further on (`data_plane` in the data). `per_pixel` (the kind of time step) and
+ * `from_data` are constants at each call too, so that the compiler emits one branch-free,
+ * vectorised loop for each. Only a cycle's first step reads the data (`from_data`): from then
+ * on u holds the data at the known pixels, and keeping u there saves a stream (~6 % a step). */
 static inline __attribute__((always_inline)) void step_row(
         const float *uc, const float *before, float *out, long W2, long plane, const float *e0, const float *s0,
         const float *s1, const float *se0, const float *se1, const float *sw0, const float *sw1,
         const uint8_t *fixed, const float *value, long data_plane, const float *t_row, float t_scalar, float w,
-        long W, int per_pixel, int channels) {
+        long W, int per_pixel, int channels, int from_data) {
     #pragma omp simd
     for (long x = 0; x < W; x++) {
         const float t = per_pixel ? t_row[x] : t_scalar;
@@ -65,7 +67,7 @@ static inline __attribute__((always_inline)) void step_row(
             const float p = centre[x];
             const float flux = FLUX(centre, up, down, x, p);
             const float stepped = w * (p + t * flux) + (1.0f - w) * before[c * plane + x];
-            out[c * plane + x] = select_bits(fixed[x], value[c * data_plane + x], stepped);
+            out[c * plane + x] = select_bits(fixed[x], from_data ? value[c * data_plane + x] : p, stepped);
         }
     }
 }
@@ -131,14 +133,17 @@ static inline void step_at(const Cycle *s, int k, long b, long y) {
         const long offset = (b * s->C + c) * s->plane + (y + 1) * s->W2 + 1;
         const float *value = s->data + ((b * s->C + c) * s->H + y) * s->W;
         /* each call with constant flags: one specialised loop for each */
-        #define STEP(per_pixel, channels)                                                                          \
+        #define STEP(per_pixel, channels, from_data)                                                               \
             step_row(u + offset, prev + offset, next + offset, s->W2, s->plane, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0, \
-                     r.sw1, r.fixed, value, s->H * s->W, r.t_row, r.t_scalar, w, s->W, per_pixel, channels)
+                     r.sw1, r.fixed, value, s->H * s->W, r.t_row, r.t_scalar, w, s->W, per_pixel, channels, from_data)
+        #define STEP_EACH_TAU(channels, from_data) \
+            if (r.t_row) STEP(1, channels, from_data); else STEP(0, channels, from_data)
         if (paired == 2) {
-            if (r.t_row) STEP(1, 2); else STEP(0, 2);
+            if (k == 0) STEP_EACH_TAU(2, 1); else STEP_EACH_TAU(2, 0);
         } else {
-            if (r.t_row) STEP(1, 1); else STEP(0, 1);
+            if (k == 0) STEP_EACH_TAU(1, 1); else STEP_EACH_TAU(1, 0);
         }
+        #undef STEP_EACH_TAU
         #undef STEP
     }
 }
