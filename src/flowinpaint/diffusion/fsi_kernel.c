@@ -40,10 +40,10 @@ static inline __attribute__((always_inline)) float select_bits(uint8_t known, fl
     return result;
 }
 
-/* a * b + c with one rounding where the processor has fused multiply-adds (every x86-64 since
+/* a * b + c with one rounding where the processor has fused multiply-adds (most x86-64 since
  * 2013, every ARM64): fmaf is correctly rounded, so the results are the same on every such
  * machine (~6 % a step faster than a multiply and an add). */
-#ifdef __FMA__
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
 #define MUL_ADD(a, b, c) fmaf(a, b, c)
 #else
 #define MUL_ADD(a, b, c) ((a) * (b) + (c))
