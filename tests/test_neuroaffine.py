@@ -127,6 +127,24 @@ def test_the_c_affine_solve_equals_the_torch_one(reach):
     assert np.abs(native).max() > 1  # a real fit, not zeros
 
 
+def test_the_c_affine_solve_holds_the_trend_back_as_numpy_does():
+    """Where the global trend's slope is held back (the known values in one part of the image),
+    the C kernel computes the held-back trend itself: the same bits as :func:`local_affine._evaluate`
+    added to the fit without the trend."""
+    if local_affine._affine_library() is None:
+        pytest.skip("no C compiler for the affine kernel")
+    filtered, x, y = _filtered_moments()
+    coefficients = np.float32([[1.5, -2.0], [0.25, 0.1], [-0.3, 0.05]])
+    trend = local_affine.Trend(coefficients, np.array([-0.3, 0.2]), np.array([[2.0, 0.4], [0.4, 3.0]]), 1.5)
+    field = local_affine._evaluate(trend, x[None, :, None], y[:, None, None])
+    plain = coefficients[0] + x[None, :, None] * coefficients[1] + y[:, None, None] * coefficients[2]
+    assert np.abs(field - plain).max() > 0.1  # held back over part of the image
+    native, _ = local_affine._solve_affine(filtered, x, y, 1.4, trend)
+    without_trend = local_affine.Trend(np.zeros((3, 2), np.float32), np.zeros(2), np.eye(2), math.inf)
+    fit, _ = local_affine._solve_affine(filtered, x, y, 1.4, without_trend)
+    np.testing.assert_array_equal(native, fit + field)
+
+
 @pytest.mark.parametrize("kernel", ["_affine_library", "_filter_library"])
 def test_without_the_c_kernel_the_method_gives_the_same_flow(monkeypatch, kernel):
     """Without the affine solve's kernel (torch's solve) or the filter's (OpenCV's filter), the same

@@ -58,24 +58,43 @@ static inline __attribute__((always_inline)) void solve_row(const float *m, cons
     }
 }
 
+/* The global trend with its slope held back far from the known values (local_affine._evaluate),
+ * added to a row's fitted flow `out` (W, 2) at fit coordinates (xs, y): in float32, the operations
+ * of that numpy code in its order (built without contraction, -std=c99), so the same bits.
+ * held: centre x and y, the inverse covariance's (0, 0), (0, 1) and (1, 1), reach squared, the
+ * trend at the centre (u, v), its slope d/dx (u, v) and d/dy (u, v). */
+static inline __attribute__((always_inline)) void add_held_trend(const float *held, const float *xs, float y,
+                                                                 float *out, long width) {
+    const float dy = y - held[1];
+    #pragma omp simd
+    for (long column = 0; column < width; column++) {
+        const float dx = xs[column] - held[0];
+        const float distance2 = dx * dx * held[2] + 2.0f * dx * dy * held[3] + dy * dy * held[4];
+        const float ratio = held[5] / (distance2 > 1e-30f ? distance2 : 1e-30f);
+        const float shrink = sqrtf(ratio < 1.0f ? ratio : 1.0f);
+        out[2 * column] += held[6] + shrink * (dx * held[8] + dy * held[10]);
+        out[2 * column + 1] += held[7] + shrink * (dx * held[9] + dy * held[11]);
+    }
+}
+
 /* moments: (H, W, 12) float32; xs: (W,) and ys: (H,) the fit's coordinates; reach: the slope's
  * extrapolation limit in standard deviations (finite_reach = 0: none); trend: (3, 2) float32, the
  * global affine flow (coefficients of 1, x, y for u and v) the moments were taken of, added back
- * in float32, or, where trend_field is not NULL, that field (H, W, 2) float32 (the trend with its
- * slope held back far from the known values); fitted: (H, W, 2) float32; support: (H, W) float32,
- * the filtered certainty (the first moment), copied out in the same pass. */
+ * in float32, or, where held_trend is not NULL, that trend with its slope held back far from the
+ * known values (12 floats, see add_held_trend); fitted: (H, W, 2) float32; support: (H, W)
+ * float32, the filtered certainty (the first moment), copied out in the same pass. */
 void affine_solve(const float *moments, const float *xs, const float *ys,
-                  const float *trend, const float *trend_field, double reach, int finite_reach,
+                  const float *trend, const float *held_trend, double reach, int finite_reach,
                   float *fitted, float *support, long height, long width, int threads) {
     const double reach2 = reach * reach;
     #pragma omp parallel for schedule(static) num_threads(threads)
     for (long row = 0; row < height; row++) {
-        const float *m = moments + row * width * 12, *field = trend_field ? trend_field + row * width * 2 : 0;
+        const float *m = moments + row * width * 12;
         float *out = fitted + row * width * 2, *weight = support + row * width;
         if (finite_reach) solve_row(m, xs, ys[row], reach2, 1, out, weight, width);
         else solve_row(m, xs, ys[row], reach2, 0, out, weight, width);
-        if (field) {
-            for (long k = 0; k < 2 * width; k++) out[k] += field[k];
+        if (held_trend) {
+            add_held_trend(held_trend, xs, ys[row], out, width);
         } else {
             for (long column = 0; column < width; column++) {
                 out[2 * column] += trend[0] + xs[column] * trend[2] + ys[row] * trend[4];

@@ -220,6 +220,19 @@ def _evaluate(trend: Trend, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return (at_centre + shrink * (dx * coefficients[1] + dy * coefficients[2])).astype(np.float32, copy=False)
 
 
+def _held_trend(trend: Trend) -> np.ndarray:
+    """What the affine kernel needs to compute :func:`_evaluate`'s held-back trend itself, in the
+    same float32 operations: ``(12,)`` float32, the centre (x, y), the inverse covariance's
+    (0, 0), (0, 1) and (1, 1), ``reach`` squared, the trend at the centre (u, v) and its slope
+    d/dx (u, v) and d/dy (u, v) (``add_held_trend`` in ``affine_kernel.c``)."""
+    coefficients = trend.coefficients.astype(np.float32)
+    centre_x, centre_y = np.float32(trend.centre[0]), np.float32(trend.centre[1])
+    inverse = trend.inverse.astype(np.float32)
+    at_centre = coefficients[0] + centre_x * coefficients[1] + centre_y * coefficients[2]
+    return np.concatenate([[centre_x, centre_y, inverse[0, 0], inverse[0, 1], inverse[1, 1], np.float32(trend.reach**2)],
+                           at_centre, coefficients[1], coefficients[2]]).astype(np.float32)
+
+
 @functools.lru_cache(maxsize=1)
 def _filter_library() -> dict[str, Callable[..., None]] | None:
     """The functions of ``filter_kernel.c`` (:class:`EdgeAwareFilter`), or None where it cannot be built."""
@@ -385,14 +398,12 @@ def _solve_affine(filtered: np.ndarray, x: np.ndarray, y: np.ndarray, reach: flo
     moments = np.ascontiguousarray(filtered, dtype=np.float32)
     xs, ys = np.ascontiguousarray(x, dtype=np.float32), np.ascontiguousarray(y, dtype=np.float32)
     coefficients = np.ascontiguousarray(trend.coefficients, dtype=np.float32)
-    # the trend's field only where its slope is held back somewhere: the Mahalanobis distance
-    # is largest at a corner, so the corners tell
-    field = None
-    if _held_back(trend, x[[0, -1, 0, -1]], y[[0, 0, -1, -1]]):
-        field = np.ascontiguousarray(_evaluate(trend, x[None, :, None], y[:, None, None]), dtype=np.float32)
+    # the trend held back where its slope is held back somewhere: the Mahalanobis distance is
+    # largest at a corner, so the corners tell
+    held = _held_trend(trend) if _held_back(trend, x[[0, -1, 0, -1]], y[[0, 0, -1, -1]]) else None
     fitted, support = np.empty((height, width, 2), np.float32), np.empty((height, width), np.float32)
     library(moments.ctypes.data, xs.ctypes.data, ys.ctypes.data, coefficients.ctypes.data,
-            None if field is None else field.ctypes.data, float(reach) if math.isfinite(reach) else 0.0,
+            None if held is None else held.ctypes.data, float(reach) if math.isfinite(reach) else 0.0,
             int(math.isfinite(reach)), fitted.ctypes.data, support.ctypes.data, height, width, torch.get_num_threads())
     return fitted, support
 
