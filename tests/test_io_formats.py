@@ -429,5 +429,9 @@ def _umask() -> int:
 
 
 def test_write_into_missing_directory_raises_os_error(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match=r"dir\.flo: the directory .*such does not exist"):
         write_flow(tmp_path / "no" / "such" / "dir.flo", np.zeros((1, 1, 2)))
+    (tmp_path / "taken.flo").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"taken\.flo is a directory"):
+        write_flow(tmp_path / "taken.flo", np.zeros((1, 1, 2)))
+    assert [path.name for path in tmp_path.iterdir()] == ["taken.flo"]  # no temporary file left

@@ -189,6 +189,19 @@ def test_greyscale_and_uint8_images_are_accepted() -> None:
     np.testing.assert_array_equal(dense_grey, dense_rgb)
 
 
+@pytest.mark.parametrize("method", ["neuroaffine", "eed"])
+def test_views_with_negative_strides_are_accepted(method: str) -> None:
+    """A mirrored frame (``array[:, ::-1]``, as augmentation code makes it) is a view with negative
+    strides, which torch cannot wrap: the same flow as from contiguous copies."""
+    flow, mask, image = (array[:, ::-1] for array in good_input())
+    confidence = np.linspace(0.5, 1.0, mask.size, dtype=np.float32).reshape(mask.shape)[::-1]
+    np.testing.assert_array_equal(
+        inpaint(flow, mask, image, method=method, confidence=confidence),
+        inpaint(*(np.ascontiguousarray(array) for array in (flow, mask, image)), method=method,
+                confidence=np.ascontiguousarray(confidence)),
+    )
+
+
 def test_torch_inputs_are_accepted() -> None:
     flow, mask, image = good_input()
     np.testing.assert_array_equal(

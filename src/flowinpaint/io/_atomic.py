@@ -21,6 +21,10 @@ def atomic_write_bytes(path: PathLike, data: bytes) -> None:
     (``0o666`` minus the umask).
     """
     target = Path(path)
+    if not target.parent.is_dir():  # else the error would name the temporary file
+        raise FileNotFoundError(f"{target}: the directory {target.parent} does not exist")
+    if target.is_dir():
+        raise IsADirectoryError(f"{target} is a directory, not a file")
     temporary = target.with_name(f".{target.name[:64]}.{secrets.token_hex(6)}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     descriptor = os.open(temporary, flags, 0o666)

@@ -114,7 +114,7 @@ def as_problem(
     dense = np.zeros((height, width, 2), np.float32)
     put_pixels(dense, known_pixels, known_values)  # the known values only: cheaper than a masked copy of the whole field
     flow_t = torch.from_numpy(dense).permute(2, 0, 1)[None].contiguous()
-    known_t = torch.from_numpy(mask)[None, None].clone()
+    known_t = torch.from_numpy(np.ascontiguousarray(mask))[None, None].clone()  # also a reversed view (negative strides)
     image_t = None
     if image is not None:
         image_t = torch.from_numpy(as_float_image(image, (height, width))).permute(2, 0, 1)[None].contiguous()
