@@ -127,6 +127,33 @@ def test_a_flows_two_channels_in_one_loop_equal_each_channel_alone(time_step: st
 
 
 @needs_native
+@pytest.mark.parametrize("time_step", ["scalar", "per_pixel"])
+@pytest.mark.parametrize(("shape", "channels"), [((5, 3), 2), ((9, 16), 2), ((12, 17), 1), ((20, 33), 2),
+                                                 ((11, 47), 3), ((19, 100), 2)])
+def test_the_vectorised_row_step_is_the_portable_one_bit_for_bit(monkeypatch: pytest.MonkeyPatch, time_step: str,
+                                                                 shape: tuple[int, int], channels: int) -> None:
+    """Where the compiler targets AVX-512, ``fsi_kernel.c`` steps the rows of one or two channels
+    in registers (``step_row_avx512``); built with ``PORTABLE_STEP`` it runs the plain C loop
+    everywhere. Rows shorter than, as long as and longer than its 16-float blocks, one to three
+    channels, a first step that reads the data (the start differs from it at known pixels), blocked
+    and one pass a step: exactly the same numbers (elsewhere both builds are the plain loop)."""
+    portable = native_library("PORTABLE_STEP")
+    assert portable is not None
+    stencil, alpha, known, data, start = float32_problem(shape, seed=23, batch=2)
+    start, data = (torch.cat([field, 0.5 * field], dim=1)[:, :channels].contiguous() for field in (start, data))
+    assert not torch.equal(start[known.expand_as(start)], data[known.expand_as(data)])
+    tau = www_time_step(alpha) if time_step == "scalar" else pixel_time_step(stencil)
+    arguments = (start, pad_stencil(stencil), tau, torch.tensor(fsi_weights(13)), known, data)
+    for keep_iterates in (False, True):
+        vectorised, vectorised_iterates = native_fsi_cycle(*arguments, keep_iterates=keep_iterates)
+        with monkeypatch.context() as patched:
+            patched.setattr(native, "native_library", lambda *defines: portable)
+            plain, plain_iterates = native_fsi_cycle(*arguments, keep_iterates=keep_iterates)
+        assert torch.equal(vectorised, plain)
+        assert (vectorised_iterates is None and plain_iterates is None) or torch.equal(vectorised_iterates, plain_iterates)
+
+
+@needs_native
 def test_training_through_the_native_forward_matches_autograd() -> None:
     stencil, alpha, known, data, start = float32_problem((12, 15), seed=4)
     tau = www_time_step(alpha)

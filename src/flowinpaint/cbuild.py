@@ -55,16 +55,18 @@ def cache_folder() -> Path:
     return fallback
 
 
-def _build(source: Path, compiler: str) -> Path:
-    """The path of ``source``'s compiled library, building it first if this machine has none yet."""
+def _build(source: Path, compiler: str, defines: tuple[str, ...] = ()) -> Path:
+    """The path of ``source``'s compiled library (with the macros ``defines`` defined), building it
+    first if this machine has none yet."""
     version = subprocess.run([compiler, "--version"], capture_output=True, text=True, check=False, timeout=30).stdout
-    key = hashlib.sha256("\0".join([source.read_text(encoding="utf-8"), *FLAGS, version, processor()]).encode()).hexdigest()
+    flags = (*FLAGS, *(f"-D{name}" for name in defines))
+    key = hashlib.sha256("\0".join([source.read_text(encoding="utf-8"), *flags, version, processor()]).encode()).hexdigest()
     folder = cache_folder()
     path = folder / f"{source.stem}-{key[:16]}.so"
     if not path.exists():
         with tempfile.TemporaryDirectory(dir=folder) as scratch:
             built = Path(scratch) / path.name
-            done = subprocess.run([compiler, *FLAGS, str(source), "-o", str(built)], capture_output=True, text=True, check=False, timeout=300)
+            done = subprocess.run([compiler, *flags, str(source), "-o", str(built)], capture_output=True, text=True, check=False, timeout=300)
             if done.returncode != 0:
                 raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"{compiler} exited {done.returncode}")
             os.replace(built, path)
@@ -72,18 +74,19 @@ def _build(source: Path, compiler: str) -> Path:
     return path
 
 
-def load_kernel(source: Path, description: str) -> ctypes.CDLL | None:
+def load_kernel(source: Path, description: str, defines: tuple[str, ...] = ()) -> ctypes.CDLL | None:
     """The loaded library of the C file ``source``, or None where it cannot be built or loaded.
 
     Args:
         source: the kernel's C source (shipped in the package).
         description: what it is, for the warning (e.g. ``"native FSI kernel"``).
+        defines: macros to define (``-D``), e.g. to build a kernel's portable code path for a test.
     """
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         return None
     try:
-        return ctypes.CDLL(str(_build(source, compiler)))
+        return ctypes.CDLL(str(_build(source, compiler, defines)))
     except (OSError, RuntimeError, subprocess.SubprocessError) as error:
         warnings.warn(f"{description} unavailable ({error}); using the torch kernels", stacklevel=3)
         return None

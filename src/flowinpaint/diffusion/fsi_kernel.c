@@ -57,6 +57,103 @@ static inline __attribute__((always_inline)) float select_bits(uint8_t known, fl
     MUL_ADD(s0[x], (up)[x] - (p), MUL_ADD(s1[x], (down)[x] - (p), \
     MUL_ADD(e0[x], (uc)[(x) - 1] - (p), e0[(x) + 1] * ((uc)[(x) + 1] - (p)))))))))
 
+/* The row step of step_row with AVX-512 (F, BW, VL), where the compiler targets it and PORTABLE_STEP is
+ * not defined: the same operations in the same order, so the same bits. Its neighbours one column
+ * aside are what keeps the compiled loop of step_row waiting: each is a 64-byte read that straddles
+ * two cache lines, which this processor serves at half speed. Here each row is read once, 16 floats
+ * at a time, and the blocks one column left and right are shifted together from the blocks before
+ * and after in registers (valignd): 0.87-0.91x a step (benchmarks/solver_speed.py; the finest eed
+ * level at 1 % and 5 %, the two kernels alternated in one process). */
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && !defined(PORTABLE_STEP)
+#include <immintrin.h>
+#define ROW_STEP_AVX512 2  /* the most channels it steps in one pass */
+
+/* The lanes of the 16 floats from index `first` of a row that lie at or before its index `last`. */
+static inline __attribute__((always_inline)) __mmask16 lanes_upto(long first, long last) {
+    const long count = last - first + 1;
+    return count >= 16 ? (__mmask16)0xFFFF : count <= 0 ? (__mmask16)0 : (__mmask16)((1u << count) - 1u);
+}
+
+/* 16 floats of `row` from `first`, the lanes past `last` zero and not read. */
+static inline __attribute__((always_inline)) __m512 block_at(const float *row, long first, long last) {
+    return _mm512_maskz_loadu_ps(lanes_upto(first, last), row + first);
+}
+
+/* A row read one block at a time: the block at x, the one after it and (for reads one column to the
+ * left) the one before it. */
+typedef struct { __m512 before, here, after; } Blocks;
+
+static inline __attribute__((always_inline)) Blocks blocks_start(const float *row, long last) {
+    const Blocks blocks = {_mm512_maskz_loadu_ps((__mmask16)0x8000, row - 16), block_at(row, 0, last),
+                           block_at(row, 16, last)};  /* row[-1] in the last lane of `before` */
+    return blocks;
+}
+
+static inline __attribute__((always_inline)) void blocks_next(Blocks *blocks, const float *row, long x, long last) {
+    blocks->before = blocks->here;
+    blocks->here = blocks->after;
+    blocks->after = block_at(row, x + 32, last);
+}
+
+static inline __attribute__((always_inline)) __m512 left_of(const Blocks *blocks) {  /* row[x - 1 .. x + 14] */
+    return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(blocks->here),
+                                                   _mm512_castps_si512(blocks->before), 15));
+}
+
+static inline __attribute__((always_inline)) __m512 right_of(const Blocks *blocks) {  /* row[x + 1 .. x + 16] */
+    return _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_castps_si512(blocks->after),
+                                                   _mm512_castps_si512(blocks->here), 1));
+}
+
+static inline __attribute__((always_inline)) void step_row_avx512(
+        const float *uc, const float *before, float *out, long W2, long plane, const float *e0, const float *s0,
+        const float *s1, const float *se0, const float *se1, const float *sw0, const float *sw1,
+        const uint8_t *fixed, const float *value, long data_plane, const float *t_row, float t_scalar, float w,
+        long W, int per_pixel, int channels, int from_data) {
+    const __m512 weight = _mm512_set1_ps(w), rest = _mm512_set1_ps(1.0f - w), t_all = _mm512_set1_ps(t_scalar);
+    Blocks up[ROW_STEP_AVX512], centre[ROW_STEP_AVX512], down[ROW_STEP_AVX512];
+    for (int c = 0; c < channels; c++) {  /* a padded row runs from index -1 to W */
+        up[c] = blocks_start(uc + c * plane - W2, W);
+        centre[c] = blocks_start(uc + c * plane, W);
+        down[c] = blocks_start(uc + c * plane + W2, W);
+    }
+    /* the weight rows read one column to the right (they run from index 0 to W) */
+    Blocks east = blocks_start(e0, W), south_east = blocks_start(se1, W), south_west = blocks_start(sw0, W);
+    for (long x = 0; x < W; x += 16) {
+        const __mmask16 lanes = lanes_upto(x, W - 1);
+        const __m512 we = right_of(&east), ww = east.here, ws = block_at(s1, x, W - 1), wn = block_at(s0, x, W - 1),
+                     wse = right_of(&south_east), wnw = block_at(se0, x, W - 1), wsw = block_at(sw1, x, W - 1),
+                     wne = right_of(&south_west);
+        const __m512 t = per_pixel ? block_at(t_row, x, W - 1) : t_all;
+        const __m128i bytes = _mm_maskz_loadu_epi8(lanes, fixed + x);
+        const __mmask16 known = _mm_test_epi8_mask(bytes, bytes);
+        for (int c = 0; c < channels; c++) {  /* FLUX's products in its order */
+            const __m512 p = centre[c].here;
+            const __m512 flux = _mm512_fmadd_ps(wne, _mm512_sub_ps(right_of(&up[c]), p),
+                                _mm512_fmadd_ps(wsw, _mm512_sub_ps(left_of(&down[c]), p),
+                                _mm512_fmadd_ps(wnw, _mm512_sub_ps(left_of(&up[c]), p),
+                                _mm512_fmadd_ps(wse, _mm512_sub_ps(right_of(&down[c]), p),
+                                _mm512_fmadd_ps(wn, _mm512_sub_ps(up[c].here, p),
+                                _mm512_fmadd_ps(ws, _mm512_sub_ps(down[c].here, p),
+                                _mm512_fmadd_ps(ww, _mm512_sub_ps(left_of(&centre[c]), p),
+                                _mm512_mul_ps(we, _mm512_sub_ps(right_of(&centre[c]), p)))))))));
+            const __m512 previous = block_at(before + c * plane, x, W - 1);
+            const __m512 stepped = _mm512_fmadd_ps(weight, _mm512_fmadd_ps(t, flux, p), _mm512_mul_ps(rest, previous));
+            const __m512 held = from_data ? block_at(value + c * data_plane, x, W - 1) : p;
+            _mm512_mask_storeu_ps(out + c * plane + x, lanes, _mm512_mask_blend_ps(known, stepped, held));
+        }
+        for (int c = 0; c < channels; c++) {
+            blocks_next(&up[c], uc + c * plane - W2, x, W);
+            blocks_next(&centre[c], uc + c * plane, x, W);
+            blocks_next(&down[c], uc + c * plane + W2, x, W);
+        }
+        blocks_next(&east, e0, x, W);
+        blocks_next(&south_east, se1, x, W);
+        blocks_next(&south_west, sw0, x, W);
+    }
+}
+#endif
+
 /* One row of `channels` channels (1, or 2 for a flow's u and v: a constant at each call, so that
  * the channel loop unrolls and each pixel's weights, time step and mask are read once for all of
  * them). `uc` points at the row's first pixel in the padded state `u` of the first channel,
@@ -70,6 +167,13 @@ static inline __attribute__((always_inline)) void step_row(
         const float *s1, const float *se0, const float *se1, const float *sw0, const float *sw1,
         const uint8_t *fixed, const float *value, long data_plane, const float *t_row, float t_scalar, float w,
         long W, int per_pixel, int channels, int from_data) {
+#ifdef ROW_STEP_AVX512
+    if (channels <= ROW_STEP_AVX512) {
+        step_row_avx512(uc, before, out, W2, plane, e0, s0, s1, se0, se1, sw0, sw1, fixed, value, data_plane, t_row,
+                        t_scalar, w, W, per_pixel, channels, from_data);
+        return;
+    }
+#endif
     #pragma omp simd
     for (long x = 0; x < W; x++) {
         const float t = per_pixel ? t_row[x] : t_scalar;

@@ -36,10 +36,12 @@ _SOLVE_ARGUMENTS = ([_POINTER] * 6 + [_INT] + [_POINTER] * 3 + [_INT, ctypes.c_d
                     + [_INT] * 5 + [_POINTER] * 3)
 
 
-@functools.lru_cache(maxsize=1)
-def native_library() -> ctypes.CDLL | None:
-    """The loaded kernel library, or None where it cannot be built or loaded (warned once)."""
-    library = load_kernel(SOURCE, "native FSI kernel")
+@functools.lru_cache(maxsize=2)
+def native_library(*defines: str) -> ctypes.CDLL | None:
+    """The loaded kernel library, or None where it cannot be built or loaded (warned once).
+    ``defines``: macros to build it with, e.g. ``PORTABLE_STEP`` (the plain C step everywhere, for
+    the test that the vectorised step equals it)."""
+    library = load_kernel(SOURCE, "native FSI kernel", defines)
     if library is None:
         return None
     library.fsi_cycle.restype = library.fsi_solve.restype = _INT
