@@ -232,14 +232,15 @@ static inline Row row_at(const float *east, const float *south, const float *sou
 typedef struct {
     const float *east, *south, *south_east, *south_west, *tau, *data, *step_weights;
     const uint8_t *known;
-    float *buffers[3]; /* step k reads buffers[(k + 1) % 3] (u) and buffers[k % 3] (prev), writes buffers[(k + 2) % 3] */
+    float *buffers[3]; /* step k reads buffers[(k + 1) % 3] (u) and buffers[k % 3] (prev), writes buffers[(k + 2) % 3];
+                        * step 0 reads u as prev too (u^{-1} = u^0): buffers[0] is not read before step 1 writes it */
     int tau_per_pixel;
     long B, C, H, W, W2, plane;
 } Cycle;
 
 /* Step k at row y of image b, every channel. */
 static inline void step_at(const Cycle *s, int k, long b, long y) {
-    float *prev = s->buffers[k % 3], *u = s->buffers[(k + 1) % 3], *next = s->buffers[(k + 2) % 3];
+    float *u = s->buffers[(k + 1) % 3], *prev = k == 0 ? u : s->buffers[k % 3], *next = s->buffers[(k + 2) % 3];
     const float w = s->step_weights[k];
     const Row r = row_at(s->east, s->south, s->south_east, s->south_west, s->known, s->tau, s->tau_per_pixel, b, y, s->H,
                          s->W);
@@ -311,18 +312,17 @@ static void blocked_cycle(const Cycle *s, int n_steps, int bands) {
     }
 }
 
-/* Pair weights, padded as flowinpaint.diffusion.fused.pad_stencil pads them:
- * east (B, H, W + 1), south (B, H + 1, W), south_east and south_west (B, H + 1, W + 1).
- * With `iterates` NULL the cycle runs temporally blocked where every thread gets a band of at
- * least 2 BLOCK_STEPS rows; `iterates` keeps u^0 .. u^{n-1}, one pass a step. */
-int fsi_cycle(float *states, const float *east, const float *south, const float *south_east,
-              const float *south_west, const float *tau, int tau_per_pixel, const uint8_t *known,
-              const float *data, const float *step_weights, int n_steps, float *iterates,
-              int batch, int channels, int height, int width, int threads) {
+/* The cycle of fsi_cycle on three zero-bordered states in any order: u^0 in buffers[1] (buffers[0]
+ * and buffers[2] of any content inside their borders). Returns the index in `buffers` of the one that
+ * holds the result. */
+static int cycle_on(float *const buffers[3], const float *east, const float *south, const float *south_east,
+                    const float *south_west, const float *tau, int tau_per_pixel, const uint8_t *known,
+                    const float *data, const float *step_weights, int n_steps, float *iterates,
+                    int batch, int channels, int height, int width, int threads) {
     const long H = height, W = width, C = channels, B = batch;
-    const long W2 = W + 2, plane = (H + 2) * W2, state = B * C * plane;
+    const long W2 = W + 2, plane = (H + 2) * W2;
     const Cycle s = {east, south, south_east, south_west, tau, data, step_weights, known,
-                     {states, states + state, states + 2 * state}, tau_per_pixel, B, C, H, W, W2, plane};
+                     {buffers[0], buffers[1], buffers[2]}, tau_per_pixel, B, C, H, W, W2, plane};
     const long bands = H / (2 * BLOCK_STEPS) < threads ? H / (2 * BLOCK_STEPS) : threads;
     if (!iterates && n_steps > 1 && bands >= 1) {
         blocked_cycle(&s, n_steps, (int)bands);
@@ -341,6 +341,22 @@ int fsi_cycle(float *states, const float *east, const float *south, const float 
             for (long y = 0; y < H; y++) step_at(&s, k, b, y);
     }
     return (n_steps + 1) % 3; /* the buffer that holds the result */
+}
+
+/* Pair weights, padded as flowinpaint.diffusion.fused.pad_stencil pads them:
+ * east (B, H, W + 1), south (B, H + 1, W), south_east and south_west (B, H + 1, W + 1).
+ * states: three zero-bordered states (B, C, H + 2, W + 2) one after the other, u^0 in the second.
+ * With `iterates` NULL the cycle runs temporally blocked where every thread gets a band of at
+ * least 2 BLOCK_STEPS rows; `iterates` keeps u^0 .. u^{n-1}, one pass a step. Returns the state
+ * that holds the result. */
+int fsi_cycle(float *states, const float *east, const float *south, const float *south_east,
+              const float *south_west, const float *tau, int tau_per_pixel, const uint8_t *known,
+              const float *data, const float *step_weights, int n_steps, float *iterates,
+              int batch, int channels, int height, int width, int threads) {
+    const long state = (long)batch * channels * (height + 2) * (width + 2);
+    float *const buffers[3] = {states, states + state, states + 2 * state};
+    return cycle_on(buffers, east, south, south_east, south_west, tau, tau_per_pixel, known, data, step_weights,
+                    n_steps, iterates, batch, channels, height, width, threads);
 }
 
 /* max |tau A u| over the unknown pixels of the padded state u (B, C, H + 2, W + 2). */
@@ -366,7 +382,7 @@ float fsi_residual(const float *u, const float *east, const float *south, const 
     return largest;
 }
 
-/* Cycles from the padded state in states[1] (any content in states[0] and states[2]) until the
+/* Cycles from the padded state in states[1] (the other two zero-bordered, of any content) until the
  * residual is at most `tolerance` (absolute) or `max_steps` steps have run: the first cycle has
  * `first_cycle` steps, each next one `growth` times as many (rounded, as Python's round), at most
  * `max_cycle`. out: the steps run, the cycles, the final residual. Returns the buffer that holds
@@ -385,10 +401,11 @@ int fsi_solve(float *states, const float *east, const float *south, const float 
     while (residual > tolerance && steps < max_steps) {
         const int n = (int)nearbyint(length);  /* round half to even, as Python's round */
         for (int k = 0; k < n; k++) step_weights[k] = (float)((4.0 * k + 2.0) / (2.0 * k + 3.0));
-        if (current != 1) memcpy(states + state, states + current * state, sizeof(float) * state);
-        memcpy(states, states + state, sizeof(float) * state);  /* u^{-1} = u^0 */
-        current = fsi_cycle(states, east, south, south_east, south_west, tau, tau_per_pixel, known, data,
-                            step_weights, n, 0, batch, channels, height, width, threads);
+        /* the state that holds u second, the other two around it: buffer r of the cycle is state (current + 2 + r) % 3 */
+        float *const buffers[3] = {states + ((current + 2) % 3) * state, states + current * state,
+                                   states + ((current + 1) % 3) * state};
+        current = (current + 2 + cycle_on(buffers, east, south, south_east, south_west, tau, tau_per_pixel, known, data,
+                                          step_weights, n, 0, batch, channels, height, width, threads)) % 3;
         cycles++;
         steps += n;
         length = length * growth < max_cycle ? length * growth : max_cycle;

@@ -144,11 +144,11 @@ def _checked_library(*tensors: Tensor) -> ctypes.CDLL:
 
 def _prepared(u: Tensor, weights: tuple[Tensor, Tensor, Tensor, Tensor], tau: Tensor, known: Tensor,
               data: Tensor) -> tuple[Tensor, list[Tensor], Tensor, bool, Tensor, Tensor]:
-    """The kernel's inputs: the three zero-bordered states ``(3, B, C, H + 2, W + 2)`` (the first
-    two holding ``u``), the weights, time steps, mask and data expanded to the batch, contiguous."""
+    """The kernel's inputs: the three zero-bordered states ``(3, B, C, H + 2, W + 2)`` (the second
+    holding ``u``), the weights, time steps, mask and data expanded to the batch, contiguous."""
     batch, channels, height, width = u.shape
     states = u.new_zeros(3, batch, channels, height + 2, width + 2)
-    states[:2, :, :, 1:-1, 1:-1] = u.detach()
+    states[1, :, :, 1:-1, 1:-1] = u.detach()
     padded = [w.expand(batch, 1, *w.shape[-2:]).contiguous() for w in weights]
     per_pixel = tau.dim() == 4 and tuple(tau.shape[-2:]) == (height, width)
     tau = tau.expand(batch, 1, height, width).contiguous() if per_pixel else tau.reshape(-1).expand(batch).contiguous()
