@@ -23,25 +23,21 @@ from pathlib import Path
 
 from _evaluations import SHARED
 from matchers import DATASETS, MATCHERS  # benchmarks/matchers.py, beside this script
-from paired_speed import rounds_of
+from paired_speed import add_comparison_arguments, compared_methods, rounds_of
 from speed import emit_report, report_header
 
 import flowinpaint
 from flowinpaint.data import load_dataset
-from flowinpaint.methods import get_method
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=SHARED)
     parser.add_argument("--matcher", choices=sorted(MATCHERS), default="sift")
-    parser.add_argument("--methods", default="neuroaffine", help="comma-separated method names")
-    parser.add_argument("--reference", default="epic", help="the method every ratio is to")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds of alternated calls per frame")
-    parser.add_argument("--output", type=Path, help="also write the report to this Markdown file")
+    add_comparison_arguments(parser, rounds=5, per="frame")
     args = parser.parse_args()
-    methods = [name for name in args.methods.split(",") if name and name != args.reference] + [args.reference]
-    needs_image = {name: get_method(name).needs_image for name in methods}  # unknown names fail here, up front
+    needs_image = compared_methods(args.methods, args.reference)
+    methods = list(needs_image)
     lines = [*report_header("Speed on real matches, calls alternated in one process"),
              (f"Matcher `{args.matcher}` on both frames of each pair; per frame {args.rounds} rounds, each calling "
               f"every method once and then `{args.reference}`, after one warm-up call each. Per dataset: the "

@@ -51,6 +51,22 @@ def rounds_of(calls: dict[str, Callable[[], object]], rounds: int) -> dict[str, 
     return times
 
 
+def add_comparison_arguments(parser: argparse.ArgumentParser, rounds: int, per: str) -> None:
+    """The options of a comparison by alternated calls: ``--methods``, ``--reference``,
+    ``--rounds`` (default ``rounds``, per ``per``: "case", "frame") and ``--output``."""
+    parser.add_argument("--methods", default="neuroaffine", help="comma-separated method names")
+    parser.add_argument("--reference", default="epic", help="the method every ratio is to")
+    parser.add_argument("--rounds", type=int, default=rounds, help=f"rounds of alternated calls per {per}")
+    parser.add_argument("--output", type=Path, help="also write the report to this Markdown file")
+
+
+def compared_methods(methods: str, reference: str) -> dict[str, bool]:
+    """``name -> whether it needs the image`` for the comma-separated ``methods``, ``reference``
+    last (unknown names fail here, up front)."""
+    names = [name for name in methods.split(",") if name and name != reference] + [reference]
+    return {name: get_method(name).needs_image for name in names}
+
+
 def table(times: dict[str, list[float]], reference: str) -> list[str]:
     """Markdown rows: each method's median time and its per-round ratios to ``reference``."""
     lines = ["| method | median time | x reference, median of the rounds | x reference, range |",
@@ -64,15 +80,12 @@ def table(times: dict[str, list[float]], reference: str) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--methods", default="neuroaffine", help="comma-separated method names")
-    parser.add_argument("--reference", default="epic", help="the method every ratio is to")
     parser.add_argument("--sizes", type=parse_sizes, default=[(436, 1024)], help="H x W list, e.g. 436x1024,872x2048")
     parser.add_argument("--densities", default="0.01,0.05", help="comma-separated fractions of known pixels")
-    parser.add_argument("--rounds", type=int, default=15, help="rounds of alternated calls per case")
-    parser.add_argument("--output", type=Path, help="also write the report to this Markdown file")
+    add_comparison_arguments(parser, rounds=15, per="case")
     args = parser.parse_args()
-    methods = [name for name in args.methods.split(",") if name and name != args.reference] + [args.reference]
-    needs_image = {name: get_method(name).needs_image for name in methods}  # unknown names fail here, up front
+    needs_image = compared_methods(args.methods, args.reference)
+    methods = list(needs_image)
     densities = [float(text) for text in args.densities.split(",")]
     lines = [*report_header("Speed against a reference, calls alternated in one process"),
              (f"`make_example(size, seed=0)`, `uniform_mask(valid, density, seed=1)`; {args.rounds} rounds, each "
