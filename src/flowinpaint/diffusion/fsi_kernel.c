@@ -60,10 +60,11 @@ static inline __attribute__((always_inline)) float select_bits(uint8_t known, fl
 /* The row step of step_row with AVX-512 (F, BW, VL), where the compiler targets it and PORTABLE_STEP is
  * not defined: the same operations in the same order, so the same bits. Its neighbours one column
  * aside are what keeps the compiled loop of step_row waiting: each is a 64-byte read that straddles
- * two cache lines, which this processor serves at half speed. Here each row is read once, 16 floats
- * at a time, and the blocks one column left and right are shifted together from the blocks before
- * and after in registers (valignd): 0.87-0.91x a step (benchmarks/solver_speed.py; the finest eed
- * level at 1 % and 5 %, the two kernels alternated in one process). */
+ * two cache lines, which the 2-core Xeon this was measured on serves at less than half the rate of
+ * aligned reads. Here each row is read once, 16 floats at a time, and the blocks one column left and
+ * right are shifted together from the blocks before and after in registers (valignd): 0.87-0.91x a
+ * step (a synthetic 64-step cycle and the finest eed level at 1 % and 5 %, the two kernels
+ * alternated in one process; docs/speed.md). */
 #if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && !defined(PORTABLE_STEP)
 #include <immintrin.h>
 #define ROW_STEP_AVX512 2  /* the most channels it steps in one pass */
