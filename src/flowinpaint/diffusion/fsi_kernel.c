@@ -4,10 +4,12 @@
  *     next_p = known_p ? data_p : w_k (u_p + tau (sum_q w_pq (u_q - u_p))) + (1 - w_k) prev_p
  * over the 8 neighbours q, as flowinpaint.diffusion.fused._forward_step does (to float rounding:
  * the sums here use fused multiply-adds, see MUL_ADD). The three states
- * (prev, u, next) are (B, C, H + 2, W + 2) float32 buffers with a zero border, so that every
- * neighbour read is in bounds; the padded pair weights are zero across the image border, so the
- * border contributes nothing (no-flux). Pixels are independent within a step: the result does not
- * depend on the number of threads.
+ * (prev, u, next) are (B, C, H + 2, fsi_row_stride(W)) float32 buffers, zero but for the image:
+ * pixel (y, x) at row y + 1, column ROW_LEAD + x, so that every neighbour read is in bounds and
+ * every row of the image starts on a 64-byte boundary (its reads do not straddle cache lines; see
+ * step_row_avx512); the padded pair weights are zero across the image border, so the border
+ * contributes nothing (no-flux). Pixels are independent within a step: the result does not depend
+ * on the number of threads.
  *
  * fsi_solve runs whole cycles until the steady state, as flowinpaint.diffusion.solve_to_convergence
  * does with this cycle: cycles of growing length, after each the residual max |tau A u| over the
@@ -26,6 +28,16 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+
+#define ROW_LEAD 16  /* the column of a state's row where the image's row starts (the zero border at 15) */
+
+/* Floats from one row of a state to the next: the image's W pixels after ROW_LEAD, the border after
+ * them, rounded up to whole 64-byte lines. */
+static inline long row_stride(long width) { return (ROW_LEAD + width + 1 + 15) / 16 * 16; }
+
+/* The states' layout, for the caller that allocates them: the row stride and the image's column. */
+long fsi_row_stride(long width) { return row_stride(width); }
+long fsi_row_lead(void) { return ROW_LEAD; }
 
 /* `known ? held : stepped`, as a bit mask: with a plain `?:` compilers move the arithmetic of
  * `stepped` into a branch (floating-point arithmetic may trap), and the loop stops vectorising. */
@@ -107,16 +119,16 @@ static inline __attribute__((always_inline)) __m512 right_of(const Blocks *block
 }
 
 static inline __attribute__((always_inline)) void step_row_avx512(
-        const float *uc, const float *before, float *out, long W2, long plane, const float *e0, const float *s0,
+        const float *uc, const float *before, float *out, long stride, long plane, const float *e0, const float *s0,
         const float *s1, const float *se0, const float *se1, const float *sw0, const float *sw1,
         const uint8_t *fixed, const float *value, long data_plane, const float *t_row, float t_scalar, float w,
         long W, int per_pixel, int channels, int from_data) {
     const __m512 weight = _mm512_set1_ps(w), rest = _mm512_set1_ps(1.0f - w), t_all = _mm512_set1_ps(t_scalar);
     Blocks up[ROW_STEP_AVX512], centre[ROW_STEP_AVX512], down[ROW_STEP_AVX512];
     for (int c = 0; c < channels; c++) {  /* a padded row runs from index -1 to W */
-        up[c] = blocks_start(uc + c * plane - W2, W);
+        up[c] = blocks_start(uc + c * plane - stride, W);
         centre[c] = blocks_start(uc + c * plane, W);
-        down[c] = blocks_start(uc + c * plane + W2, W);
+        down[c] = blocks_start(uc + c * plane + stride, W);
     }
     /* the weight rows read one column to the right (they run from index 0 to W) */
     Blocks east = blocks_start(e0, W), south_east = blocks_start(se1, W), south_west = blocks_start(sw0, W);
@@ -144,9 +156,9 @@ static inline __attribute__((always_inline)) void step_row_avx512(
             _mm512_mask_storeu_ps(out + c * plane + x, lanes, _mm512_mask_blend_ps(known, stepped, held));
         }
         for (int c = 0; c < channels; c++) {
-            blocks_next(&up[c], uc + c * plane - W2, x, W);
+            blocks_next(&up[c], uc + c * plane - stride, x, W);
             blocks_next(&centre[c], uc + c * plane, x, W);
-            blocks_next(&down[c], uc + c * plane + W2, x, W);
+            blocks_next(&down[c], uc + c * plane + stride, x, W);
         }
         blocks_next(&east, e0, x, W);
         blocks_next(&south_east, se1, x, W);
@@ -164,13 +176,13 @@ static inline __attribute__((always_inline)) void step_row_avx512(
  * vectorised loop for each. Only a cycle's first step reads the data (`from_data`): from then
  * on u holds the data at the known pixels, and keeping u there saves a stream (~6 % a step). */
 static inline __attribute__((always_inline)) void step_row(
-        const float *uc, const float *before, float *out, long W2, long plane, const float *e0, const float *s0,
+        const float *uc, const float *before, float *out, long stride, long plane, const float *e0, const float *s0,
         const float *s1, const float *se0, const float *se1, const float *sw0, const float *sw1,
         const uint8_t *fixed, const float *value, long data_plane, const float *t_row, float t_scalar, float w,
         long W, int per_pixel, int channels, int from_data) {
 #ifdef ROW_STEP_AVX512
     if (channels <= ROW_STEP_AVX512) {
-        step_row_avx512(uc, before, out, W2, plane, e0, s0, s1, se0, se1, sw0, sw1, fixed, value, data_plane, t_row,
+        step_row_avx512(uc, before, out, stride, plane, e0, s0, s1, se0, se1, sw0, sw1, fixed, value, data_plane, t_row,
                         t_scalar, w, W, per_pixel, channels, from_data);
         return;
     }
@@ -179,7 +191,7 @@ static inline __attribute__((always_inline)) void step_row(
     for (long x = 0; x < W; x++) {
         const float t = per_pixel ? t_row[x] : t_scalar;
         for (int c = 0; c < channels; c++) {
-            const float *centre = uc + c * plane, *up = centre - W2, *down = centre + W2;
+            const float *centre = uc + c * plane, *up = centre - stride, *down = centre + stride;
             const float p = centre[x];
             const float flux = FLUX(centre, up, down, x, p);
             const float stepped = MUL_ADD(w, MUL_ADD(t, flux, p), (1.0f - w) * before[c * plane + x]);
@@ -190,10 +202,10 @@ static inline __attribute__((always_inline)) void step_row(
 
 /* The largest |tau flux| over the unknown pixels of one row of one channel. */
 static inline __attribute__((always_inline)) float residual_row(
-        const float *uc, long W2, const float *e0, const float *s0, const float *s1, const float *se0,
+        const float *uc, long stride, const float *e0, const float *s0, const float *s1, const float *se0,
         const float *se1, const float *sw0, const float *sw1, const uint8_t *fixed, const float *t_row,
         float t_scalar, long W, int per_pixel) {
-    const float *up = uc - W2, *down = uc + W2;
+    const float *up = uc - stride, *down = uc + stride;
     float largest = 0.0f;
     #pragma omp simd reduction(max:largest)
     for (long x = 0; x < W; x++) {
@@ -236,7 +248,7 @@ typedef struct {
     float *buffers[3]; /* step k reads buffers[(k + 1) % 3] (u) and buffers[k % 3] (prev), writes buffers[(k + 2) % 3];
                         * step 0 reads u as prev too (u^{-1} = u^0): buffers[0] is not read before step 1 writes it */
     int tau_per_pixel;
-    long B, C, H, W, W2, plane;
+    long B, C, H, W, stride, plane;
 } Cycle;
 
 /* Step k at row y of image b, every channel. */
@@ -247,11 +259,11 @@ static inline void step_at(const Cycle *s, int k, long b, long y) {
                          s->W);
     const long paired = s->C == 2 ? 2 : 1;  /* a flow's two channels in one loop, others one by one */
     for (long c = 0; c < s->C; c += paired) {
-        const long offset = (b * s->C + c) * s->plane + (y + 1) * s->W2 + 1;
+        const long offset = (b * s->C + c) * s->plane + (y + 1) * s->stride + ROW_LEAD;
         const float *value = s->data + ((b * s->C + c) * s->H + y) * s->W;
         /* each call with constant flags: one specialised loop for each */
         #define STEP(per_pixel, channels, from_data)                                                               \
-            step_row(u + offset, prev + offset, next + offset, s->W2, s->plane, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0, \
+            step_row(u + offset, prev + offset, next + offset, s->stride, s->plane, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0, \
                      r.sw1, r.fixed, value, s->H * s->W, r.t_row, r.t_scalar, w, s->W, per_pixel, channels, from_data)
         #define STEP_EACH_TAU(channels, from_data) \
             if (r.t_row) STEP(1, channels, from_data); else STEP(0, channels, from_data)
@@ -321,9 +333,9 @@ static int cycle_on(float *const buffers[3], const float *east, const float *sou
                     const float *data, const float *step_weights, int n_steps, float *iterates,
                     int batch, int channels, int height, int width, int threads) {
     const long H = height, W = width, C = channels, B = batch;
-    const long W2 = W + 2, plane = (H + 2) * W2;
+    const long stride = row_stride(W), plane = (H + 2) * stride;
     const Cycle s = {east, south, south_east, south_west, tau, data, step_weights, known,
-                     {buffers[0], buffers[1], buffers[2]}, tau_per_pixel, B, C, H, W, W2, plane};
+                     {buffers[0], buffers[1], buffers[2]}, tau_per_pixel, B, C, H, W, stride, plane};
     const long bands = H / (2 * BLOCK_STEPS) < threads ? H / (2 * BLOCK_STEPS) : threads;
     if (!iterates && n_steps > 1 && bands >= 1) {
         blocked_cycle(&s, n_steps, (int)bands);
@@ -335,7 +347,8 @@ static int cycle_on(float *const buffers[3], const float *east, const float *sou
             #pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
             for (long bc = 0; bc < B * C; bc++)
                 for (long y = 0; y < H; y++)
-                    memcpy(iterates + ((k * B * C + bc) * H + y) * W, u + bc * plane + (y + 1) * W2 + 1, W * sizeof(float));
+                    memcpy(iterates + ((k * B * C + bc) * H + y) * W, u + bc * plane + (y + 1) * stride + ROW_LEAD,
+                           W * sizeof(float));
         }
         #pragma omp parallel for collapse(2) schedule(static) num_threads(threads)
         for (long b = 0; b < B; b++)
@@ -346,7 +359,8 @@ static int cycle_on(float *const buffers[3], const float *east, const float *sou
 
 /* Pair weights, padded as flowinpaint.diffusion.fused.pad_stencil pads them:
  * east (B, H, W + 1), south (B, H + 1, W), south_east and south_west (B, H + 1, W + 1).
- * states: three zero-bordered states (B, C, H + 2, W + 2) one after the other, u^0 in the second.
+ * states: three states (B, C, H + 2, fsi_row_stride(W)) one after the other (see the file's header),
+ * u^0 in the second.
  * With `iterates` NULL the cycle runs temporally blocked where every thread gets a band of at
  * least 2 BLOCK_STEPS rows; `iterates` keeps u^0 .. u^{n-1}, one pass a step. Returns the state
  * that holds the result. */
@@ -354,28 +368,28 @@ int fsi_cycle(float *states, const float *east, const float *south, const float 
               const float *south_west, const float *tau, int tau_per_pixel, const uint8_t *known,
               const float *data, const float *step_weights, int n_steps, float *iterates,
               int batch, int channels, int height, int width, int threads) {
-    const long state = (long)batch * channels * (height + 2) * (width + 2);
+    const long state = (long)batch * channels * (height + 2) * row_stride(width);
     float *const buffers[3] = {states, states + state, states + 2 * state};
     return cycle_on(buffers, east, south, south_east, south_west, tau, tau_per_pixel, known, data, step_weights,
                     n_steps, iterates, batch, channels, height, width, threads);
 }
 
-/* max |tau A u| over the unknown pixels of the padded state u (B, C, H + 2, W + 2). */
+/* max |tau A u| over the unknown pixels of the state u (B, C, H + 2, fsi_row_stride(W)). */
 float fsi_residual(const float *u, const float *east, const float *south, const float *south_east,
                    const float *south_west, const float *tau, int tau_per_pixel, const uint8_t *known,
                    int batch, int channels, int height, int width, int threads) {
     const long H = height, W = width, C = channels, B = batch;
-    const long W2 = W + 2, plane = (H + 2) * W2;
+    const long stride = row_stride(W), plane = (H + 2) * stride;
     float largest = 0.0f;
     #pragma omp parallel for collapse(2) schedule(static) reduction(max:largest) num_threads(threads)
     for (long b = 0; b < B; b++) {
         for (long y = 0; y < H; y++) {
             const Row r = row_at(east, south, south_east, south_west, known, tau, tau_per_pixel, b, y, H, W);
             for (long c = 0; c < C; c++) {
-                const float *uc = u + (b * C + c) * plane + (y + 1) * W2 + 1;
+                const float *uc = u + (b * C + c) * plane + (y + 1) * stride + ROW_LEAD;
                 const float row = r.t_row
-                    ? residual_row(uc, W2, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0, r.sw1, r.fixed, r.t_row, 0.0f, W, 1)
-                    : residual_row(uc, W2, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0, r.sw1, r.fixed, 0, r.t_scalar, W, 0);
+                    ? residual_row(uc, stride, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0, r.sw1, r.fixed, r.t_row, 0.0f, W, 1)
+                    : residual_row(uc, stride, r.e0, r.s0, r.s1, r.se0, r.se1, r.sw0, r.sw1, r.fixed, 0, r.t_scalar, W, 0);
                 largest = row > largest ? row : largest;
             }
         }
@@ -393,7 +407,7 @@ int fsi_solve(float *states, const float *east, const float *south, const float 
               const float *data, float *step_weights, int first_cycle, double growth, int max_cycle,
               double tolerance, long max_steps, int batch, int channels, int height, int width, int threads,
               long *out_steps, long *out_cycles, float *out_residual) {
-    const long state = (long)batch * channels * (height + 2) * (width + 2);
+    const long state = (long)batch * channels * (height + 2) * row_stride(width);
     int current = 1;
     long steps = 0, cycles = 0;
     double length = first_cycle;

@@ -47,6 +47,8 @@ def native_library(*defines: str) -> ctypes.CDLL | None:
     library.fsi_cycle.restype = library.fsi_solve.restype = _INT
     library.fsi_cycle.argtypes = _ARGUMENTS
     library.fsi_solve.argtypes = _SOLVE_ARGUMENTS
+    library.fsi_row_stride.restype = library.fsi_row_lead.restype = ctypes.c_long
+    library.fsi_row_stride.argtypes, library.fsi_row_lead.argtypes = [ctypes.c_long], []
     return library
 
 
@@ -83,7 +85,7 @@ def native_fsi_cycle(
         u, data: ``(B, C, H, W)`` float32 on the CPU; known: ``(B, 1, H, W)`` bool.
     """
     library = _checked_library(u, tau, step_weights, known, data, *weights)
-    states, padded, tau, per_pixel, known, data = _prepared(u, weights, tau, known, data)
+    states, padded, tau, per_pixel, known, data = _prepared(library, u, weights, tau, known, data)
     step_weights = step_weights.to(torch.float32).contiguous()
     n_steps = step_weights.numel()
     batch, channels, height, width = u.shape
@@ -93,7 +95,7 @@ def native_fsi_cycle(
         _pointer(step_weights), n_steps, _pointer(iterates) if iterates is not None else None,
         batch, channels, height, width, torch.get_num_threads(),
     )
-    return states[result, :, :, 1:-1, 1:-1].contiguous(), iterates
+    return _image(library, states[result], width).contiguous(), iterates
 
 
 def native_solve(
@@ -121,7 +123,7 @@ def native_solve(
         as :func:`native_fsi_cycle`; ``u`` holds the data at the known pixels.
     """
     library = _checked_library(u, tau, known, data, *weights)
-    states, padded, tau, per_pixel, known, data = _prepared(u, weights, tau, known, data)
+    states, padded, tau, per_pixel, known, data = _prepared(library, u, weights, tau, known, data)
     scratch = torch.empty(max(int(cycle_steps), int(max_cycle_steps), 1), dtype=torch.float32)
     steps, cycles, residual = ctypes.c_long(), ctypes.c_long(), ctypes.c_float()
     batch, channels, height, width = u.shape
@@ -131,7 +133,13 @@ def native_solve(
         batch, channels, height, width, torch.get_num_threads(),
         ctypes.byref(steps), ctypes.byref(cycles), ctypes.byref(residual),
     )
-    return states[result, :, :, 1:-1, 1:-1].contiguous(), steps.value, cycles.value, residual.value
+    return _image(library, states[result], width).contiguous(), steps.value, cycles.value, residual.value
+
+
+def _image(library: ctypes.CDLL, state: Tensor, width: int) -> Tensor:
+    """The image ``(B, C, H, W)`` in one of the kernel's states ``(B, C, H + 2, stride)`` (a view)."""
+    lead = library.fsi_row_lead()
+    return state[:, :, 1:-1, lead:lead + width]
 
 
 def _checked_library(*tensors: Tensor) -> ctypes.CDLL:
@@ -142,13 +150,14 @@ def _checked_library(*tensors: Tensor) -> ctypes.CDLL:
     return library
 
 
-def _prepared(u: Tensor, weights: tuple[Tensor, Tensor, Tensor, Tensor], tau: Tensor, known: Tensor,
-              data: Tensor) -> tuple[Tensor, list[Tensor], Tensor, bool, Tensor, Tensor]:
-    """The kernel's inputs: the three zero-bordered states ``(3, B, C, H + 2, W + 2)`` (the second
-    holding ``u``), the weights, time steps, mask and data expanded to the batch, contiguous."""
+def _prepared(library: ctypes.CDLL, u: Tensor, weights: tuple[Tensor, Tensor, Tensor, Tensor], tau: Tensor,
+              known: Tensor, data: Tensor) -> tuple[Tensor, list[Tensor], Tensor, bool, Tensor, Tensor]:
+    """The kernel's inputs: the three states ``(3, B, C, H + 2, stride)`` in the kernel's layout
+    (zero but for the image, whose rows start on 64-byte lines: :func:`_image`), the second holding
+    ``u``; the weights, time steps, mask and data expanded to the batch, contiguous."""
     batch, channels, height, width = u.shape
-    states = u.new_zeros(3, batch, channels, height + 2, width + 2)
-    states[1, :, :, 1:-1, 1:-1] = u.detach()
+    states = u.new_zeros(3, batch, channels, height + 2, library.fsi_row_stride(width))
+    _image(library, states[1], width).copy_(u.detach())
     padded = [w.expand(batch, 1, *w.shape[-2:]).contiguous() for w in weights]
     per_pixel = tau.dim() == 4 and tuple(tau.shape[-2:]) == (height, width)
     tau = tau.expand(batch, 1, height, width).contiguous() if per_pixel else tau.reshape(-1).expand(batch).contiguous()
