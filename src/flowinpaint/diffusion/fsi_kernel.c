@@ -35,9 +35,17 @@
  * them, rounded up to whole 64-byte lines. */
 static inline long row_stride(long width) { return (ROW_LEAD + width + 1 + 15) / 16 * 16; }
 
-/* The states' layout, for the caller that allocates them: the row stride and the image's column. */
+/* Floats (or bytes, for the mask) from one row of a per-pixel or per-pair input of `entries` a row to
+ * the next: whole 64-byte lines, so that its rows start on them too. */
+static inline long float_row(long entries) { return (entries + 15) / 16 * 16; }
+static inline long byte_row(long entries) { return (entries + 63) / 64 * 64; }
+
+/* The layout, for the caller that allocates the arrays: the states' row stride and the image's
+ * column in it; the row strides of the other inputs (see fsi_cycle). */
 long fsi_row_stride(long width) { return row_stride(width); }
 long fsi_row_lead(void) { return ROW_LEAD; }
+long fsi_float_row(long entries) { return float_row(entries); }
+long fsi_byte_row(long entries) { return byte_row(entries); }
 
 /* `known ? held : stepped`, as a bit mask: with a plain `?:` compilers move the arithmetic of
  * `stepped` into a branch (floating-point arithmetic may trap), and the loop stops vectorising. */
@@ -218,7 +226,7 @@ static inline __attribute__((always_inline)) float residual_row(
 }
 
 /* What a row y of image b reads besides the states: its pair weights (padded, see fsi_cycle), mask
- * and time step (per pixel, or the image's scalar). */
+ * and time step (per pixel, or the image's scalar), each row of them starting on a 64-byte line. */
 typedef struct {
     const float *e0, *s0, *s1, *se0, *se1, *sw0, *sw1, *t_row;
     const uint8_t *fixed;
@@ -228,15 +236,16 @@ typedef struct {
 static inline Row row_at(const float *east, const float *south, const float *south_east, const float *south_west,
                          const uint8_t *known, const float *tau, int tau_per_pixel, long b, long y, long H, long W) {
     Row r;
-    r.e0 = east + (b * H + y) * (W + 1);         /* pair (y, x-1)-(y, x) at e0[x] */
-    r.s0 = south + (b * (H + 1) + y) * W;        /* pair (y-1, x)-(y, x) at s0[x] */
-    r.s1 = r.s0 + W;                             /* pair (y, x)-(y+1, x) */
-    r.se0 = south_east + (b * (H + 1) + y) * (W + 1);
-    r.se1 = r.se0 + (W + 1);
-    r.sw0 = south_west + (b * (H + 1) + y) * (W + 1);
-    r.sw1 = r.sw0 + (W + 1);
-    r.fixed = known + (b * H + y) * W;
-    r.t_row = tau_per_pixel ? tau + (b * H + y) * W : 0;
+    const long pairs = float_row(W + 1), pixels = float_row(W);
+    r.e0 = east + (b * H + y) * pairs;           /* pair (y, x-1)-(y, x) at e0[x] */
+    r.s0 = south + (b * (H + 1) + y) * pixels;   /* pair (y-1, x)-(y, x) at s0[x] */
+    r.s1 = r.s0 + pixels;                        /* pair (y, x)-(y+1, x) */
+    r.se0 = south_east + (b * (H + 1) + y) * pairs;
+    r.se1 = r.se0 + pairs;
+    r.sw0 = south_west + (b * (H + 1) + y) * pairs;
+    r.sw1 = r.sw0 + pairs;
+    r.fixed = known + (b * H + y) * byte_row(W);
+    r.t_row = tau_per_pixel ? tau + (b * H + y) * pixels : 0;
     r.t_scalar = tau_per_pixel ? 0.0f : tau[b];
     return r;
 }
@@ -357,8 +366,10 @@ static int cycle_on(float *const buffers[3], const float *east, const float *sou
     return (n_steps + 1) % 3; /* the buffer that holds the result */
 }
 
-/* Pair weights, padded as flowinpaint.diffusion.fused.pad_stencil pads them:
- * east (B, H, W + 1), south (B, H + 1, W), south_east and south_west (B, H + 1, W + 1).
+/* Pair weights, padded as flowinpaint.diffusion.fused.pad_stencil pads them, each row in
+ * fsi_float_row(its entries) floats: east (B, H, W + 1), south (B, H + 1, W), south_east and
+ * south_west (B, H + 1, W + 1); per-pixel time steps (B, H, W) the same way, the mask (B, H, W)
+ * in fsi_byte_row(W) bytes a row, the data (B, C, H, W) dense.
  * states: three states (B, C, H + 2, fsi_row_stride(W)) one after the other (see the file's header),
  * u^0 in the second.
  * With `iterates` NULL the cycle runs temporally blocked where every thread gets a band of at

@@ -47,8 +47,9 @@ def native_library(*defines: str) -> ctypes.CDLL | None:
     library.fsi_cycle.restype = library.fsi_solve.restype = _INT
     library.fsi_cycle.argtypes = _ARGUMENTS
     library.fsi_solve.argtypes = _SOLVE_ARGUMENTS
-    library.fsi_row_stride.restype = library.fsi_row_lead.restype = ctypes.c_long
-    library.fsi_row_stride.argtypes, library.fsi_row_lead.argtypes = [ctypes.c_long], []
+    for name in ("fsi_row_stride", "fsi_row_lead", "fsi_float_row", "fsi_byte_row"):
+        getattr(library, name).restype = ctypes.c_long
+        getattr(library, name).argtypes = [] if name == "fsi_row_lead" else [ctypes.c_long]
     return library
 
 
@@ -136,6 +137,15 @@ def native_solve(
     return _image(library, states[result], width).contiguous(), steps.value, cycles.value, residual.value
 
 
+def _in_rows(tensor: Tensor, stride: int) -> Tensor:
+    """``tensor`` ``(..., n)`` copied into rows of ``stride`` >= n entries (zeros after them), contiguous."""
+    if tensor.shape[-1] == stride:
+        return tensor.contiguous()
+    rows = tensor.new_zeros(*tensor.shape[:-1], stride)
+    rows[..., :tensor.shape[-1]] = tensor
+    return rows
+
+
 def _image(library: ctypes.CDLL, state: Tensor, width: int) -> Tensor:
     """The image ``(B, C, H, W)`` in one of the kernel's states ``(B, C, H + 2, stride)`` (a view)."""
     lead = library.fsi_row_lead()
@@ -152,15 +162,17 @@ def _checked_library(*tensors: Tensor) -> ctypes.CDLL:
 
 def _prepared(library: ctypes.CDLL, u: Tensor, weights: tuple[Tensor, Tensor, Tensor, Tensor], tau: Tensor,
               known: Tensor, data: Tensor) -> tuple[Tensor, list[Tensor], Tensor, bool, Tensor, Tensor]:
-    """The kernel's inputs: the three states ``(3, B, C, H + 2, stride)`` in the kernel's layout
-    (zero but for the image, whose rows start on 64-byte lines: :func:`_image`), the second holding
-    ``u``; the weights, time steps, mask and data expanded to the batch, contiguous."""
+    """The kernel's inputs in its layout, every row starting on a 64-byte line: the three states
+    ``(3, B, C, H + 2, stride)`` (zero but for the image: :func:`_image`), the second holding ``u``;
+    the weights, per-pixel time steps and mask expanded to the batch, in rows of whole lines
+    (:func:`_in_rows`); a scalar time step per image; the data expanded, contiguous."""
     batch, channels, height, width = u.shape
     states = u.new_zeros(3, batch, channels, height + 2, library.fsi_row_stride(width))
     _image(library, states[1], width).copy_(u.detach())
-    padded = [w.expand(batch, 1, *w.shape[-2:]).contiguous() for w in weights]
+    padded = [_in_rows(w.expand(batch, 1, *w.shape[-2:]), library.fsi_float_row(w.shape[-1])) for w in weights]
     per_pixel = tau.dim() == 4 and tuple(tau.shape[-2:]) == (height, width)
-    tau = tau.expand(batch, 1, height, width).contiguous() if per_pixel else tau.reshape(-1).expand(batch).contiguous()
-    known = known.expand(batch, 1, height, width).to(torch.uint8).contiguous()
+    tau = (_in_rows(tau.expand(batch, 1, height, width), library.fsi_float_row(width)) if per_pixel
+           else tau.reshape(-1).expand(batch).contiguous())
+    known = _in_rows(known.expand(batch, 1, height, width).to(torch.uint8), library.fsi_byte_row(width))
     data = data.expand(batch, channels, height, width).contiguous()
     return states, padded, tau, per_pixel, known, data
