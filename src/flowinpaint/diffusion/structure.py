@@ -60,8 +60,10 @@ def _opencv_blur(x: Tensor, radius: int, sigma: float) -> Tensor:
     (``BORDER_REFLECT_101`` is torch's ``"reflect"`` padding)."""
     planes = x.detach().contiguous().reshape(-1, *x.shape[-2:]).numpy()
     size = 2 * radius + 1
-    blurred = [cv2.GaussianBlur(plane, (size, size), sigma, borderType=cv2.BORDER_REFLECT_101) for plane in planes]
-    return torch.from_numpy(np.stack(blurred)).reshape(x.shape)
+    blurred = np.empty_like(planes)
+    for plane, out in zip(planes, blurred):
+        cv2.GaussianBlur(plane, (size, size), sigma, dst=out, borderType=cv2.BORDER_REFLECT_101)  # written in place
+    return torch.from_numpy(blurred).reshape(x.shape)
 
 
 def _shifted_sum(x: Tensor, kernel: list[float], dim: int) -> Tensor:
