@@ -202,6 +202,17 @@ def test_views_with_negative_strides_are_accepted(method: str) -> None:
     )
 
 
+def test_the_image_tensor_holds_the_float_image() -> None:
+    """uint8 images go to torch by its own conversion: the same values as the float image."""
+    from flowinpaint.methods.validation import as_float_image, image_tensor
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (9, 21, 3), dtype=np.uint8)
+    for image in (rgb, rgb[..., 0], rgb[..., :1], rgb[:, ::-1], rgb.astype(np.float32) / 255):
+        expected = torch.from_numpy(as_float_image(image, (9, 21))).permute(2, 0, 1)[None]
+        assert torch.equal(image_tensor(image, (9, 21)), expected)
+
+
 def test_torch_inputs_are_accepted() -> None:
     flow, mask, image = good_input()
     np.testing.assert_array_equal(
