@@ -6,7 +6,10 @@ runs an FSI step at 1024x436 several times faster; a cycle whose iterates need n
 temporally blocked, several steps per pass over each thread's band of rows (``fsi_kernel.c``'s
 header; bit-identical results). ``benchmarks/solver_speed.py``, AMD EPYC, 2 threads: 0.38 ms a step
 blocked (0.45-0.56 one pass a step, 1.6-1.9 TorchInductor's), 0.6x the copy-bandwidth floor of
-0.65 ms since the rows in flight stay in the caches; at 2048x872 1.5 vs 3.5 ms. It covers the
+0.65 ms since the rows in flight stay in the caches; at 2048x872 1.5 vs 3.5 ms. Where the compiler
+targets AVX-512 the rows step in registers, every row of every array starting on a 64-byte line
+(:func:`_prepared`): 0.32 ms a step on a 2-core Xeon without AMX (0.47 before; ``docs/speed.md``).
+It covers the
 forward cycle on the CPU in float32, the iterates a training step's backward needs included (one
 pass a step); everything else (float64, GPUs, the backward) stays with :mod:`.fused`.
 
@@ -162,7 +165,8 @@ def _checked_library(*tensors: Tensor) -> ctypes.CDLL:
 
 def _prepared(library: ctypes.CDLL, u: Tensor, weights: tuple[Tensor, Tensor, Tensor, Tensor], tau: Tensor,
               known: Tensor, data: Tensor) -> tuple[Tensor, list[Tensor], Tensor, bool, Tensor, Tensor]:
-    """The kernel's inputs in its layout, every row starting on a 64-byte line: the three states
+    """The kernel's inputs in its layout, every row starting on a 64-byte line (as torch's
+    allocations are; only the speed depends on it): the three states
     ``(3, B, C, H + 2, stride)`` (zero but for the image: :func:`_image`), the second holding ``u``;
     the weights, per-pixel time steps and mask expanded to the batch, in rows of whole lines
     (:func:`_in_rows`); a scalar time step per image; the data expanded, contiguous."""
