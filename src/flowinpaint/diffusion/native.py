@@ -9,9 +9,8 @@ blocked (0.45-0.56 one pass a step, 1.6-1.9 TorchInductor's), 0.6x the copy-band
 0.65 ms since the rows in flight stay in the caches; at 2048x872 1.5 vs 3.5 ms. Where the compiler
 targets AVX-512 the rows step in registers, every row of every array starting on a 64-byte line
 (:func:`_prepared`): 0.32 ms a step on a 2-core Xeon without AMX (0.47 before; ``docs/speed.md``).
-It covers the
-forward cycle on the CPU in float32, the iterates a training step's backward needs included (one
-pass a step); everything else (float64, GPUs, the backward) stays with :mod:`.fused`.
+It covers the forward cycle on the CPU in float32, the iterates a training step's backward needs
+included (one pass a step); everything else (float64, GPUs, the backward) stays with :mod:`.fused`.
 
 The shared library is built once per machine (:mod:`flowinpaint.cbuild`); without a compiler, or
 when the build fails, :func:`native_library` is None (with one warning) and the callers use the
